@@ -1,0 +1,147 @@
+// rcache::client — the asynchronous Redis client.
+//
+// One client is one multiplexed connection. Any number of callers may have
+// requests outstanding at once: requests submitted while a write is in
+// flight are coalesced into the next write (automatic pipelining), and
+// replies are matched to requests in order. The client connects lazily on
+// the first request (or on start()), performs HELLO 3 / AUTH / SELECT /
+// CLIENT SETNAME, and reconnects by itself with exponential backoff and
+// jitter after a failure; pub/sub subscriptions are restored after a
+// reconnect.
+//
+// Failure model: every request has a deadline. A request whose connection
+// drops before its replies arrive fails with error::connection_lost, unless
+// it is retryable (read-only by default), in which case it is re-sent after
+// the reconnect within its deadline. A full send queue fails new requests at
+// once with error::queue_full. Redis error replies are values in the
+// response, never error_codes.
+//
+// Threading: all methods are thread-safe. The client runs on a strand of the
+// executor it was given; completion handlers run on their own associated
+// executor (or inline on the client's strand if they have none). Push and
+// state handlers run on the client's strand and must not block.
+//
+// Lifetime: destroying the client stops it; outstanding requests complete
+// with error::client_stopped. The executor's execution context must outlive
+// the client's outstanding operations.
+#pragma once
+
+#include <rcache/config.hpp>
+#include <rcache/error.hpp>
+#include <rcache/request.hpp>
+#include <rcache/topology.hpp>
+#include <rcache/value.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rcache {
+
+enum class connection_state : std::uint8_t { idle, connecting, connected, disconnected, stopped };
+
+/// Counters of one client, read without locks.
+struct client_stats {
+  std::uint64_t requests = 0;         // requests accepted
+  std::uint64_t commands = 0;         // commands written
+  std::uint64_t writes = 0;           // write calls (commands / writes = pipelining factor)
+  std::uint64_t replies = 0;          // replies matched
+  std::uint64_t pushes = 0;           // push messages received
+  std::uint64_t timeouts = 0;         // requests that passed their deadline
+  std::uint64_t retries = 0;          // requests re-sent after a connection loss
+  std::uint64_t rejected = 0;         // requests refused by backpressure
+  std::uint64_t connects = 0;         // successful handshakes
+  std::uint64_t connect_failures = 0; // failed connection attempts
+  std::uint64_t bytes_written = 0;
+  std::uint64_t bytes_read = 0;
+};
+
+/// A Lua script run by EVALSHA; loaded on NOSCRIPT automatically.
+class script {
+ public:
+  explicit script(std::string source);
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  /// Lower-case hex SHA1 of the source, as Redis computes it.
+  [[nodiscard]] const std::string& sha1() const noexcept { return sha1_; }
+
+ private:
+  std::string source_;
+  std::string sha1_;
+};
+
+namespace detail {
+class client_impl;
+using exec_handler = boost::asio::any_completion_handler<void(boost::system::error_code, response)>;
+using eval_handler = boost::asio::any_completion_handler<void(boost::system::error_code, value)>;
+}  // namespace detail
+
+class client {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+
+  /// `topo` decides where to connect; null means cfg.server.
+  client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo = nullptr);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Starts connecting now rather than on the first request. Idempotent.
+  void start();
+
+  /// Stops: closes the connection, fails every outstanding request with
+  /// error::client_stopped, and does not reconnect. Idempotent.
+  void stop();
+
+  /// Sends `req`; completes with void(error_code, response) once every
+  /// command has its reply, or with the error that prevented it.
+  template <class CompletionToken>
+  auto async_exec(request req, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, response)>(
+        [this](auto handler, request r) { submit(std::move(r), std::move(handler)); }, token,
+        std::move(req));
+  }
+
+  /// Runs `s` with EVALSHA; on NOSCRIPT loads it (SCRIPT LOAD) and retries
+  /// once. Completes with void(error_code, value): the script's reply (which
+  /// may be an error reply value).
+  template <class CompletionToken>
+  auto async_eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
+                  CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, value)>(
+        [this](auto handler, const script& sc, std::vector<std::string> k,
+               std::vector<std::string> a) {
+          submit_eval(sc, std::move(k), std::move(a), std::move(handler));
+        },
+        token, s, std::move(keys), std::move(args));
+  }
+
+  /// Receives every push message that is not a subscription confirmation
+  /// (pub/sub messages, client-tracking invalidations, ...). Set it before
+  /// subscribing; it runs on the client's strand.
+  void set_push_handler(std::function<void(const value&)> h);
+
+  /// Called on every state change with the error that caused it (if any).
+  void set_state_handler(std::function<void(connection_state, boost::system::error_code)> h);
+
+  [[nodiscard]] connection_state state() const noexcept;
+  [[nodiscard]] client_stats stats() const noexcept;
+  /// The last connection error and the server's message for it (e.g.
+  /// "WRONGPASS invalid username-password pair"), for diagnostics.
+  [[nodiscard]] std::pair<boost::system::error_code, std::string> last_error() const;
+  /// The server's HELLO reply from the current or last connection.
+  [[nodiscard]] value server_hello() const;
+  [[nodiscard]] executor_type get_executor() const noexcept;
+
+ private:
+  void submit(request req, detail::exec_handler h);
+  void submit_eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
+                   detail::eval_handler h);
+  std::shared_ptr<detail::client_impl> impl_;
+};
+
+}  // namespace rcache

@@ -1,0 +1,85 @@
+// Client configuration: where Redis is, how to authenticate, and the limits
+// and deadlines the connection keeps.
+//
+// parse_url() accepts the URL forms Redis tools use:
+//   redis://[[user]:password@]host[:port][/db][?option=value&...]
+//   rediss://...                      (TLS, certificate verification on)
+//   unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+// Options: db, client_name, connect_timeout_ms, timeout_ms, ca_file,
+// cert_file, key_file, server_name, verify (true|false; true by default).
+//
+// Threading: plain values.
+#pragma once
+
+#include <rcache/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rcache {
+
+/// One Redis server address.
+struct endpoint {
+  enum class transport : std::uint8_t { tcp, unix_socket };
+  transport kind = transport::tcp;
+  std::string host = "127.0.0.1";  // tcp
+  std::uint16_t port = 6379;       // tcp
+  std::string path{};              // unix_socket
+  bool tls = false;
+
+  /// "host:port" or the socket path, for messages.
+  [[nodiscard]] std::string to_string() const;
+  friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+struct tls_options {
+  /// Verify the server's certificate chain and name. Off only on request.
+  bool verify_peer = true;
+  /// CA bundle (PEM). Empty: the system's default trust store.
+  std::string ca_file;
+  /// Client certificate and key (PEM) for servers that require them.
+  std::string cert_file;
+  std::string key_file;
+  /// Name to verify and send as SNI. Empty: the endpoint's host.
+  std::string server_name;
+};
+
+struct client_config {
+  endpoint server;
+  std::string username;  // empty: "default" when a password is set
+  std::string password;  // never logged or printed
+  int db = 0;
+  std::string client_name = "rcache";
+  tls_options tls;
+
+  /// TCP connect + TLS + HELLO/AUTH/SELECT must finish within this.
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Default deadline of a request (request::options::timeout overrides).
+  std::chrono::milliseconds command_timeout{5000};
+  /// A PING is sent when nothing was read for this long; a PING that gets no
+  /// answer within the same interval closes the connection. Zero: off.
+  std::chrono::milliseconds health_check_interval{2000};
+  /// Reconnect backoff: exponential from `initial` to `max`, full jitter.
+  std::chrono::milliseconds reconnect_backoff_initial{50};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+
+  /// Backpressure: requests (and their bytes) waiting to be written. Past
+  /// either limit a new request fails at once with error::queue_full.
+  std::size_t max_queued_requests = 100'000;
+  std::size_t max_queued_bytes = 64u * 1024 * 1024;
+  /// How often a retryable request may be re-sent after connection losses.
+  int max_retries = 2;
+  /// Largest bulk string accepted in a reply.
+  std::size_t max_reply_bulk_length = 512u * 1024 * 1024;
+};
+
+/// Parses a redis://, rediss:// or unix:// URL into a configuration.
+/// Errors: error::invalid_url (the message is lost; see describe_url_error).
+[[nodiscard]] result<client_config> parse_url(std::string_view url);
+
+/// The configuration with the password replaced by "***", as a URL.
+[[nodiscard]] std::string redacted_url(const client_config& cfg);
+
+}  // namespace rcache

@@ -1,0 +1,1013 @@
+// The multiplexed Redis connection behind rcache::client.
+//
+// One client_impl owns one socket (TCP, TLS over TCP, or a unix socket) and
+// four coroutines, all on one strand:
+//   run       connect, handshake, then run reader + writer + health until
+//             the connection drops; back off with jitter and reconnect.
+//   writer    drains the send queue into one buffer per write: everything
+//             submitted while the previous write was in flight goes out
+//             together (automatic pipelining).
+//   reader    feeds bytes to the sans-I/O RESP3 parser and matches each
+//             reply to the oldest written request; push messages go to
+//             subscriptions / the push handler.
+//   deadlines one timer armed at the earliest deadline of any request (a
+//             min-heap); expired requests fail with error::timeout.
+//
+// Invariants: send_q_ holds requests not yet written, in submission order;
+// wait_q_ holds written requests in write order, which is reply order. A
+// request is completed exactly once (pending::done); a completed request that
+// is still in wait_q_ (it timed out) is a tombstone whose replies are read and
+// dropped so the stream stays in step. Every member is touched only on
+// strand_, except the atomics read by client::state() / stats().
+#include <rcache/client.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <variant>
+
+#include "resp/parser.hpp"
+
+namespace rcache {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace detail {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using tcp = asio::ip::tcp;
+using unix_stream = asio::local::stream_protocol;
+using tls_stream = asio::ssl::stream<tcp::socket>;
+using strand_type = asio::strand<asio::any_io_executor>;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Completes `h` with `args` on the handler's associated executor (the
+// strand when it has none): inline when that executor is the current one.
+template <class Handler, class... Args>
+void deliver(const strand_type& strand, Handler h, Args&&... args) {
+  auto ex = asio::get_associated_executor(h, strand);
+  asio::dispatch(ex, [h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
+    std::move(h)(std::move(a)...);
+  });
+}
+
+bool is_auth_error(std::string_view code) {
+  return code == "WRONGPASS" || code == "NOAUTH" || code == "NOPERM";
+}
+
+}  // namespace
+
+// One request on its way through the connection.
+struct pending {
+  std::string payload;
+  std::vector<request::command_info> info;  // empty: every command is normal
+  std::size_t commands = 0;
+  std::size_t next = 0;                   // index of the command awaiting its reply
+  std::uint32_t confirmations_left = 0;   // for a subscribe-kind command in progress
+  bool command_started = false;
+  response replies;
+  exec_handler handler;
+  clock::time_point deadline;
+  bool retryable = false;
+  int retries_left = 0;
+  bool wait_for_connection = true;
+  bool queued = false;   // counted in queued_count_ / queued_bytes_
+  bool written = false;
+  bool done = false;
+
+  // any_completion_handler's move assignment in Boost 1.81 recurses forever
+  // (it re-wraps its argument); construct and swap instead.
+  void set_handler(exec_handler h) noexcept { handler.swap(h); }
+};
+using pending_ptr = std::shared_ptr<pending>;
+
+class client_impl : public std::enable_shared_from_this<client_impl> {
+ public:
+  client_impl(asio::any_io_executor ex, client_config cfg, std::shared_ptr<topology> topo)
+      : strand_(asio::make_strand(ex)),
+        cfg_(std::move(cfg)),
+        topology_(topo ? std::move(topo) : std::make_shared<single_server>(cfg_.server)),
+        parser_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}),
+        writer_timer_(strand_),
+        health_timer_(strand_),
+        deadline_timer_(strand_),
+        backoff_timer_(strand_),
+        connect_timer_(strand_),
+        rng_(std::random_device{}()) {
+    rbuf_.resize(64 * 1024);
+  }
+
+  // ---- public entry points (any thread) ------------------------------------
+
+  void start() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->ensure_started(); });
+  }
+
+  void stop() {
+    asio::post(strand_, [self = shared_from_this()] { self->do_stop(); });
+  }
+
+  void submit(request req, exec_handler h) {
+    if (req.empty()) {
+      deliver(strand_, std::move(h), make_error_code(error::empty_request), response{});
+      return;
+    }
+    auto p = make_pending(std::move(req));
+    p->set_handler(std::move(h));
+    asio::dispatch(strand_, [self = shared_from_this(), p = std::move(p)]() mutable {
+      self->enqueue(std::move(p));
+    });
+  }
+
+  void submit_eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
+                   eval_handler h) {
+    auto build = [&s, &keys, &args](request& r) {
+      std::vector<std::string_view> argv;
+      argv.reserve(2 + keys.size() + args.size());
+      const std::string nkeys = std::to_string(keys.size());
+      argv.push_back(s.sha1());
+      argv.push_back(nkeys);
+      for (auto& k : keys) argv.push_back(k);
+      for (auto& a : args) argv.push_back(a);
+      r.push_range("EVALSHA", argv);
+    };
+    request first;
+    build(first);
+    request reload;  // SCRIPT LOAD + EVALSHA, sent only on NOSCRIPT
+    reload.push("SCRIPT", "LOAD", s.source());
+    build(reload);
+    auto self = shared_from_this();
+    submit(std::move(first), [self, reload = std::move(reload), h = std::move(h)](
+                                 error_code ec, response r) mutable {
+      if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
+        self->submit(std::move(reload), [self, h = std::move(h)](error_code ec2,
+                                                                 response r2) mutable {
+          value v = (!ec2 && r2.size() == 2) ? std::move(r2[1]) : value{};
+          deliver(self->strand_, std::move(h), ec2, std::move(v));
+        });
+        return;
+      }
+      value v = ec ? value{} : std::move(r.at(0));
+      deliver(self->strand_, std::move(h), ec, std::move(v));
+    });
+  }
+
+  void set_push_handler(std::function<void(const value&)> h) {
+    asio::dispatch(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+      self->push_handler_ = std::move(h);
+    });
+  }
+
+  void set_state_handler(std::function<void(connection_state, error_code)> h) {
+    asio::dispatch(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+      self->state_handler_ = std::move(h);
+    });
+  }
+
+  connection_state state() const noexcept { return state_.load(std::memory_order_relaxed); }
+
+  client_stats stats() const noexcept {
+    client_stats s;
+    s.requests = stats_.requests.load(std::memory_order_relaxed);
+    s.commands = stats_.commands.load(std::memory_order_relaxed);
+    s.writes = stats_.writes.load(std::memory_order_relaxed);
+    s.replies = stats_.replies.load(std::memory_order_relaxed);
+    s.pushes = stats_.pushes.load(std::memory_order_relaxed);
+    s.timeouts = stats_.timeouts.load(std::memory_order_relaxed);
+    s.retries = stats_.retries.load(std::memory_order_relaxed);
+    s.rejected = stats_.rejected.load(std::memory_order_relaxed);
+    s.connects = stats_.connects.load(std::memory_order_relaxed);
+    s.connect_failures = stats_.connect_failures.load(std::memory_order_relaxed);
+    s.bytes_written = stats_.bytes_written.load(std::memory_order_relaxed);
+    s.bytes_read = stats_.bytes_read.load(std::memory_order_relaxed);
+    return s;
+  }
+
+  std::pair<error_code, std::string> last_error() const {
+    std::lock_guard lock(diag_mutex_);
+    return {last_error_, last_error_message_};
+  }
+
+  value server_hello() const {
+    std::lock_guard lock(diag_mutex_);
+    return hello_;
+  }
+
+  asio::any_io_executor get_executor() const noexcept { return strand_.get_inner_executor(); }
+
+ private:
+  struct atomic_stats {
+    std::atomic<std::uint64_t> requests{0}, commands{0}, writes{0}, replies{0}, pushes{0},
+        timeouts{0}, retries{0}, rejected{0}, connects{0}, connect_failures{0},
+        bytes_written{0}, bytes_read{0};
+  };
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  using socket_type = std::variant<std::monostate, tcp::socket, tls_stream, unix_stream::socket>;
+
+  pending_ptr make_pending(request req) {
+    auto p = std::make_shared<pending>();
+    p->commands = req.size();
+    p->info = req.commands_info();
+    p->retryable = req.opts().retry_on_connection_lost.value_or(req.read_only());
+    p->retries_left = cfg_.max_retries;
+    p->wait_for_connection = req.opts().wait_for_connection;
+    auto timeout = req.opts().timeout.count() > 0 ? req.opts().timeout : cfg_.command_timeout;
+    p->deadline = clock::now() + timeout;
+    p->payload = std::move(req).take_payload();
+    return p;
+  }
+
+  // ---- queueing and completion (strand) -------------------------------------
+
+  void ensure_started() {
+    if (started_ || stopped_) return;
+    started_ = true;
+    auto self = shared_from_this();
+    asio::co_spawn(strand_, run(), [self](std::exception_ptr e) { self->on_coroutine_end(e); });
+    asio::co_spawn(strand_, deadline_loop(),
+                   [self](std::exception_ptr e) { self->on_coroutine_end(e); });
+  }
+
+  // A coroutine that threw is a bug; fail loudly rather than hang callers.
+  void on_coroutine_end(std::exception_ptr e) {
+    if (!e) return;
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    set_last_error(make_error_code(error::client_stopped), "internal error: " + what);
+    do_stop();
+  }
+
+  void enqueue(pending_ptr p) {
+    bump(stats_.requests);
+    if (stopped_) return fail(p, make_error_code(error::client_stopped));
+    ensure_started();
+    if (state_ == connection_state::disconnected) {
+      if (permanent_error_) return fail(p, permanent_ec_);
+      if (!p->wait_for_connection) return fail(p, make_error_code(error::not_connected));
+    }
+    if (queued_count_ >= cfg_.max_queued_requests ||
+        queued_bytes_ + p->payload.size() > cfg_.max_queued_bytes) {
+      bump(stats_.rejected);
+      return fail(p, make_error_code(error::queue_full));
+    }
+    count_queued(*p);
+    add_deadline(p);
+    send_q_.push_back(std::move(p));
+    if (writer_idle_) writer_timer_.cancel();
+  }
+
+  void fail(const pending_ptr& p, error_code ec) { complete(p, ec); }
+
+  // Queue accounting, for backpressure: a request counts from enqueue (or
+  // re-queue after a connection loss) until it is written or completed.
+  void count_queued(pending& p) {
+    p.queued = true;
+    queued_count_ += 1;
+    queued_bytes_ += p.payload.size();
+  }
+  void unqueue(pending& p) {
+    if (!p.queued) return;
+    p.queued = false;
+    queued_count_ -= 1;
+    queued_bytes_ -= p.payload.size();
+  }
+
+  void complete(const pending_ptr& p, error_code ec) {
+    if (p->done) return;
+    p->done = true;
+    unqueue(*p);
+    // Keep the deadline heap short: entries at its top that are done go now.
+    while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
+    if (p->handler) deliver(strand_, std::move(p->handler), ec, std::move(p->replies));
+  }
+
+  // ---- deadlines ------------------------------------------------------------
+
+  struct deadline_entry {
+    clock::time_point at;
+    pending_ptr p;
+  };
+  static bool later(const deadline_entry& a, const deadline_entry& b) { return a.at > b.at; }
+
+  void add_deadline(const pending_ptr& p) {
+    deadlines_.push_back({p->deadline, p});
+    std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+    if (p->deadline < armed_deadline_) deadline_timer_.cancel();
+  }
+
+  pending_ptr pop_deadline() {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    auto p = std::move(deadlines_.back().p);
+    deadlines_.pop_back();
+    return p;
+  }
+
+  asio::awaitable<void> deadline_loop() {
+    auto self = shared_from_this();
+    while (!stopped_) {
+      while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
+      armed_deadline_ = deadlines_.empty() ? clock::time_point::max() : deadlines_.front().at;
+      deadline_timer_.expires_at(armed_deadline_);
+      co_await deadline_timer_.async_wait(nothrow);
+      const auto now = clock::now();
+      while (!deadlines_.empty() && deadlines_.front().at <= now) {
+        auto p = pop_deadline();
+        if (p->done) continue;
+        bump(stats_.timeouts);
+        // A request that never left the queue while we were disconnected
+        // did not time out on Redis' side: say what actually happened.
+        const bool never_sent = !p->written && state_ != connection_state::connected;
+        fail(p, make_error_code(never_sent ? error::not_connected : error::timeout));
+      }
+    }
+  }
+
+  // ---- connection life cycle -----------------------------------------------
+
+  void set_state(connection_state s, error_code ec = {}) {
+    state_.store(s, std::memory_order_relaxed);
+    if (state_handler_) {
+      try {
+        state_handler_(s, ec);
+      } catch (...) {  // a user callback must not take the connection down
+      }
+    }
+  }
+
+  void set_last_error(error_code ec, std::string message) {
+    std::lock_guard lock(diag_mutex_);
+    last_error_ = ec;
+    last_error_message_ = std::move(message);
+  }
+
+  asio::awaitable<void> run() {
+    auto self = shared_from_this();
+    int attempt = 0;
+    while (!stopped_) {
+      set_state(connection_state::connecting);
+      error_code ec = co_await connect_once();
+      if (stopped_) break;
+      if (!ec) {
+        attempt = 0;
+        permanent_error_ = false;
+        bump(stats_.connects);
+        conn_alive_ = true;
+        ++generation_;
+        restore_subscriptions();
+        set_state(connection_state::connected);
+        using namespace asio::experimental::awaitable_operators;
+        co_await (reader() && writer() && health());
+        ec = conn_error_;
+        close_socket();
+        on_disconnect();
+        if (stopped_) break;
+        set_last_error(ec, ec.message());
+        set_state(connection_state::disconnected, ec);
+      } else {
+        bump(stats_.connect_failures);
+        close_socket();
+        state_.store(connection_state::disconnected, std::memory_order_relaxed);
+        // Refused credentials or protocol will not fix themselves between
+        // two attempts: waiting callers get the reason now.
+        // So is a certificate the client refuses (or that refuses the client).
+        permanent_error_ = ec == error::auth_failed || ec == error::resp3_unsupported ||
+                           ec == error::handshake_failed || ec == error::invalid_argument ||
+                           ec.category() == asio::error::get_ssl_category() ||
+                           ec.category() == asio::ssl::error::get_stream_category();
+        permanent_ec_ = ec;
+        fail_queued([&](const pending& p) { return permanent_error_ || !p.wait_for_connection; },
+                    permanent_error_ ? ec : make_error_code(error::not_connected));
+        set_state(connection_state::disconnected, ec);
+      }
+      // Exponential backoff with equal jitter.
+      const auto base = std::min<std::int64_t>(
+          cfg_.reconnect_backoff_max.count(),
+          cfg_.reconnect_backoff_initial.count() << std::min(attempt, 20));
+      std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(base / 2, 0));
+      ++attempt;
+      backoff_timer_.expires_after(std::chrono::milliseconds(base - base / 2 + jitter(rng_)));
+      co_await backoff_timer_.async_wait(nothrow);
+    }
+    set_state(connection_state::stopped);
+  }
+
+  // Connect, TLS handshake and Redis handshake, under one watchdog that
+  // closes the socket when connect_timeout passes.
+  asio::awaitable<error_code> connect_once() {
+    auto resolved = co_await topology_->resolve(strand_);
+    if (!resolved) co_return resolved.error();
+    const endpoint ep = *resolved;
+
+    const auto my_attempt = ++connect_attempt_;
+    connect_timed_out_ = false;
+    connect_timer_.expires_after(cfg_.connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this(), my_attempt](error_code ec) {
+      if (ec || self->connect_attempt_ != my_attempt || !self->connecting_) return;
+      self->connect_timed_out_ = true;
+      self->close_socket();
+    });
+    connecting_ = true;
+    stage_ = "connect";
+    error_code ec = co_await connect_transport(ep);
+    if (!ec) ec = co_await handshake();
+    connecting_ = false;
+    connect_timer_.cancel();
+    if (ec && connect_timed_out_) {
+      ec = make_error_code(error::connect_timeout);
+      set_last_error(ec, "connecting to " + ep.to_string() + " took longer than " +
+                             std::to_string(cfg_.connect_timeout.count()) + " ms");
+    } else if (ec && ec.category() != error_category()) {
+      set_last_error(ec, ep.to_string() + ": " + stage_ + " failed: " + ec.message());
+    }
+    co_return ec;
+  }
+
+  asio::awaitable<error_code> connect_transport(const endpoint& ep) {
+    rbeg_ = rend_ = 0;
+    parser_.reset();
+    if (ep.kind == endpoint::transport::unix_socket) {
+      auto& s = socket_.emplace<unix_stream::socket>(strand_);
+      auto [ec] = co_await s.async_connect(unix_stream::endpoint(ep.path), nothrow);
+      co_return ec;
+    }
+    tcp::resolver resolver(strand_);
+    auto [rec, results] =
+        co_await resolver.async_resolve(ep.host, std::to_string(ep.port), nothrow);
+    if (rec) co_return rec;
+    tcp::socket* raw = nullptr;
+    if (ep.tls) {
+      if (auto ec = ensure_tls_context(); ec) co_return ec;
+      raw = &socket_.emplace<tls_stream>(strand_, *tls_ctx_).next_layer();
+    } else {
+      raw = &socket_.emplace<tcp::socket>(strand_);
+    }
+    auto [cec, connected] = co_await asio::async_connect(*raw, results, nothrow);
+    if (cec) co_return cec;
+    error_code ignored;
+    raw->set_option(tcp::no_delay(true), ignored);
+    raw->set_option(asio::socket_base::keep_alive(true), ignored);
+    if (ep.tls) {
+      auto& s = std::get<tls_stream>(socket_);
+      const std::string name = cfg_.tls.server_name.empty() ? ep.host : cfg_.tls.server_name;
+      error_code addr_ec;
+      asio::ip::make_address(name, addr_ec);
+      if (addr_ec) SSL_set_tlsext_host_name(s.native_handle(), name.c_str());  // SNI: names only
+      if (cfg_.tls.verify_peer) {
+        s.set_verify_mode(asio::ssl::verify_peer);
+        s.set_verify_callback(asio::ssl::host_name_verification(name));
+      } else {
+        s.set_verify_mode(asio::ssl::verify_none);
+      }
+      stage_ = "TLS handshake";
+      auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, nothrow);
+      if (hec) co_return hec;
+    }
+    co_return error_code{};
+  }
+
+  error_code ensure_tls_context() {
+    if (tls_ctx_) return {};
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    error_code ec;
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    auto check = [&](const char* what, const std::string& file) {
+      if (!ec) return true;
+      set_last_error(make_error_code(error::invalid_argument),
+                     std::string("TLS ") + what + " '" + file + "': " + ec.message());
+      return false;
+    };
+    if (cfg_.tls.ca_file.empty()) {
+      ctx->set_default_verify_paths(ec);
+      if (!check("default trust store", "")) return make_error_code(error::invalid_argument);
+    } else {
+      ctx->load_verify_file(cfg_.tls.ca_file, ec);
+      if (!check("CA file", cfg_.tls.ca_file)) return make_error_code(error::invalid_argument);
+    }
+    if (!cfg_.tls.cert_file.empty()) {
+      ctx->use_certificate_chain_file(cfg_.tls.cert_file, ec);
+      if (!check("certificate", cfg_.tls.cert_file)) return make_error_code(error::invalid_argument);
+      ctx->use_private_key_file(cfg_.tls.key_file, asio::ssl::context::pem, ec);
+      if (!check("private key", cfg_.tls.key_file)) return make_error_code(error::invalid_argument);
+    }
+    tls_ctx_ = std::move(ctx);
+    return {};
+  }
+
+  // HELLO 3 [AUTH] [SETNAME], SELECT, and the topology's own commands, in
+  // one write; the replies are read here before the reader starts.
+  asio::awaitable<error_code> handshake() {
+    stage_ = "Redis handshake";
+    request hs;
+    const bool auth = !cfg_.password.empty();
+    const std::string user = cfg_.username.empty() ? "default" : cfg_.username;
+    if (auth && !cfg_.client_name.empty()) {
+      hs.push("HELLO", 3, "AUTH", user, cfg_.password, "SETNAME", cfg_.client_name);
+    } else if (auth) {
+      hs.push("HELLO", 3, "AUTH", user, cfg_.password);
+    } else if (!cfg_.client_name.empty()) {
+      hs.push("HELLO", 3, "SETNAME", cfg_.client_name);
+    } else {
+      hs.push("HELLO", 3);
+    }
+    if (cfg_.db != 0) hs.push("SELECT", cfg_.db);
+    const std::size_t own = hs.size();
+    topology_->append_handshake(hs);
+
+    auto [wec, n] = co_await write_some_buffer(asio::buffer(hs.payload()));
+    if (wec) co_return wec;
+    response replies;
+    while (replies.size() < hs.size()) {
+      error_code ec;
+      std::optional<value> v = co_await read_value(ec);
+      if (ec) co_return ec;
+      if (v->type == resp_type::push) continue;  // nothing is subscribed yet
+      replies.push_back(std::move(*v));
+    }
+    const value& hello = replies[0];
+    if (hello.is_error()) {
+      const auto code = hello.error_code();
+      const bool no_resp3 = code == "NOPROTO" || hello.str.find("unknown command") != std::string::npos;
+      error_code ec = make_error_code(is_auth_error(code) ? error::auth_failed
+                                      : no_resp3          ? error::resp3_unsupported
+                                                          : error::handshake_failed);
+      set_last_error(ec, hello.str);
+      co_return ec;
+    }
+    for (std::size_t i = 1; i < own; ++i) {
+      if (replies[i].is_error()) {
+        error_code ec = make_error_code(error::handshake_failed);
+        set_last_error(ec, "SELECT " + std::to_string(cfg_.db) + ": " + replies[i].str);
+        co_return ec;
+      }
+    }
+    response extra(std::make_move_iterator(replies.begin() + static_cast<std::ptrdiff_t>(own)),
+                   std::make_move_iterator(replies.end()));
+    if (auto ec = topology_->check_handshake(extra); ec) {
+      set_last_error(ec, "topology refused the server");
+      co_return ec;
+    }
+    {
+      std::lock_guard lock(diag_mutex_);
+      hello_ = hello;
+    }
+    co_return error_code{};
+  }
+
+  // Reads until the parser has one complete value (handshake only).
+  asio::awaitable<std::optional<value>> read_value(error_code& ec) {
+    for (;;) {
+      while (rbeg_ < rend_) {
+        rbeg_ += parser_.feed({rbuf_.data() + rbeg_, rend_ - rbeg_}, ec);
+        if (ec) co_return std::nullopt;
+        if (parser_.ready()) co_return parser_.take();
+      }
+      rbeg_ = rend_ = 0;
+      auto [rec, n] = co_await read_some_buffer(asio::buffer(rbuf_));
+      if (rec) {
+        ec = rec;
+        co_return std::nullopt;
+      }
+      rend_ = n;
+      bump(stats_.bytes_read, n);
+    }
+  }
+
+  template <class Buffer>
+  asio::awaitable<std::tuple<error_code, std::size_t>> write_some_buffer(Buffer b) {
+    switch (socket_.index()) {
+      case 1: co_return co_await asio::async_write(std::get<1>(socket_), b, nothrow);
+      case 2: co_return co_await asio::async_write(std::get<2>(socket_), b, nothrow);
+      case 3: co_return co_await asio::async_write(std::get<3>(socket_), b, nothrow);
+      default: co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
+    }
+  }
+
+  template <class Buffer>
+  asio::awaitable<std::tuple<error_code, std::size_t>> read_some_buffer(Buffer b) {
+    switch (socket_.index()) {
+      case 1: co_return co_await std::get<1>(socket_).async_read_some(b, nothrow);
+      case 2: co_return co_await std::get<2>(socket_).async_read_some(b, nothrow);
+      case 3: co_return co_await std::get<3>(socket_).async_read_some(b, nothrow);
+      default: co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
+    }
+  }
+
+  void close_socket() {
+    error_code ignored;
+    switch (socket_.index()) {
+      case 1: std::get<1>(socket_).close(ignored); break;
+      case 2: std::get<2>(socket_).lowest_layer().close(ignored); break;
+      case 3: std::get<3>(socket_).close(ignored); break;
+      default: break;
+    }
+  }
+
+  // Ends the current connection: the reader, writer and health loops see
+  // conn_alive_ false (or their I/O fails) and return.
+  void close_connection(error_code ec) {
+    if (!conn_alive_) return;
+    conn_alive_ = false;
+    conn_error_ = ec;
+    close_socket();
+    writer_timer_.cancel();
+    health_timer_.cancel();
+  }
+
+  // After a connection ended: written requests either go back to the front
+  // of the queue (retryable, within their budget) or fail; queued requests
+  // that chose not to wait fail.
+  void on_disconnect() {
+    parser_.reset();
+    rbeg_ = rend_ = 0;
+    std::vector<pending_ptr> again;
+    for (auto& p : wait_q_) {
+      if (p->done) continue;
+      if (p->retryable && p->retries_left > 0 && !stopped_) {
+        p->retries_left -= 1;
+        p->written = false;
+        p->next = 0;
+        p->command_started = false;
+        p->confirmations_left = 0;
+        p->replies.clear();
+        count_queued(*p);
+        bump(stats_.retries);
+        again.push_back(p);
+      } else {
+        fail(p, make_error_code(stopped_ ? error::client_stopped : error::connection_lost));
+      }
+    }
+    wait_q_.clear();
+    send_q_.insert(send_q_.begin(), again.begin(), again.end());
+    fail_queued([](const pending& p) { return !p.wait_for_connection; },
+                make_error_code(error::not_connected));
+  }
+
+  template <class Pred>
+  void fail_queued(Pred pred, error_code ec) {
+    std::deque<pending_ptr> keep;
+    for (auto& p : send_q_) {
+      if (p->done) continue;
+      if (pred(*p)) {
+        fail(p, ec);
+      } else {
+        keep.push_back(std::move(p));
+      }
+    }
+    send_q_.swap(keep);
+  }
+
+  void do_stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    close_connection(make_error_code(error::client_stopped));
+    close_socket();
+    backoff_timer_.cancel();
+    deadline_timer_.cancel();
+    connect_timer_.cancel();
+    const auto ec = make_error_code(error::client_stopped);
+    for (auto& p : wait_q_) fail(p, ec);
+    wait_q_.clear();
+    for (auto& p : send_q_) fail(p, ec);
+    send_q_.clear();
+    deadlines_.clear();
+    push_handler_ = nullptr;
+    if (!started_) set_state(connection_state::stopped);
+    state_handler_ = nullptr;
+  }
+
+  // ---- writer ---------------------------------------------------------------
+
+  asio::awaitable<void> writer() {
+    auto self = shared_from_this();
+    const auto gen = generation_;
+    constexpr std::size_t max_batch = 512 * 1024;
+    while (alive(gen)) {
+      while (!send_q_.empty() && send_q_.front()->done) send_q_.pop_front();
+      if (send_q_.empty()) {
+        writer_idle_ = true;
+        writer_timer_.expires_at(clock::time_point::max());
+        co_await writer_timer_.async_wait(nothrow);
+        writer_idle_ = false;
+        continue;
+      }
+      wbuf_.clear();
+      std::size_t cmds = 0;
+      while (!send_q_.empty() && wbuf_.size() < max_batch) {
+        auto p = std::move(send_q_.front());
+        send_q_.pop_front();
+        if (p->done) continue;
+        wbuf_.append(p->payload);
+        cmds += p->commands;
+        p->written = true;
+        unqueue(*p);
+        wait_q_.push_back(std::move(p));
+      }
+      if (wbuf_.empty()) continue;
+      bump(stats_.writes);
+      bump(stats_.commands, cmds);
+      auto [ec, n] = co_await write_some_buffer(asio::buffer(wbuf_));
+      if (ec) {
+        close_connection(ec);
+        co_return;
+      }
+      bump(stats_.bytes_written, n);
+    }
+  }
+
+  bool alive(std::uint64_t gen) const { return conn_alive_ && gen == generation_ && !stopped_; }
+
+  // ---- reader ---------------------------------------------------------------
+
+  asio::awaitable<void> reader() {
+    auto self = shared_from_this();
+    const auto gen = generation_;
+    while (alive(gen)) {
+      while (rbeg_ < rend_) {
+        error_code ec;
+        rbeg_ += parser_.feed({rbuf_.data() + rbeg_, rend_ - rbeg_}, ec);
+        if (!ec && parser_.ready()) ec = on_value(parser_.take());
+        if (ec) {
+          close_connection(ec);
+          co_return;
+        }
+        if (!alive(gen)) co_return;
+      }
+      rbeg_ = rend_ = 0;
+      auto [ec, n] = co_await read_some_buffer(asio::buffer(rbuf_));
+      if (ec) {
+        close_connection(ec == asio::error::eof ? make_error_code(error::connection_lost) : ec);
+        co_return;
+      }
+      rend_ = n;
+      last_read_ = clock::now();
+      bump(stats_.bytes_read, n);
+    }
+  }
+
+  // Starts the front request's next command: decides how many push
+  // confirmations it is owed (subscribe-kind) or that it wants one reply.
+  void start_command(pending& p) {
+    p.command_started = true;
+    p.confirmations_left = 0;
+    if (p.info.empty()) return;
+    const auto& ci = p.info[p.next];
+    switch (ci.kind) {
+      case request::reply_kind::normal: break;
+      case request::reply_kind::subscribe: p.confirmations_left = ci.confirmations; break;
+      case request::reply_kind::unsubscribe_all:
+        p.confirmations_left = static_cast<std::uint32_t>(std::max<std::size_t>(1, channels_.size()));
+        break;
+      case request::reply_kind::punsubscribe_all:
+        p.confirmations_left = static_cast<std::uint32_t>(std::max<std::size_t>(1, patterns_.size()));
+        break;
+      case request::reply_kind::sunsubscribe_all:
+        p.confirmations_left =
+            static_cast<std::uint32_t>(std::max<std::size_t>(1, shard_channels_.size()));
+        break;
+    }
+  }
+
+  // Records one reply (or the last confirmation) for the front request and
+  // completes it when every command has been answered.
+  void finish_command() {
+    auto& p = *wait_q_.front();
+    p.next += 1;
+    p.command_started = false;
+    if (p.next < p.commands) return;
+    auto done = std::move(wait_q_.front());
+    wait_q_.pop_front();
+    complete(done, {});
+  }
+
+  error_code on_value(value v) {
+    if (v.type == resp_type::push) return on_push(std::move(v));
+    bump(stats_.replies);
+    if (wait_q_.empty()) return make_error_code(error::unexpected_reply);
+    auto& p = *wait_q_.front();
+    if (!p.command_started) start_command(p);
+    if (p.confirmations_left > 0 && !v.is_error()) {
+      // A subscribe-kind command is answered by pushes or by one error.
+      return make_error_code(error::unexpected_reply);
+    }
+    if (!p.done) p.replies.push_back(std::move(v));
+    finish_command();
+    return {};
+  }
+
+  error_code on_push(value v) {
+    bump(stats_.pushes);
+    const std::string_view kind =
+        (!v.elements.empty() && v.elements[0].is_string()) ? std::string_view(v.elements[0].str)
+                                                            : std::string_view();
+    std::set<std::string>* set = nullptr;
+    bool add = false;
+    if (kind == "subscribe" || kind == "unsubscribe") set = &channels_;
+    if (kind == "psubscribe" || kind == "punsubscribe") set = &patterns_;
+    if (kind == "ssubscribe" || kind == "sunsubscribe") set = &shard_channels_;
+    add = kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe";
+    if (set && v.elements.size() >= 2) {
+      if (v.elements[1].is_string()) {
+        if (add) {
+          set->insert(v.elements[1].str);
+        } else {
+          set->erase(v.elements[1].str);
+        }
+      }
+      if (!wait_q_.empty()) {
+        auto& p = *wait_q_.front();
+        if (!p.command_started) start_command(p);
+        if (p.confirmations_left > 0) {
+          if (--p.confirmations_left == 0) {
+            if (!p.done) p.replies.push_back(std::move(v));
+            finish_command();
+          }
+          return {};
+        }
+      }
+      // An unsolicited confirmation (e.g. the server dropped a channel):
+      // the application hears of it through the push handler.
+    }
+    if (push_handler_) {
+      try {
+        push_handler_(v);
+      } catch (...) {  // a user callback must not take the connection down
+      }
+    }
+    return {};
+  }
+
+  // Re-subscribes everything that was subscribed when the connection
+  // dropped; goes in front of anything queued.
+  void restore_subscriptions() {
+    auto resubscribe = [this](std::string_view cmd, std::set<std::string>& set) {
+      if (set.empty()) return;
+      request r;
+      r.push_range(cmd, set);
+      set.clear();  // the confirmations re-add them
+      auto p = make_pending(std::move(r));
+      p->set_handler([](error_code, response) {});
+      p->deadline = clock::now() + cfg_.command_timeout;
+      count_queued(*p);
+      add_deadline(p);
+      send_q_.push_front(std::move(p));
+    };
+    resubscribe("SSUBSCRIBE", shard_channels_);
+    resubscribe("PSUBSCRIBE", patterns_);
+    resubscribe("SUBSCRIBE", channels_);
+  }
+
+  // ---- health check ---------------------------------------------------------
+
+  asio::awaitable<void> health() {
+    auto self = shared_from_this();
+    const auto gen = generation_;
+    const auto interval = cfg_.health_check_interval;
+    last_read_ = clock::now();
+    while (alive(gen)) {
+      health_timer_.expires_after(interval.count() > 0 ? clock::duration(interval)
+                                                       : clock::duration::max() / 2);
+      co_await health_timer_.async_wait(nothrow);
+      if (!alive(gen) || interval.count() == 0) continue;
+      if (clock::now() - last_read_ < interval) continue;
+      // Nothing was read for a whole interval: is the server still there?
+      request ping(request::options{.timeout = interval, .wait_for_connection = false,
+                                    .retry_on_connection_lost = false});
+      ping.push("PING");
+      auto p = make_pending(std::move(ping));
+      auto [ec, r] = co_await asio::async_initiate<decltype(nothrow),
+                                                   void(error_code, response)>(
+          [this, p](auto handler) mutable {
+            p->set_handler(std::move(handler));
+            enqueue(std::move(p));
+          },
+          nothrow);
+      if (ec == error::timeout && alive(gen)) close_connection(ec);
+    }
+  }
+
+  // ---- state ----------------------------------------------------------------
+
+  strand_type strand_;
+  client_config cfg_;
+  std::shared_ptr<topology> topology_;
+  std::unique_ptr<asio::ssl::context> tls_ctx_;
+  socket_type socket_;
+  resp::parser parser_;
+  std::vector<char> rbuf_;
+  std::size_t rbeg_ = 0, rend_ = 0;
+  std::string wbuf_;
+
+  std::deque<pending_ptr> send_q_;
+  std::deque<pending_ptr> wait_q_;
+  std::size_t queued_count_ = 0;
+  std::size_t queued_bytes_ = 0;
+  std::vector<deadline_entry> deadlines_;
+  clock::time_point armed_deadline_ = clock::time_point::max();
+
+  asio::steady_timer writer_timer_;
+  asio::steady_timer health_timer_;
+  asio::steady_timer deadline_timer_;
+  asio::steady_timer backoff_timer_;
+  asio::steady_timer connect_timer_;
+  bool writer_idle_ = false;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool conn_alive_ = false;
+  bool connecting_ = false;
+  bool connect_timed_out_ = false;
+  bool permanent_error_ = false;
+  const char* stage_ = "connect";  // what connect_once() is doing, for messages
+  std::uint64_t generation_ = 0;
+  std::uint64_t connect_attempt_ = 0;
+  error_code conn_error_;
+  error_code permanent_ec_;  // why connecting fails for good (auth, protocol)
+  clock::time_point last_read_{};
+  std::mt19937_64 rng_;
+
+  std::set<std::string> channels_, patterns_, shard_channels_;
+  std::function<void(const value&)> push_handler_;
+  std::function<void(connection_state, error_code)> state_handler_;
+
+  std::atomic<connection_state> state_{connection_state::idle};
+  atomic_stats stats_;
+  mutable std::mutex diag_mutex_;  // guards the three below (read from any thread)
+  error_code last_error_;
+  std::string last_error_message_;
+  value hello_;
+};
+
+}  // namespace detail
+
+// ---- rcache::script -----------------------------------------------------------
+
+script::script(std::string source) : source_(std::move(source)) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(source_.data(), source_.size(), digest, &len, EVP_sha1(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  sha1_.reserve(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    sha1_.push_back(hex[digest[i] >> 4]);
+    sha1_.push_back(hex[digest[i] & 0xF]);
+  }
+}
+
+// ---- rcache::client -----------------------------------------------------------
+
+client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo)
+    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg), std::move(topo))) {}
+
+client::~client() { impl_->stop(); }
+
+void client::start() { impl_->start(); }
+void client::stop() { impl_->stop(); }
+void client::submit(request req, detail::exec_handler h) { impl_->submit(std::move(req), std::move(h)); }
+void client::submit_eval(const script& s, std::vector<std::string> keys,
+                         std::vector<std::string> args, detail::eval_handler h) {
+  impl_->submit_eval(s, std::move(keys), std::move(args), std::move(h));
+}
+void client::set_push_handler(std::function<void(const value&)> h) {
+  impl_->set_push_handler(std::move(h));
+}
+void client::set_state_handler(std::function<void(connection_state, error_code)> h) {
+  impl_->set_state_handler(std::move(h));
+}
+connection_state client::state() const noexcept { return impl_->state(); }
+client_stats client::stats() const noexcept { return impl_->stats(); }
+std::pair<error_code, std::string> client::last_error() const { return impl_->last_error(); }
+value client::server_hello() const { return impl_->server_hello(); }
+client::executor_type client::get_executor() const noexcept { return impl_->get_executor(); }
+
+}  // namespace rcache
