@@ -8,8 +8,12 @@
 # line one JSON object with every figure and ratio (rcache over redis-benchmark).
 #
 # Usage: bench/client_vs_redis_benchmark.sh [build-dir]   (default build/release)
-# Env: SERVER_CPU (default 0), CLIENT_CPU (default 1), REQUESTS (default 1000000),
+# Env: SERVER_CPU (default 0), CLIENT_CPU (default 0), REQUESTS (default 1000000),
 #      C1_REQUESTS (default 100000).
+# Pinning: both client tools always get the same CPU. By default the server and
+# the clients share CPU 0: on this kind of VM a wake-up across cores costs
+# ~60 us, more than the work being measured. CLIENT_CPU=1 measures the
+# cross-core case (closer to a client on another host); README has both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
@@ -19,7 +23,7 @@ if [[ ! -x $bench_bin ]]; then
   cmake --build --preset release --target rcache_client_bench
 fi
 server_cpu=${SERVER_CPU:-0}
-client_cpu=${CLIENT_CPU:-1}
+client_cpu=${CLIENT_CPU:-0}
 requests=${REQUESTS:-1000000}
 c1_requests=${C1_REQUESTS:-100000}
 
@@ -61,11 +65,12 @@ for op in get set; do
   read -r _ R[rc_${op}_c1_p50_us] _ <<<"$(rc "$op" 1 1 "$c1_requests")"
 done
 
-python3 - "$(declare -p R)" <<'PY'
+python3 - "$(declare -p R)" "$server_cpu" "$client_cpu" <<'PY'
 import json, re, sys
 pairs = dict(re.findall(r'\[([^\]]+)\]="([^"]*)"', sys.argv[1]))
 f = {k: float(v) for k, v in pairs.items()}
-out = {}
+out = {"server_cpu": int(sys.argv[2]), "client_cpu": int(sys.argv[3])}
+print(f"redis-server on CPU {sys.argv[2]}; redis-benchmark and rcache_client_bench on CPU {sys.argv[3]}")
 print(f"{'workload':<34}{'redis-benchmark':>18}{'rcache':>14}{'ratio':>9}")
 for op in ("get", "set"):
     a = f[f"rc_{op}_c50"] / f[f"rb_{op}_c50"]

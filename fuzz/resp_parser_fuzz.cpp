@@ -19,7 +19,7 @@
 #include <string_view>
 #include <utility>
 
-#include "resp/command.hpp"
+#include <rcache/detail/resp_command.hpp>
 #include "resp/parser.hpp"
 
 namespace {

@@ -15,6 +15,7 @@
 // or copy it into the client.
 #pragma once
 
+#include <rcache/detail/resp_command.hpp>
 #include <rcache/value.hpp>
 
 #include <chrono>
@@ -23,9 +24,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-// The serializer lives with the parser; only its header-only part is used here.
-#include <resp/command.hpp>
 
 namespace rcache {
 

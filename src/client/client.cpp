@@ -1,17 +1,23 @@
 // The multiplexed Redis connection behind rcache::client.
 //
-// One client_impl owns one socket (TCP, TLS over TCP, or a unix socket) and
-// four coroutines, all on one strand:
-//   run       connect, handshake, then run reader + writer + health until
-//             the connection drops; back off with jitter and reconnect.
-//   writer    drains the send queue into one buffer per write: everything
-//             submitted while the previous write was in flight goes out
-//             together (automatic pipelining).
+// One client_impl owns one socket (TCP, TLS over TCP, or a unix socket),
+// a writer and four coroutines, all on one strand:
+//   run       connect, handshake, then run reader + health until the
+//             connection drops; back off with jitter and reconnect.
 //   reader    feeds bytes to the sans-I/O RESP3 parser and matches each
 //             reply to the oldest written request; push messages go to
 //             subscriptions / the push handler.
+//   health    PINGs when nothing was read for an interval.
 //   deadlines one timer armed at the earliest deadline of any request (a
 //             min-heap); expired requests fail with error::timeout.
+// The writer (flush) is not a coroutine: it drains the send queue into one
+// buffer per write, so everything submitted while the previous write was in
+// flight, or during one turn of the event loop, goes out together
+// (automatic pipelining). Callers resumed by the reader submit while it is
+// still dispatching; the reader flushes when it has dispatched the buffer,
+// so a reply-then-request round trip costs no extra event-loop hop. On plain
+// sockets the flush first tries a non-blocking write, and only falls back to
+// an asynchronous write for what the kernel did not take.
 //
 // Invariants: send_q_ holds requests not yet written, in submission order;
 // wait_q_ holds written requests in write order, which is reply order. A
@@ -110,13 +116,13 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         cfg_(std::move(cfg)),
         topology_(topo ? std::move(topo) : std::make_shared<single_server>(cfg_.server)),
         parser_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}),
-        writer_timer_(strand_),
         health_timer_(strand_),
         deadline_timer_(strand_),
         backoff_timer_(strand_),
         connect_timer_(strand_),
         rng_(std::random_device{}()) {
     rbuf_.resize(64 * 1024);
+    cfg_.flush_after_replies = std::max<std::size_t>(1, cfg_.flush_after_replies);
   }
 
   // ---- public entry points (any thread) ------------------------------------
@@ -283,7 +289,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     count_queued(*p);
     add_deadline(p);
     send_q_.push_back(std::move(p));
-    if (writer_idle_) writer_timer_.cancel();
+    request_flush();
   }
 
   void fail(const pending_ptr& p, error_code ec) { complete(p, ec); }
@@ -383,10 +389,12 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         bump(stats_.connects);
         conn_alive_ = true;
         ++generation_;
+        write_in_flight_ = false;
         restore_subscriptions();
         set_state(connection_state::connected);
         using namespace asio::experimental::awaitable_operators;
-        co_await (reader() && writer() && health());
+        flush();  // whatever queued up while disconnected
+        co_await (reader() && health());
         ec = conn_error_;
         close_socket();
         on_disconnect();
@@ -458,6 +466,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (ep.kind == endpoint::transport::unix_socket) {
       auto& s = socket_.emplace<unix_stream::socket>(strand_);
       auto [ec] = co_await s.async_connect(unix_stream::endpoint(ep.path), nothrow);
+      if (!ec) s.non_blocking(true, ec);  // flush() writes directly when it can
       co_return ec;
     }
     tcp::resolver resolver(strand_);
@@ -476,6 +485,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     error_code ignored;
     raw->set_option(tcp::no_delay(true), ignored);
     raw->set_option(asio::socket_base::keep_alive(true), ignored);
+    if (!ep.tls) raw->non_blocking(true, ignored);  // flush() writes directly when it can
     if (ep.tls) {
       auto& s = std::get<tls_stream>(socket_);
       const std::string name = cfg_.tls.server_name.empty() ? ep.host : cfg_.tls.server_name;
@@ -641,7 +651,6 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     conn_alive_ = false;
     conn_error_ = ec;
     close_socket();
-    writer_timer_.cancel();
     health_timer_.cancel();
   }
 
@@ -709,40 +718,71 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   // ---- writer ---------------------------------------------------------------
 
-  asio::awaitable<void> writer() {
-    auto self = shared_from_this();
-    const auto gen = generation_;
+  // Schedules one flush for the end of this event-loop turn, so that every
+  // request submitted in the turn goes out in one write.
+  void request_flush() {
+    if (in_dispatch_ || flush_posted_ || write_in_flight_ || !conn_alive_) return;
+    flush_posted_ = true;
+    asio::post(strand_, [self = shared_from_this(), gen = generation_] {
+      self->flush_posted_ = false;
+      if (self->alive(gen)) self->flush();
+    });
+  }
+
+  // Moves queued requests into one write (bounded by max_batch bytes).
+  void flush() {
+    if (write_in_flight_ || !conn_alive_) return;
     constexpr std::size_t max_batch = 512 * 1024;
-    while (alive(gen)) {
-      while (!send_q_.empty() && send_q_.front()->done) send_q_.pop_front();
-      if (send_q_.empty()) {
-        writer_idle_ = true;
-        writer_timer_.expires_at(clock::time_point::max());
-        co_await writer_timer_.async_wait(nothrow);
-        writer_idle_ = false;
-        continue;
-      }
-      wbuf_.clear();
-      std::size_t cmds = 0;
-      while (!send_q_.empty() && wbuf_.size() < max_batch) {
-        auto p = std::move(send_q_.front());
-        send_q_.pop_front();
-        if (p->done) continue;
-        wbuf_.append(p->payload);
-        cmds += p->commands;
-        p->written = true;
-        unqueue(*p);
-        wait_q_.push_back(std::move(p));
-      }
-      if (wbuf_.empty()) continue;
-      bump(stats_.writes);
-      bump(stats_.commands, cmds);
-      auto [ec, n] = co_await write_some_buffer(asio::buffer(wbuf_));
-      if (ec) {
+    if (wbuf_.use_count() > 1) wbuf_ = std::make_shared<std::string>();  // an old write holds it
+    auto& buf = *wbuf_;
+    buf.clear();
+    std::size_t cmds = 0;
+    while (!send_q_.empty() && buf.size() < max_batch) {
+      auto p = std::move(send_q_.front());
+      send_q_.pop_front();
+      if (p->done) continue;
+      buf.append(p->payload);
+      cmds += p->commands;
+      p->written = true;
+      unqueue(*p);
+      wait_q_.push_back(std::move(p));
+    }
+    if (buf.empty()) return;
+    bump(stats_.writes);
+    bump(stats_.commands, cmds);
+
+    // Plain sockets: try the kernel directly; most writes complete here.
+    std::size_t done = 0;
+    if (socket_.index() == 1 || socket_.index() == 3) {
+      error_code ec;
+      done = socket_.index() == 1 ? std::get<1>(socket_).write_some(asio::buffer(buf), ec)
+                                  : std::get<3>(socket_).write_some(asio::buffer(buf), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
         close_connection(ec);
-        co_return;
+        return;
       }
-      bump(stats_.bytes_written, n);
+      bump(stats_.bytes_written, done);
+      if (done == buf.size()) {
+        if (!send_q_.empty()) request_flush();  // more than max_batch was queued
+        return;
+      }
+    }
+    write_in_flight_ = true;
+    auto on_written = asio::bind_executor(
+        strand_, [self = shared_from_this(), gen = generation_, keep = wbuf_](error_code ec,
+                                                                               std::size_t n) {
+          if (gen != self->generation_) return;  // a connection that is gone
+          self->write_in_flight_ = false;
+          if (ec) return self->close_connection(ec);
+          bump(self->stats_.bytes_written, n);
+          self->flush();
+        });
+    auto rest = asio::buffer(buf) + done;
+    switch (socket_.index()) {
+      case 1: asio::async_write(std::get<1>(socket_), rest, std::move(on_written)); break;
+      case 2: asio::async_write(std::get<2>(socket_), rest, std::move(on_written)); break;
+      case 3: asio::async_write(std::get<3>(socket_), rest, std::move(on_written)); break;
+      default: break;
     }
   }
 
@@ -754,16 +794,29 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     auto self = shared_from_this();
     const auto gen = generation_;
     while (alive(gen)) {
+      in_dispatch_ = true;
       while (rbeg_ < rend_) {
         error_code ec;
         rbeg_ += parser_.feed({rbuf_.data() + rbeg_, rend_ - rbeg_}, ec);
-        if (!ec && parser_.ready()) ec = on_value(parser_.take());
+        if (!ec && parser_.ready()) {
+          ec = on_value(parser_.take());
+          // Send what resumed callers submitted so far, so Redis works on it
+          // while the rest of this buffer is dispatched (it overlaps the two
+          // sides instead of alternating them).
+          if (++dispatched_ % cfg_.flush_after_replies == 0 && !send_q_.empty()) flush();
+        }
         if (ec) {
+          in_dispatch_ = false;
           close_connection(ec);
           co_return;
         }
-        if (!alive(gen)) co_return;
+        if (!alive(gen)) {
+          in_dispatch_ = false;
+          co_return;
+        }
       }
+      in_dispatch_ = false;
+      flush();  // what the callers resumed above have submitted
       rbeg_ = rend_ = 0;
       auto [ec, n] = co_await read_some_buffer(asio::buffer(rbuf_));
       if (ec) {
@@ -927,7 +980,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   resp::parser parser_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0;
-  std::string wbuf_;
+  std::shared_ptr<std::string> wbuf_ = std::make_shared<std::string>();
 
   std::deque<pending_ptr> send_q_;
   std::deque<pending_ptr> wait_q_;
@@ -936,12 +989,14 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   std::vector<deadline_entry> deadlines_;
   clock::time_point armed_deadline_ = clock::time_point::max();
 
-  asio::steady_timer writer_timer_;
   asio::steady_timer health_timer_;
   asio::steady_timer deadline_timer_;
   asio::steady_timer backoff_timer_;
   asio::steady_timer connect_timer_;
-  bool writer_idle_ = false;
+  bool write_in_flight_ = false;
+  bool flush_posted_ = false;
+  bool in_dispatch_ = false;    // the reader is dispatching replies (it flushes after)
+  std::size_t dispatched_ = 0;  // replies dispatched, for flush_after_replies
   bool started_ = false;
   bool stopped_ = false;
   bool conn_alive_ = false;

@@ -8,6 +8,8 @@
 // Threading: no shared state; every call owns its socket and buffer.
 #include "embedded/admin_command.hpp"
 
+#include <rcache/detail/resp_command.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -306,14 +308,9 @@ rcache::result<admin_reply> read_reply(int fd, std::string& buffer, clock::time_
 }
 
 std::string encode(std::span<const std::string_view> args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (auto arg : args) {
-    out += '$';
-    out += std::to_string(arg.size());
-    out += "\r\n";
-    out += arg;
-    out += "\r\n";
-  }
+  std::string out;
+  resp::append_array_header(out, args.size());
+  for (auto arg : args) resp::append_bulk(out, arg);
   return out;
 }
 

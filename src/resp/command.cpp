@@ -6,7 +6,7 @@
 // bulk string is copied once.
 //
 // Threading: free functions, no state.
-#include "resp/command.hpp"
+#include <rcache/detail/resp_command.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Unit tests of the RESP serializer: exact bytes for commands and their
 // arguments, and round trips through the parser for commands and values.
-#include "resp/command.hpp"
+#include <rcache/detail/resp_command.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,5 @@
-// RESP command serializer.
+// RESP command serializer (internal: used by rcache::request's templates,
+// so it ships with the public headers; not part of the stable API).
 //
 // Redis accepts commands as a RESP array of bulk strings; this appends that
 // encoding to an output buffer without intermediate copies. Integral and
