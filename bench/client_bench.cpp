@@ -88,12 +88,12 @@ int main(int argc, char** argv) {
         }
       }
       const auto t0 = clock_type::now();
-      auto [ec, resp] = co_await client.async_exec(std::move(req), asio::as_tuple(asio::use_awaitable));
+      auto [ec, resp] =
+          co_await client.async_exec(std::move(req), asio::as_tuple(asio::use_awaitable));
       const auto t1 = clock_type::now();
       if (ec) ++errors;
-      latencies_ns.push_back(static_cast<std::uint32_t>(
-          std::min<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
-                              UINT32_MAX)));
+      latencies_ns.push_back(static_cast<std::uint32_t>(std::min<long long>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(), UINT32_MAX)));
     }
     if (--running == 0) {
       end = clock_type::now();
@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
       [&]() -> asio::awaitable<void> {
         rcache::request ping;
         ping.push("PING");
-        auto [ec, r] = co_await client.async_exec(std::move(ping), asio::as_tuple(asio::use_awaitable));
+        auto [ec, r] =
+            co_await client.async_exec(std::move(ping), asio::as_tuple(asio::use_awaitable));
         if (ec) {
           std::cerr << "cannot reach " << o.url << ": " << ec.message() << "\n";
           client.stop();
@@ -126,7 +127,8 @@ int main(int argc, char** argv) {
   std::sort(latencies_ns.begin(), latencies_ns.end());
   auto pct = [&](double p) {
     if (latencies_ns.empty()) return 0.0;
-    const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(latencies_ns.size() - 1));
+    const auto i =
+        static_cast<std::size_t>(p / 100.0 * static_cast<double>(latencies_ns.size() - 1));
     return latencies_ns[i] / 1000.0;
   };
   const auto s = client.stats();

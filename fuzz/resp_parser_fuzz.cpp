@@ -9,6 +9,8 @@
 // A violated property aborts (a crash for libFuzzer).
 //
 // Threading: libFuzzer calls the entry point from one thread.
+#include <rcache/detail/resp_command.hpp>
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +21,6 @@
 #include <string_view>
 #include <utility>
 
-#include <rcache/detail/resp_command.hpp>
 #include "resp/parser.hpp"
 
 namespace {

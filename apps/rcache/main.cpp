@@ -6,8 +6,6 @@
 #include <rcache/blocking_client.hpp>
 #include <rcache/version.hpp>
 
-#include <openssl/opensslv.h>
-
 #include <CLI/CLI.hpp>
 #include <boost/version.hpp>
 #include <chrono>
@@ -15,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <openssl/opensslv.h>
 #include <optional>
 
 #include "embedded/redis_process.hpp"
@@ -87,9 +86,9 @@ int run_ping(std::string url, int count) {
   for (int i = 0; i < count; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     auto reply = client.command("PING");
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     if (!reply) {
       auto [ec, message] = client.async().last_error();
       std::cerr << "rcache ping: " << rcache::redacted_url(*cfg) << ": " << reply.error().message();

@@ -46,16 +46,16 @@ enum class connection_state : std::uint8_t { idle, connecting, connected, discon
 
 /// Counters of one client, read without locks.
 struct client_stats {
-  std::uint64_t requests = 0;         // requests accepted
-  std::uint64_t commands = 0;         // commands written
-  std::uint64_t writes = 0;           // write calls (commands / writes = pipelining factor)
-  std::uint64_t replies = 0;          // replies matched
-  std::uint64_t pushes = 0;           // push messages received
-  std::uint64_t timeouts = 0;         // requests that passed their deadline
-  std::uint64_t retries = 0;          // requests re-sent after a connection loss
-  std::uint64_t rejected = 0;         // requests refused by backpressure
-  std::uint64_t connects = 0;         // successful handshakes
-  std::uint64_t connect_failures = 0; // failed connection attempts
+  std::uint64_t requests = 0;          // requests accepted
+  std::uint64_t commands = 0;          // commands written
+  std::uint64_t writes = 0;            // write calls (commands / writes = pipelining factor)
+  std::uint64_t replies = 0;           // replies matched
+  std::uint64_t pushes = 0;            // push messages received
+  std::uint64_t timeouts = 0;          // requests that passed their deadline
+  std::uint64_t retries = 0;           // requests re-sent after a connection loss
+  std::uint64_t rejected = 0;          // requests refused by backpressure
+  std::uint64_t connects = 0;          // successful handshakes
+  std::uint64_t connect_failures = 0;  // failed connection attempts
   std::uint64_t bytes_written = 0;
   std::uint64_t bytes_read = 0;
 };
@@ -100,8 +100,7 @@ class client {
   /// command has its reply, or with the error that prevented it.
   template <class CompletionToken>
   auto async_exec(request req, CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken,
-                                       void(boost::system::error_code, response)>(
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, response)>(
         [this](auto handler, request r) { submit(std::move(r), std::move(handler)); }, token,
         std::move(req));
   }

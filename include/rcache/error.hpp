@@ -17,30 +17,30 @@ namespace rcache {
 
 enum class error {
   // ---- RESP protocol (the parser) ----
-  resp_invalid_type = 1,   // a type byte that is not part of RESP2/RESP3
-  resp_invalid_integer,    // a length or integer that does not parse
-  resp_invalid_double,     // a RESP3 double that does not parse
-  resp_invalid_boolean,    // a RESP3 boolean other than #t / #f
-  resp_invalid_framing,    // a missing CRLF, a bad verbatim header, ...
-  resp_bulk_too_long,      // a bulk length above limits::max_bulk_length
-  resp_depth_exceeded,     // aggregates nested deeper than limits::max_depth
-  resp_aggregate_too_large,// an aggregate with more than limits::max_aggregate_size elements
-  resp_line_too_long,      // a simple line longer than limits::max_line_length
+  resp_invalid_type = 1,     // a type byte that is not part of RESP2/RESP3
+  resp_invalid_integer,      // a length or integer that does not parse
+  resp_invalid_double,       // a RESP3 double that does not parse
+  resp_invalid_boolean,      // a RESP3 boolean other than #t / #f
+  resp_invalid_framing,      // a missing CRLF, a bad verbatim header, ...
+  resp_bulk_too_long,        // a bulk length above limits::max_bulk_length
+  resp_depth_exceeded,       // aggregates nested deeper than limits::max_depth
+  resp_aggregate_too_large,  // an aggregate with more than limits::max_aggregate_size elements
+  resp_line_too_long,        // a simple line longer than limits::max_line_length
 
   // ---- connection and client ----
-  not_connected,           // no connection and the request chose not to wait
-  connection_lost,         // the connection dropped before the reply arrived
-  connect_timeout,         // connecting (TCP, TLS, handshake) took longer than allowed
-  timeout,                 // the command's deadline passed before its reply
-  queue_full,              // backpressure: the send queue is at its limit
-  handshake_failed,        // HELLO / SELECT / CLIENT SETNAME was refused
-  auth_failed,             // AUTH refused (WRONGPASS, NOAUTH, NOPERM)
-  resp3_unsupported,       // the server does not speak RESP3 (Redis < 6)
-  client_stopped,          // the client was stopped or destroyed
-  unexpected_reply,        // a reply that does not fit any waiting command
-  empty_request,           // a request with no commands
-  invalid_url,             // a redis:// URL that does not parse
-  invalid_argument,        // a configuration value that makes no sense
+  not_connected,      // no connection and the request chose not to wait
+  connection_lost,    // the connection dropped before the reply arrived
+  connect_timeout,    // connecting (TCP, TLS, handshake) took longer than allowed
+  timeout,            // the command's deadline passed before its reply
+  queue_full,         // backpressure: the send queue is at its limit
+  handshake_failed,   // HELLO / SELECT / CLIENT SETNAME was refused
+  auth_failed,        // AUTH refused (WRONGPASS, NOAUTH, NOPERM)
+  resp3_unsupported,  // the server does not speak RESP3 (Redis < 6)
+  client_stopped,     // the client was stopped or destroyed
+  unexpected_reply,   // a reply that does not fit any waiting command
+  empty_request,      // a request with no commands
+  invalid_url,        // a redis:// URL that does not parse
+  invalid_argument,   // a configuration value that makes no sense
 };
 
 /// The category of rcache::error; name() is "rcache".

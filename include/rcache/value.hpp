@@ -41,12 +41,12 @@ enum class resp_type : std::uint8_t {
 
 struct value {
   resp_type type = resp_type::null;
-  std::string str;                 // string payloads, error text, big number digits, double text
-  std::int64_t integer = 0;        // integer; boolean as 0 or 1
-  double number = 0;               // double_number
-  std::array<char, 3> format{};    // verbatim_string: the 3-byte format ("txt", "mkd")
-  std::vector<value> elements;     // array / set / push; map as k0, v0, k1, v1, ...
-  std::vector<value> attributes;   // attribute map (flat k, v) that preceded this value
+  std::string str;                // string payloads, error text, big number digits, double text
+  std::int64_t integer = 0;       // integer; boolean as 0 or 1
+  double number = 0;              // double_number
+  std::array<char, 3> format{};   // verbatim_string: the 3-byte format ("txt", "mkd")
+  std::vector<value> elements;    // array / set / push; map as k0, v0, k1, v1, ...
+  std::vector<value> attributes;  // attribute map (flat k, v) that preceded this value
 
   [[nodiscard]] bool is_null() const noexcept { return type == resp_type::null; }
   [[nodiscard]] bool is_error() const noexcept {

@@ -58,6 +58,8 @@ result<value> blocking_client::eval(const script& s, std::vector<std::string> ke
   return fut.get();
 }
 
-client& blocking_client::async() noexcept { return *impl_->cl; }
+client& blocking_client::async() noexcept {
+  return *impl_->cl;
+}
 
 }  // namespace rcache

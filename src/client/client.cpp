@@ -27,10 +27,9 @@
 // strand_, except the atomics read by client::state() / stats().
 #include <rcache/client.hpp>
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -45,14 +44,15 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <deque>
 #include <mutex>
+#include <openssl/evp.h>
 #include <optional>
 #include <random>
 #include <set>
 #include <variant>
 
+#include "client/backoff.hpp"
 #include "resp/parser.hpp"
 
 namespace rcache {
@@ -90,8 +90,8 @@ struct pending {
   std::string payload;
   std::vector<request::command_info> info;  // empty: every command is normal
   std::size_t commands = 0;
-  std::size_t next = 0;                   // index of the command awaiting its reply
-  std::uint32_t confirmations_left = 0;   // for a subscribe-kind command in progress
+  std::size_t next = 0;                  // index of the command awaiting its reply
+  std::uint32_t confirmations_left = 0;  // for a subscribe-kind command in progress
   bool command_started = false;
   response replies;
   exec_handler handler;
@@ -99,7 +99,7 @@ struct pending {
   bool retryable = false;
   int retries_left = 0;
   bool wait_for_connection = true;
-  bool queued = false;   // counted in queued_count_ / queued_bytes_
+  bool queued = false;  // counted in queued_count_ / queued_bytes_
   bool written = false;
   bool done = false;
 
@@ -165,19 +165,19 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     reload.push("SCRIPT", "LOAD", s.source());
     build(reload);
     auto self = shared_from_this();
-    submit(std::move(first), [self, reload = std::move(reload), h = std::move(h)](
-                                 error_code ec, response r) mutable {
-      if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
-        self->submit(std::move(reload), [self, h = std::move(h)](error_code ec2,
-                                                                 response r2) mutable {
-          value v = (!ec2 && r2.size() == 2) ? std::move(r2[1]) : value{};
-          deliver(self->strand_, std::move(h), ec2, std::move(v));
-        });
-        return;
-      }
-      value v = ec ? value{} : std::move(r.at(0));
-      deliver(self->strand_, std::move(h), ec, std::move(v));
-    });
+    submit(std::move(first),
+           [self, reload = std::move(reload), h = std::move(h)](error_code ec, response r) mutable {
+             if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
+               self->submit(std::move(reload),
+                            [self, h = std::move(h)](error_code ec2, response r2) mutable {
+                              value v = (!ec2 && r2.size() == 2) ? std::move(r2[1]) : value{};
+                              deliver(self->strand_, std::move(h), ec2, std::move(v));
+                            });
+               return;
+             }
+             value v = ec ? value{} : std::move(r.at(0));
+             deliver(self->strand_, std::move(h), ec, std::move(v));
+           });
   }
 
   void set_push_handler(std::function<void(const value&)> h) {
@@ -226,8 +226,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
  private:
   struct atomic_stats {
     std::atomic<std::uint64_t> requests{0}, commands{0}, writes{0}, replies{0}, pushes{0},
-        timeouts{0}, retries{0}, rejected{0}, connects{0}, connect_failures{0},
-        bytes_written{0}, bytes_read{0};
+        timeouts{0}, retries{0}, rejected{0}, connects{0}, connect_failures{0}, bytes_written{0},
+        bytes_read{0};
   };
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -417,13 +417,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
                     permanent_error_ ? ec : make_error_code(error::not_connected));
         set_state(connection_state::disconnected, ec);
       }
-      // Exponential backoff with equal jitter.
-      const auto base = std::min<std::int64_t>(
-          cfg_.reconnect_backoff_max.count(),
-          cfg_.reconnect_backoff_initial.count() << std::min(attempt, 20));
-      std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(base / 2, 0));
-      ++attempt;
-      backoff_timer_.expires_after(std::chrono::milliseconds(base - base / 2 + jitter(rng_)));
+      backoff_timer_.expires_after(reconnect_delay(attempt++, cfg_.reconnect_backoff_initial,
+                                                   cfg_.reconnect_backoff_max, rng_()));
       co_await backoff_timer_.async_wait(nothrow);
     }
     set_state(connection_state::stopped);
@@ -527,7 +522,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     }
     if (!cfg_.tls.cert_file.empty()) {
       ctx->use_certificate_chain_file(cfg_.tls.cert_file, ec);
-      if (!check("certificate", cfg_.tls.cert_file)) return make_error_code(error::invalid_argument);
+      if (!check("certificate", cfg_.tls.cert_file))
+        return make_error_code(error::invalid_argument);
       ctx->use_private_key_file(cfg_.tls.key_file, asio::ssl::context::pem, ec);
       if (!check("private key", cfg_.tls.key_file)) return make_error_code(error::invalid_argument);
     }
@@ -568,7 +564,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     const value& hello = replies[0];
     if (hello.is_error()) {
       const auto code = hello.error_code();
-      const bool no_resp3 = code == "NOPROTO" || hello.str.find("unknown command") != std::string::npos;
+      const bool no_resp3 =
+          code == "NOPROTO" || hello.str.find("unknown command") != std::string::npos;
       error_code ec = make_error_code(is_auth_error(code) ? error::auth_failed
                                       : no_resp3          ? error::resp3_unsupported
                                                           : error::handshake_failed);
@@ -617,30 +614,45 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   template <class Buffer>
   asio::awaitable<std::tuple<error_code, std::size_t>> write_some_buffer(Buffer b) {
     switch (socket_.index()) {
-      case 1: co_return co_await asio::async_write(std::get<1>(socket_), b, nothrow);
-      case 2: co_return co_await asio::async_write(std::get<2>(socket_), b, nothrow);
-      case 3: co_return co_await asio::async_write(std::get<3>(socket_), b, nothrow);
-      default: co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
+      case 1:
+        co_return co_await asio::async_write(std::get<1>(socket_), b, nothrow);
+      case 2:
+        co_return co_await asio::async_write(std::get<2>(socket_), b, nothrow);
+      case 3:
+        co_return co_await asio::async_write(std::get<3>(socket_), b, nothrow);
+      default:
+        co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
     }
   }
 
   template <class Buffer>
   asio::awaitable<std::tuple<error_code, std::size_t>> read_some_buffer(Buffer b) {
     switch (socket_.index()) {
-      case 1: co_return co_await std::get<1>(socket_).async_read_some(b, nothrow);
-      case 2: co_return co_await std::get<2>(socket_).async_read_some(b, nothrow);
-      case 3: co_return co_await std::get<3>(socket_).async_read_some(b, nothrow);
-      default: co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
+      case 1:
+        co_return co_await std::get<1>(socket_).async_read_some(b, nothrow);
+      case 2:
+        co_return co_await std::get<2>(socket_).async_read_some(b, nothrow);
+      case 3:
+        co_return co_await std::get<3>(socket_).async_read_some(b, nothrow);
+      default:
+        co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
     }
   }
 
   void close_socket() {
     error_code ignored;
     switch (socket_.index()) {
-      case 1: std::get<1>(socket_).close(ignored); break;
-      case 2: std::get<2>(socket_).lowest_layer().close(ignored); break;
-      case 3: std::get<3>(socket_).close(ignored); break;
-      default: break;
+      case 1:
+        std::get<1>(socket_).close(ignored);
+        break;
+      case 2:
+        std::get<2>(socket_).lowest_layer().close(ignored);
+        break;
+      case 3:
+        std::get<3>(socket_).close(ignored);
+        break;
+      default:
+        break;
     }
   }
 
@@ -768,21 +780,27 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
       }
     }
     write_in_flight_ = true;
-    auto on_written = asio::bind_executor(
-        strand_, [self = shared_from_this(), gen = generation_, keep = wbuf_](error_code ec,
-                                                                               std::size_t n) {
-          if (gen != self->generation_) return;  // a connection that is gone
-          self->write_in_flight_ = false;
-          if (ec) return self->close_connection(ec);
-          bump(self->stats_.bytes_written, n);
-          self->flush();
-        });
+    auto on_written = asio::bind_executor(strand_, [self = shared_from_this(), gen = generation_,
+                                                    keep = wbuf_](error_code ec, std::size_t n) {
+      if (gen != self->generation_) return;  // a connection that is gone
+      self->write_in_flight_ = false;
+      if (ec) return self->close_connection(ec);
+      bump(self->stats_.bytes_written, n);
+      self->flush();
+    });
     auto rest = asio::buffer(buf) + done;
     switch (socket_.index()) {
-      case 1: asio::async_write(std::get<1>(socket_), rest, std::move(on_written)); break;
-      case 2: asio::async_write(std::get<2>(socket_), rest, std::move(on_written)); break;
-      case 3: asio::async_write(std::get<3>(socket_), rest, std::move(on_written)); break;
-      default: break;
+      case 1:
+        asio::async_write(std::get<1>(socket_), rest, std::move(on_written));
+        break;
+      case 2:
+        asio::async_write(std::get<2>(socket_), rest, std::move(on_written));
+        break;
+      case 3:
+        asio::async_write(std::get<3>(socket_), rest, std::move(on_written));
+        break;
+      default:
+        break;
     }
   }
 
@@ -837,13 +855,18 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (p.info.empty()) return;
     const auto& ci = p.info[p.next];
     switch (ci.kind) {
-      case request::reply_kind::normal: break;
-      case request::reply_kind::subscribe: p.confirmations_left = ci.confirmations; break;
+      case request::reply_kind::normal:
+        break;
+      case request::reply_kind::subscribe:
+        p.confirmations_left = ci.confirmations;
+        break;
       case request::reply_kind::unsubscribe_all:
-        p.confirmations_left = static_cast<std::uint32_t>(std::max<std::size_t>(1, channels_.size()));
+        p.confirmations_left =
+            static_cast<std::uint32_t>(std::max<std::size_t>(1, channels_.size()));
         break;
       case request::reply_kind::punsubscribe_all:
-        p.confirmations_left = static_cast<std::uint32_t>(std::max<std::size_t>(1, patterns_.size()));
+        p.confirmations_left =
+            static_cast<std::uint32_t>(std::max<std::size_t>(1, patterns_.size()));
         break;
       case request::reply_kind::sunsubscribe_all:
         p.confirmations_left =
@@ -881,9 +904,9 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   error_code on_push(value v) {
     bump(stats_.pushes);
-    const std::string_view kind =
-        (!v.elements.empty() && v.elements[0].is_string()) ? std::string_view(v.elements[0].str)
-                                                            : std::string_view();
+    const std::string_view kind = (!v.elements.empty() && v.elements[0].is_string())
+                                      ? std::string_view(v.elements[0].str)
+                                      : std::string_view();
     std::set<std::string>* set = nullptr;
     bool add = false;
     if (kind == "subscribe" || kind == "unsubscribe") set = &channels_;
@@ -955,12 +978,11 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
       if (!alive(gen) || interval.count() == 0) continue;
       if (clock::now() - last_read_ < interval) continue;
       // Nothing was read for a whole interval: is the server still there?
-      request ping(request::options{.timeout = interval, .wait_for_connection = false,
-                                    .retry_on_connection_lost = false});
+      request ping(request::options{
+          .timeout = interval, .wait_for_connection = false, .retry_on_connection_lost = false});
       ping.push("PING");
       auto p = make_pending(std::move(ping));
-      auto [ec, r] = co_await asio::async_initiate<decltype(nothrow),
-                                                   void(error_code, response)>(
+      auto [ec, r] = co_await asio::async_initiate<decltype(nothrow), void(error_code, response)>(
           [this, p](auto handler) mutable {
             p->set_handler(std::move(handler));
             enqueue(std::move(p));
@@ -1042,13 +1064,22 @@ script::script(std::string source) : source_(std::move(source)) {
 // ---- rcache::client -----------------------------------------------------------
 
 client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo)
-    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg), std::move(topo))) {}
+    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg), std::move(topo))) {
+}
 
-client::~client() { impl_->stop(); }
+client::~client() {
+  impl_->stop();
+}
 
-void client::start() { impl_->start(); }
-void client::stop() { impl_->stop(); }
-void client::submit(request req, detail::exec_handler h) { impl_->submit(std::move(req), std::move(h)); }
+void client::start() {
+  impl_->start();
+}
+void client::stop() {
+  impl_->stop();
+}
+void client::submit(request req, detail::exec_handler h) {
+  impl_->submit(std::move(req), std::move(h));
+}
 void client::submit_eval(const script& s, std::vector<std::string> keys,
                          std::vector<std::string> args, detail::eval_handler h) {
   impl_->submit_eval(s, std::move(keys), std::move(args), std::move(h));
@@ -1059,10 +1090,20 @@ void client::set_push_handler(std::function<void(const value&)> h) {
 void client::set_state_handler(std::function<void(connection_state, error_code)> h) {
   impl_->set_state_handler(std::move(h));
 }
-connection_state client::state() const noexcept { return impl_->state(); }
-client_stats client::stats() const noexcept { return impl_->stats(); }
-std::pair<error_code, std::string> client::last_error() const { return impl_->last_error(); }
-value client::server_hello() const { return impl_->server_hello(); }
-client::executor_type client::get_executor() const noexcept { return impl_->get_executor(); }
+connection_state client::state() const noexcept {
+  return impl_->state();
+}
+client_stats client::stats() const noexcept {
+  return impl_->stats();
+}
+std::pair<error_code, std::string> client::last_error() const {
+  return impl_->last_error();
+}
+value client::server_hello() const {
+  return impl_->server_hello();
+}
+client::executor_type client::get_executor() const noexcept {
+  return impl_->get_executor();
+}
 
 }  // namespace rcache

@@ -23,14 +23,16 @@ std::string_view upper(std::string_view name, std::array<char, 24>& buf) {
 // request made only of these may be retried after a connection loss.
 // Sorted for binary search.
 constexpr std::array<std::string_view, 48> read_only_commands = {
-    "BITCOUNT", "BITPOS",     "DBSIZE",      "DUMP",      "ECHO",        "EXISTS",
-    "GEODIST",  "GEOHASH",    "GEOPOS",      "GEORADIUSBYMEMBER_RO", "GEORADIUS_RO", "GEOSEARCH",
-    "GET",      "GETBIT",     "GETRANGE",    "HEXISTS",   "HGET",        "HGETALL",
-    "HKEYS",    "HLEN",       "HMGET",       "HSCAN",     "HSTRLEN",     "HVALS",
-    "LINDEX",   "LLEN",       "LRANGE",      "MGET",      "PFCOUNT",     "PING",
-    "PTTL",     "SCAN",       "SCARD",       "SISMEMBER", "SMEMBERS",    "SMISMEMBER",
-    "SSCAN",    "STRLEN",     "TTL",         "TYPE",      "ZCARD",       "ZCOUNT",
-    "ZRANGE",   "ZRANGEBYSCORE", "ZRANK",    "ZSCAN",     "ZSCORE",      "ZMSCORE",
+    "BITCOUNT",     "BITPOS",    "DBSIZE",  "DUMP",          "ECHO",
+    "EXISTS",       "GEODIST",   "GEOHASH", "GEOPOS",        "GEORADIUSBYMEMBER_RO",
+    "GEORADIUS_RO", "GEOSEARCH", "GET",     "GETBIT",        "GETRANGE",
+    "HEXISTS",      "HGET",      "HGETALL", "HKEYS",         "HLEN",
+    "HMGET",        "HSCAN",     "HSTRLEN", "HVALS",         "LINDEX",
+    "LLEN",         "LRANGE",    "MGET",    "PFCOUNT",       "PING",
+    "PTTL",         "SCAN",      "SCARD",   "SISMEMBER",     "SMEMBERS",
+    "SMISMEMBER",   "SSCAN",     "STRLEN",  "TTL",           "TYPE",
+    "ZCARD",        "ZCOUNT",    "ZRANGE",  "ZRANGEBYSCORE", "ZRANK",
+    "ZSCAN",        "ZSCORE",    "ZMSCORE",
 };
 
 bool is_read_only(std::string_view upper_name) {

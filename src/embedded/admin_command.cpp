@@ -10,17 +10,16 @@
 
 #include <rcache/detail/resp_command.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cstring>
 #include <utility>
 
 namespace rcache::embedded {

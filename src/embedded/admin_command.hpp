@@ -19,13 +19,14 @@
 // Threading: free functions with no shared state; safe from any thread.
 #pragma once
 
+#include <rcache/error.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
-#include <rcache/error.hpp>
 #include <span>
 #include <string>
 #include <string_view>

@@ -3,7 +3,6 @@
 #include "embedded/admin_command.hpp"
 
 #include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
 

@@ -4,11 +4,10 @@
 #include "embedded/free_port.hpp"
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
 
 namespace rcache::embedded {
 namespace {

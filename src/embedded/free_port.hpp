@@ -10,9 +10,10 @@
 // Threading: free functions with no shared state; safe from any thread.
 #pragma once
 
+#include <rcache/error.hpp>
+
 #include <cstddef>
 #include <cstdint>
-#include <rcache/error.hpp>
 #include <vector>
 
 namespace rcache::embedded {

@@ -25,8 +25,6 @@
 // thread while the owner is not moving or destroying the object.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +34,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "embedded/admin_command.hpp"

@@ -2,9 +2,8 @@
 // arguments, and round trips through the parser for commands and values.
 #include <rcache/detail/resp_command.hpp>
 
-#include <gtest/gtest.h>
-
 #include <cmath>
+#include <gtest/gtest.h>
 #include <limits>
 #include <string>
 #include <vector>

@@ -12,28 +12,50 @@ class category final : public boost::system::error_category {
 
   std::string message(int ev) const override {
     switch (static_cast<error>(ev)) {
-      case error::resp_invalid_type: return "RESP: invalid type byte";
-      case error::resp_invalid_integer: return "RESP: invalid integer or length";
-      case error::resp_invalid_double: return "RESP: invalid double";
-      case error::resp_invalid_boolean: return "RESP: invalid boolean";
-      case error::resp_invalid_framing: return "RESP: invalid framing (missing CRLF or bad header)";
-      case error::resp_bulk_too_long: return "RESP: bulk string longer than the configured limit";
-      case error::resp_depth_exceeded: return "RESP: aggregates nested deeper than the configured limit";
-      case error::resp_aggregate_too_large: return "RESP: aggregate larger than the configured limit";
-      case error::resp_line_too_long: return "RESP: line longer than the configured limit";
-      case error::not_connected: return "not connected to Redis";
-      case error::connection_lost: return "connection to Redis lost before the reply arrived";
-      case error::connect_timeout: return "timed out connecting to Redis";
-      case error::timeout: return "command timed out";
-      case error::queue_full: return "send queue full (backpressure)";
-      case error::handshake_failed: return "Redis refused the connection handshake";
-      case error::auth_failed: return "Redis authentication failed";
-      case error::resp3_unsupported: return "Redis does not support RESP3 (HELLO 3); Redis >= 6 is required";
-      case error::client_stopped: return "client stopped";
-      case error::unexpected_reply: return "reply that matches no waiting command";
-      case error::empty_request: return "request has no commands";
-      case error::invalid_url: return "invalid Redis URL";
-      case error::invalid_argument: return "invalid argument";
+      case error::resp_invalid_type:
+        return "RESP: invalid type byte";
+      case error::resp_invalid_integer:
+        return "RESP: invalid integer or length";
+      case error::resp_invalid_double:
+        return "RESP: invalid double";
+      case error::resp_invalid_boolean:
+        return "RESP: invalid boolean";
+      case error::resp_invalid_framing:
+        return "RESP: invalid framing (missing CRLF or bad header)";
+      case error::resp_bulk_too_long:
+        return "RESP: bulk string longer than the configured limit";
+      case error::resp_depth_exceeded:
+        return "RESP: aggregates nested deeper than the configured limit";
+      case error::resp_aggregate_too_large:
+        return "RESP: aggregate larger than the configured limit";
+      case error::resp_line_too_long:
+        return "RESP: line longer than the configured limit";
+      case error::not_connected:
+        return "not connected to Redis";
+      case error::connection_lost:
+        return "connection to Redis lost before the reply arrived";
+      case error::connect_timeout:
+        return "timed out connecting to Redis";
+      case error::timeout:
+        return "command timed out";
+      case error::queue_full:
+        return "send queue full (backpressure)";
+      case error::handshake_failed:
+        return "Redis refused the connection handshake";
+      case error::auth_failed:
+        return "Redis authentication failed";
+      case error::resp3_unsupported:
+        return "Redis does not support RESP3 (HELLO 3); Redis >= 6 is required";
+      case error::client_stopped:
+        return "client stopped";
+      case error::unexpected_reply:
+        return "reply that matches no waiting command";
+      case error::empty_request:
+        return "request has no commands";
+      case error::invalid_url:
+        return "invalid Redis URL";
+      case error::invalid_argument:
+        return "invalid argument";
     }
     return "unknown rcache error " + std::to_string(ev);
   }

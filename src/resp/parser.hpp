@@ -15,9 +15,10 @@
 // Threading: a parser is a plain object; use one per connection.
 #pragma once
 
-#include <cstddef>
 #include <rcache/error.hpp>
 #include <rcache/value.hpp>
+
+#include <cstddef>
 #include <string_view>
 #include <vector>
 

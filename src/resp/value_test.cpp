@@ -3,7 +3,6 @@
 #include "rcache/value.hpp"
 
 #include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
 

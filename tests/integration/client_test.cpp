@@ -8,8 +8,6 @@
 #include <rcache/blocking_client.hpp>
 #include <rcache/client.hpp>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <functional>
+#include <gtest/gtest.h>
 #include <mutex>
 #include <thread>
 
@@ -74,7 +73,8 @@ request cmd(auto... args) {
 
 // Polls `cond` until it holds or `limit` passes (a wait for a condition, not
 // a sleep standing in for one).
-asio::awaitable<bool> eventually(std::function<bool()> cond, std::chrono::milliseconds limit = 20s) {
+asio::awaitable<bool> eventually(std::function<bool()> cond,
+                                 std::chrono::milliseconds limit = 20s) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   const auto end = std::chrono::steady_clock::now() + limit;
   while (!cond()) {
@@ -223,8 +223,10 @@ TEST(Client, PubSubMessagesAndResubscribeAfterRestart) {
     client c(ex, config_for(server));
     std::vector<std::string> got;
     c.set_push_handler([&](const value& v) {
-      if (v.elements.size() >= 3 && v.elements[0].str == "message") got.push_back(v.elements[2].str);
-      if (v.elements.size() >= 4 && v.elements[0].str == "pmessage") got.push_back(v.elements[3].str);
+      if (v.elements.size() >= 3 && v.elements[0].str == "message")
+        got.push_back(v.elements[2].str);
+      if (v.elements.size() >= 4 && v.elements[0].str == "pmessage")
+        got.push_back(v.elements[3].str);
     });
     request sub;
     sub.push("SUBSCRIBE", "news", "sport").push("PSUBSCRIBE", "w*").push("PING");
@@ -246,7 +248,9 @@ TEST(Client, PubSubMessagesAndResubscribeAfterRestart) {
       auto r = server.command({"PUBSUB", "NUMSUB", "news"});
       return r.elements.size() == 2 && r.elements[1] == "1";
     }));
-    EXPECT_TRUE(co_await eventually([&] { return server.command({"PUBSUB", "NUMPAT"}).text == "1"; }));
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"PUBSUB", "NUMPAT"}).text == "1";
+    }));
     EXPECT_EQ(server.command({"PUBLISH", "sport", "two"}).text, "1");
     EXPECT_TRUE(co_await eventually([&] { return got.size() == 3; }));
     EXPECT_EQ(got.back(), "two");
@@ -356,7 +360,8 @@ TEST(Client, HealthCheckDetectsAFrozenServer) {
       return false;
     }));
     // While frozen, reconnect attempts hit the connect deadline.
-    EXPECT_TRUE(co_await eventually([&] { return c.last_error().first == error::connect_timeout; }));
+    EXPECT_TRUE(
+        co_await eventually([&] { return c.last_error().first == error::connect_timeout; }));
     server.resume();
     auto [e1, r1] = co_await c.async_exec(cmd("PING"), nothrow);
     EXPECT_FALSE(e1) << e1.message();
@@ -466,6 +471,54 @@ TEST(Client, TlsWithVerificationAndClientCertificates) {
     auto [ec2, resp2] = co_await bad.async_exec(r, nothrow);
     EXPECT_TRUE(ec2);
     EXPECT_NE(bad.last_error().second.find("TLS"), std::string::npos) << bad.last_error().second;
+  });
+}
+
+// ---- topology seam ---------------------------------------------------------
+
+// A topology that checks ROLE in the handshake, as Sentinel support will.
+class role_checking_topology final : public topology {
+ public:
+  role_checking_topology(endpoint ep, std::string want)
+      : ep_(std::move(ep)), want_(std::move(want)) {}
+  asio::awaitable<result<endpoint>> resolve(asio::any_io_executor) override {
+    ++resolves;
+    co_return ep_;
+  }
+  void append_handshake(request& r) override { r.push("ROLE"); }
+  error_code check_handshake(const response& extra) override {
+    if (extra.size() != 1 || extra[0].elements.empty())
+      return make_error_code(error::handshake_failed);
+    seen_role = extra[0].elements[0].str;
+    return seen_role == want_ ? error_code{} : make_error_code(error::handshake_failed);
+  }
+  int resolves = 0;
+  std::string seen_role;
+
+ private:
+  endpoint ep_;
+  std::string want_;
+};
+
+TEST(Client, TopologyIsAskedOnEveryConnectAndCanRefuseAServer) {
+  redis_server server;
+  run([&](auto ex) -> asio::awaitable<void> {
+    const endpoint ep{.host = "127.0.0.1", .port = server.port()};
+    auto master = std::make_shared<role_checking_topology>(ep, "master");
+    client c(ex, config_for(server), master);
+    auto [e1, r1] = co_await c.async_exec(cmd("PING"), nothrow);
+    EXPECT_FALSE(e1) << e1.message();
+    EXPECT_EQ(master->seen_role, "master");
+    EXPECT_EQ(master->resolves, 1);
+    server.restart();
+    auto [e2, r2] = co_await c.async_exec(cmd("PING"), nothrow);
+    EXPECT_FALSE(e2) << e2.message();
+    EXPECT_EQ(master->resolves, 2) << "the topology resolves again on reconnect";
+
+    auto replica = std::make_shared<role_checking_topology>(ep, "slave");
+    client refused(ex, config_for(server), replica);
+    auto [e3, r3] = co_await refused.async_exec(cmd("PING"), nothrow);
+    EXPECT_EQ(e3, error::handshake_failed) << "a master where a replica was wanted is refused";
   });
 }
 

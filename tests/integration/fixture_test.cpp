@@ -6,19 +6,18 @@
 //
 // Nothing here sleeps for synchronisation: the fixture's operations return
 // once the state change they cause is observed.
-#include <gtest/gtest-spi.h>
-#include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <set>
+#include <signal.h>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "embedded/free_port.hpp"
 #include "embedded/redis_process.hpp"

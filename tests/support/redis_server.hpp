@@ -18,14 +18,13 @@
 // called from other threads while the owner keeps the server alive.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "embedded/redis_process.hpp"

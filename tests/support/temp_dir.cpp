@@ -3,11 +3,10 @@
 // Threading: no shared state.
 #include "temp_dir.hpp"
 
-#include <stdlib.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
+#include <stdlib.h>
 #include <string>
 #include <system_error>
 #include <utility>

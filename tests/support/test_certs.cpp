@@ -7,6 +7,7 @@
 // Threading: no shared state.
 #include "test_certs.hpp"
 
+#include <memory>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,8 +15,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <memory>
 #include <stdexcept>
 #include <string>
 

@@ -9,10 +9,11 @@
 // Threading: free functions, no state.
 #pragma once
 
+#include <rcache/value.hpp>
+
 #include <charconv>
 #include <concepts>
 #include <cstdint>
-#include <rcache/value.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
