@@ -41,6 +41,14 @@ enum class error {
   empty_request,      // a request with no commands
   invalid_url,        // a redis:// URL that does not parse
   invalid_argument,   // a configuration value that makes no sense
+
+  // ---- cache values and keys ----
+  value_corrupt,       // a stored value whose rcache header is truncated or malformed
+  value_key_unknown,   // an encrypted value whose key id is not in the key ring
+  value_tampered,      // AES-GCM authentication failed: modified, truncated or foreign
+  value_too_large,     // a value above the configured size limit
+  invalid_key,         // an empty key, or one above the configured key size limit
+  compression_failed,  // zstd refused to compress or decompress
 };
 
 /// The category of rcache::error; name() is "rcache".

@@ -54,6 +54,18 @@ class category final : public boost::system::error_category {
         return "request has no commands";
       case error::invalid_url:
         return "invalid Redis URL";
+      case error::value_corrupt:
+        return "stored value is corrupt (bad or truncated rcache header)";
+      case error::value_key_unknown:
+        return "stored value is encrypted with a key id that is not in the key ring";
+      case error::value_tampered:
+        return "stored value failed authentication (modified, truncated or foreign)";
+      case error::value_too_large:
+        return "value larger than the configured limit";
+      case error::invalid_key:
+        return "invalid key (empty or longer than the configured limit)";
+      case error::compression_failed:
+        return "zstd compression or decompression failed";
       case error::invalid_argument:
         return "invalid argument";
     }
