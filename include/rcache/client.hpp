@@ -101,8 +101,9 @@ class client {
   template <class CompletionToken>
   auto async_exec(request req, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, response)>(
-        [this](auto handler, request r) { submit(std::move(r), std::move(handler)); }, token,
-        std::move(req));
+        // The implementation, not `this`: a deferred operation may outlive the client.
+        [impl = impl_](auto handler, request r) { submit(impl, std::move(r), std::move(handler)); },
+        token, std::move(req));
   }
 
   /// Runs `s` with EVALSHA; on NOSCRIPT loads it (SCRIPT LOAD) and retries
@@ -112,9 +113,9 @@ class client {
   auto async_eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
                   CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, value)>(
-        [this](auto handler, const script& sc, std::vector<std::string> k,
-               std::vector<std::string> a) {
-          submit_eval(sc, std::move(k), std::move(a), std::move(handler));
+        [impl = impl_](auto handler, const script& sc, std::vector<std::string> k,
+                       std::vector<std::string> a) {
+          submit_eval(impl, sc, std::move(k), std::move(a), std::move(handler));
         },
         token, s, std::move(keys), std::move(args));
   }
@@ -137,9 +138,11 @@ class client {
   [[nodiscard]] executor_type get_executor() const noexcept;
 
  private:
-  void submit(request req, detail::exec_handler h);
-  void submit_eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
-                   detail::eval_handler h);
+  static void submit(const std::shared_ptr<detail::client_impl>& impl, request req,
+                     detail::exec_handler h);
+  static void submit_eval(const std::shared_ptr<detail::client_impl>& impl, const script& s,
+                          std::vector<std::string> keys, std::vector<std::string> args,
+                          detail::eval_handler h);
   std::shared_ptr<detail::client_impl> impl_;
 };
 

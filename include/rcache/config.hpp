@@ -65,6 +65,14 @@ struct client_config {
   std::chrono::milliseconds reconnect_backoff_initial{50};
   std::chrono::milliseconds reconnect_backoff_max{2000};
 
+  /// RESP3 server-assisted client-side caching: every handshake (also after
+  /// a reconnect) sends CLIENT TRACKING ON, so invalidation pushes
+  /// (`invalidate [keys]`, or null after FLUSHDB / FLUSHALL) arrive on this
+  /// connection's push handler. `tracking_noloop` adds NOLOOP: no
+  /// invalidations for keys this connection modified itself.
+  bool client_tracking = false;
+  bool tracking_noloop = false;
+
   /// Backpressure: requests (and their bytes) waiting to be written. Past
   /// either limit a new request fails at once with error::queue_full.
   std::size_t max_queued_requests = 100'000;

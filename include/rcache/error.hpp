@@ -49,6 +49,7 @@ enum class error {
   value_too_large,     // a value above the configured size limit
   invalid_key,         // an empty key, or one above the configured key size limit
   compression_failed,  // zstd refused to compress or decompress
+  redis_error,         // Redis answered a cache operation with an error reply (WRONGTYPE, OOM, ...)
 };
 
 /// The category of rcache::error; name() is "rcache".

@@ -100,6 +100,9 @@ class request {
   struct command_info {
     reply_kind kind = reply_kind::normal;
     std::uint32_t confirmations = 0;  // for subscribe
+    /// The first element of the push that confirms it ("subscribe",
+    /// "punsubscribe", ...; static storage), empty for normal commands.
+    std::string_view confirmed_by{};
   };
   /// Per-command reply information; empty when every command is `normal`.
   [[nodiscard]] const std::vector<command_info>& commands_info() const noexcept { return info_; }

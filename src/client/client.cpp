@@ -46,10 +46,13 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <mutex>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <optional>
 #include <random>
 #include <set>
+#include <utility>
 #include <variant>
 
 #include "client/backoff.hpp"
@@ -135,6 +138,13 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     asio::post(strand_, [self = shared_from_this()] { self->do_stop(); });
   }
 
+  // The client object is going away: its push and state handlers (which may
+  // capture the caller's objects) are never called again, from now on.
+  void detach() {
+    handlers_off_.store(true, std::memory_order_release);
+    stop();
+  }
+
   void submit(request req, exec_handler h) {
     if (req.empty()) {
       deliver(strand_, std::move(h), make_error_code(error::empty_request), response{});
@@ -170,7 +180,10 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
              if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
                self->submit(std::move(reload),
                             [self, h = std::move(h)](error_code ec2, response r2) mutable {
-                              value v = (!ec2 && r2.size() == 2) ? std::move(r2[1]) : value{};
+                              // A script that does not compile fails in SCRIPT LOAD: report that.
+                              value v = (ec2 || r2.size() != 2) ? value{}
+                                        : r2[0].is_error()      ? std::move(r2[0])
+                                                                : std::move(r2[1]);
                               deliver(self->strand_, std::move(h), ec2, std::move(v));
                             });
                return;
@@ -180,14 +193,15 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
            });
   }
 
+  // Posted, not dispatched: a handler may replace itself while it runs.
   void set_push_handler(std::function<void(const value&)> h) {
-    asio::dispatch(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+    asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
       self->push_handler_ = std::move(h);
     });
   }
 
   void set_state_handler(std::function<void(connection_state, error_code)> h) {
-    asio::dispatch(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+    asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
       self->state_handler_ = std::move(h);
     });
   }
@@ -243,6 +257,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     p->retries_left = cfg_.max_retries;
     p->wait_for_connection = req.opts().wait_for_connection;
     auto timeout = req.opts().timeout.count() > 0 ? req.opts().timeout : cfg_.command_timeout;
+    timeout = std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
     p->deadline = clock::now() + timeout;
     p->payload = std::move(req).take_payload();
     return p;
@@ -273,16 +288,18 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     do_stop();
   }
 
-  void enqueue(pending_ptr p) {
+  void enqueue(pending_ptr p, bool bypass_limits = false) {
     bump(stats_.requests);
     if (stopped_) return fail(p, make_error_code(error::client_stopped));
     ensure_started();
-    if (state_ == connection_state::disconnected) {
+    const bool down = state_ == connection_state::disconnected ||
+                      (state_ == connection_state::connected && !conn_alive_);
+    if (down) {
       if (permanent_error_) return fail(p, permanent_ec_);
       if (!p->wait_for_connection) return fail(p, make_error_code(error::not_connected));
     }
-    if (queued_count_ >= cfg_.max_queued_requests ||
-        queued_bytes_ + p->payload.size() > cfg_.max_queued_bytes) {
+    if (!bypass_limits && (queued_count_ >= cfg_.max_queued_requests ||
+                           queued_bytes_ + p->payload.size() > cfg_.max_queued_bytes)) {
       bump(stats_.rejected);
       return fail(p, make_error_code(error::queue_full));
     }
@@ -312,6 +329,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (p->done) return;
     p->done = true;
     unqueue(*p);
+    p->payload = std::string();  // a completed request may linger in send_q_ or the heap
     // Keep the deadline heap short: entries at its top that are done go now.
     while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
     if (p->handler) deliver(strand_, std::move(p->handler), ec, std::move(p->replies));
@@ -362,7 +380,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   void set_state(connection_state s, error_code ec = {}) {
     state_.store(s, std::memory_order_relaxed);
-    if (state_handler_) {
+    if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
       try {
         state_handler_(s, ec);
       } catch (...) {  // a user callback must not take the connection down
@@ -405,13 +423,15 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         bump(stats_.connect_failures);
         close_socket();
         state_.store(connection_state::disconnected, std::memory_order_relaxed);
-        // Refused credentials or protocol will not fix themselves between
-        // two attempts: waiting callers get the reason now.
-        // So is a certificate the client refuses (or that refuses the client).
+        // Refused credentials, protocol or certificate will not fix
+        // themselves between two attempts: waiting callers get the reason
+        // now. Everything else (refused, reset, BUSY, LOADING, a topology
+        // mid-failover) may, so they keep waiting within their deadlines.
         permanent_error_ = ec == error::auth_failed || ec == error::resp3_unsupported ||
-                           ec == error::handshake_failed || ec == error::invalid_argument ||
-                           ec.category() == asio::error::get_ssl_category() ||
-                           ec.category() == asio::ssl::error::get_stream_category();
+                           ec == error::invalid_argument || handshake_permanent_ ||
+                           (ec.category() == asio::error::get_ssl_category() &&
+                            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+                                SSL_R_CERTIFICATE_VERIFY_FAILED);
         permanent_ec_ = ec;
         fail_queued([&](const pending& p) { return permanent_error_ || !p.wait_for_connection; },
                     permanent_error_ ? ec : make_error_code(error::not_connected));
@@ -445,7 +465,9 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (!ec) ec = co_await handshake();
     connecting_ = false;
     connect_timer_.cancel();
-    if (ec && connect_timed_out_) {
+    if (stopped_) co_return make_error_code(error::client_stopped);
+    // The watchdog may have closed the socket after the last step succeeded.
+    if (connect_timed_out_) {
       ec = make_error_code(error::connect_timeout);
       set_last_error(ec, "connecting to " + ep.to_string() + " took longer than " +
                              std::to_string(cfg_.connect_timeout.count()) + " ms");
@@ -468,6 +490,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     auto [rec, results] =
         co_await resolver.async_resolve(ep.host, std::to_string(ep.port), nothrow);
     if (rec) co_return rec;
+    // DNS can outlast the watchdog (it had no socket to close) or stop().
+    if (stopped_ || connect_timed_out_) co_return make_error_code(asio::error::operation_aborted);
     tcp::socket* raw = nullptr;
     if (ep.tls) {
       if (auto ec = ensure_tls_context(); ec) co_return ec;
@@ -477,6 +501,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     }
     auto [cec, connected] = co_await asio::async_connect(*raw, results, nothrow);
     if (cec) co_return cec;
+    if (stopped_ || connect_timed_out_) co_return make_error_code(asio::error::operation_aborted);
     error_code ignored;
     raw->set_option(tcp::no_delay(true), ignored);
     raw->set_option(asio::socket_base::keep_alive(true), ignored);
@@ -531,10 +556,11 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     return {};
   }
 
-  // HELLO 3 [AUTH] [SETNAME], SELECT, and the topology's own commands, in
+  // HELLO 3 [AUTH] [SETNAME], SELECT, CLIENT TRACKING, and the topology's own commands, in
   // one write; the replies are read here before the reader starts.
   asio::awaitable<error_code> handshake() {
     stage_ = "Redis handshake";
+    handshake_permanent_ = false;
     request hs;
     const bool auth = !cfg_.password.empty();
     const std::string user = cfg_.username.empty() ? "default" : cfg_.username;
@@ -547,7 +573,19 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     } else {
       hs.push("HELLO", 3);
     }
-    if (cfg_.db != 0) hs.push("SELECT", cfg_.db);
+    std::vector<std::string> names{"HELLO"};  // for messages
+    if (cfg_.db != 0) {
+      hs.push("SELECT", cfg_.db);
+      names.push_back("SELECT " + std::to_string(cfg_.db));
+    }
+    if (cfg_.client_tracking) {
+      if (cfg_.tracking_noloop) {
+        hs.push("CLIENT", "TRACKING", "ON", "NOLOOP");
+      } else {
+        hs.push("CLIENT", "TRACKING", "ON");
+      }
+      names.push_back("CLIENT TRACKING ON");
+    }
     const std::size_t own = hs.size();
     topology_->append_handshake(hs);
 
@@ -574,8 +612,11 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     }
     for (std::size_t i = 1; i < own; ++i) {
       if (replies[i].is_error()) {
+        const auto code = replies[i].error_code();
+        handshake_permanent_ = code != "BUSY" && code != "LOADING" && code != "MASTERDOWN" &&
+                               code != "TRYAGAIN" && code != "CLUSTERDOWN";
         error_code ec = make_error_code(error::handshake_failed);
-        set_last_error(ec, "SELECT " + std::to_string(cfg_.db) + ": " + replies[i].str);
+        set_last_error(ec, names[i] + ": " + replies[i].str);
         co_return ec;
       }
     }
@@ -664,16 +705,28 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     conn_error_ = ec;
     close_socket();
     health_timer_.cancel();
+    // A health PING in flight would hold the reconnect until its deadline.
+    if (health_ping_) {
+      asio::post(strand_, [self = shared_from_this(), p = health_ping_] {
+        self->fail(p, make_error_code(error::connection_lost));
+      });
+    }
   }
 
   // After a connection ended: written requests either go back to the front
   // of the queue (retryable, within their budget) or fail; queued requests
   // that chose not to wait fail.
+  //
+  // Completions run user code inline (which may submit, or stop the client),
+  // so every loop here works on containers moved out of the members first,
+  // and completes requests only once the members are consistent again.
   void on_disconnect() {
     parser_.reset();
     rbeg_ = rend_ = 0;
-    std::vector<pending_ptr> again;
-    for (auto& p : wait_q_) {
+    std::deque<pending_ptr> waiting;
+    waiting.swap(wait_q_);
+    std::vector<pending_ptr> again, lost;
+    for (auto& p : waiting) {
       if (p->done) continue;
       if (p->retryable && p->retries_left > 0 && !stopped_) {
         p->retries_left -= 1;
@@ -686,27 +739,30 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         bump(stats_.retries);
         again.push_back(p);
       } else {
-        fail(p, make_error_code(stopped_ ? error::client_stopped : error::connection_lost));
+        lost.push_back(p);
       }
     }
-    wait_q_.clear();
     send_q_.insert(send_q_.begin(), again.begin(), again.end());
+    const auto why = make_error_code(stopped_ ? error::client_stopped : error::connection_lost);
+    for (auto& p : lost) fail(p, why);
     fail_queued([](const pending& p) { return !p.wait_for_connection; },
                 make_error_code(error::not_connected));
   }
 
   template <class Pred>
   void fail_queued(Pred pred, error_code ec) {
-    std::deque<pending_ptr> keep;
-    for (auto& p : send_q_) {
+    std::deque<pending_ptr> queued;
+    queued.swap(send_q_);
+    std::vector<pending_ptr> failed;
+    for (auto& p : queued) {
       if (p->done) continue;
       if (pred(*p)) {
-        fail(p, ec);
+        failed.push_back(std::move(p));
       } else {
-        keep.push_back(std::move(p));
+        send_q_.push_back(std::move(p));
       }
     }
-    send_q_.swap(keep);
+    for (auto& p : failed) fail(p, ec);  // may enqueue more, behind the kept ones
   }
 
   void do_stop() {
@@ -718,13 +774,15 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     deadline_timer_.cancel();
     connect_timer_.cancel();
     const auto ec = make_error_code(error::client_stopped);
-    for (auto& p : wait_q_) fail(p, ec);
-    wait_q_.clear();
-    for (auto& p : send_q_) fail(p, ec);
-    send_q_.clear();
+    std::deque<pending_ptr> waiting;
+    waiting.swap(wait_q_);
+    std::deque<pending_ptr> queued;
+    queued.swap(send_q_);
     deadlines_.clear();
+    for (auto& p : waiting) fail(p, ec);
+    for (auto& p : queued) fail(p, ec);
     push_handler_ = nullptr;
-    if (!started_) set_state(connection_state::stopped);
+    set_state(connection_state::stopped);
     state_handler_ = nullptr;
   }
 
@@ -780,14 +838,16 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
       }
     }
     write_in_flight_ = true;
-    auto on_written = asio::bind_executor(strand_, [self = shared_from_this(), gen = generation_,
-                                                    keep = wbuf_](error_code ec, std::size_t n) {
-      if (gen != self->generation_) return;  // a connection that is gone
-      self->write_in_flight_ = false;
-      if (ec) return self->close_connection(ec);
-      bump(self->stats_.bytes_written, n);
-      self->flush();
-    });
+    auto on_written =
+        asio::bind_executor(strand_, [self = shared_from_this(), gen = generation_, keep = wbuf_](
+                                         error_code ec, std::size_t n) mutable {
+          keep.reset();                          // flush() below may reuse the buffer
+          if (gen != self->generation_) return;  // a connection that is gone
+          self->write_in_flight_ = false;
+          if (ec) return self->close_connection(ec);
+          bump(self->stats_.bytes_written, n);
+          self->flush();
+        });
     auto rest = asio::buffer(buf) + done;
     switch (socket_.index()) {
       case 1:
@@ -862,15 +922,15 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         break;
       case request::reply_kind::unsubscribe_all:
         p.confirmations_left =
-            static_cast<std::uint32_t>(std::max<std::size_t>(1, channels_.size()));
+            static_cast<std::uint32_t>(std::max<std::size_t>(1, confirmed_channels_.size()));
         break;
       case request::reply_kind::punsubscribe_all:
         p.confirmations_left =
-            static_cast<std::uint32_t>(std::max<std::size_t>(1, patterns_.size()));
+            static_cast<std::uint32_t>(std::max<std::size_t>(1, confirmed_patterns_.size()));
         break;
       case request::reply_kind::sunsubscribe_all:
         p.confirmations_left =
-            static_cast<std::uint32_t>(std::max<std::size_t>(1, shard_channels_.size()));
+            static_cast<std::uint32_t>(std::max<std::size_t>(1, confirmed_shard_channels_.size()));
         break;
     }
   }
@@ -893,13 +953,25 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (wait_q_.empty()) return make_error_code(error::unexpected_reply);
     auto& p = *wait_q_.front();
     if (!p.command_started) start_command(p);
-    if (p.confirmations_left > 0 && !v.is_error()) {
-      // A subscribe-kind command is answered by pushes or by one error.
-      return make_error_code(error::unexpected_reply);
-    }
+    // A subscribe-kind command is answered by push confirmations, or by one
+    // ordinary reply: an error, or +QUEUED inside MULTI.
     if (!p.done) p.replies.push_back(std::move(v));
     finish_command();
     return {};
+  }
+
+  // The pub/sub sets a confirmation kind updates.
+  struct subscription_sets {
+    std::set<std::string>* desired;
+    std::set<std::string>* confirmed;
+  };
+  subscription_sets sets_for(std::string_view kind) {
+    if (kind == "subscribe" || kind == "unsubscribe") return {&channels_, &confirmed_channels_};
+    if (kind == "psubscribe" || kind == "punsubscribe") return {&patterns_, &confirmed_patterns_};
+    if (kind == "ssubscribe" || kind == "sunsubscribe") {
+      return {&shard_channels_, &confirmed_shard_channels_};
+    }
+    return {nullptr, nullptr};
   }
 
   error_code on_push(value v) {
@@ -907,35 +979,39 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     const std::string_view kind = (!v.elements.empty() && v.elements[0].is_string())
                                       ? std::string_view(v.elements[0].str)
                                       : std::string_view();
-    std::set<std::string>* set = nullptr;
-    bool add = false;
-    if (kind == "subscribe" || kind == "unsubscribe") set = &channels_;
-    if (kind == "psubscribe" || kind == "punsubscribe") set = &patterns_;
-    if (kind == "ssubscribe" || kind == "sunsubscribe") set = &shard_channels_;
-    add = kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe";
-    if (set && v.elements.size() >= 2) {
-      if (v.elements[1].is_string()) {
-        if (add) {
-          set->insert(v.elements[1].str);
-        } else {
-          set->erase(v.elements[1].str);
-        }
-      }
+    const auto sets = sets_for(kind);
+    if (sets.desired && v.elements.size() >= 2) {
+      // Is it the answer to the front request's current command? Decide
+      // before updating the sets: an UNSUBSCRIBE-all counts them.
+      bool answers_front = false;
       if (!wait_q_.empty()) {
         auto& p = *wait_q_.front();
         if (!p.command_started) start_command(p);
-        if (p.confirmations_left > 0) {
-          if (--p.confirmations_left == 0) {
-            if (!p.done) p.replies.push_back(std::move(v));
-            finish_command();
+        answers_front =
+            p.confirmations_left > 0 && !p.info.empty() && p.info[p.next].confirmed_by == kind;
+      }
+      if (v.elements[1].is_string()) {
+        const bool add = kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe";
+        for (auto* set : {sets.desired, sets.confirmed}) {
+          if (add) {
+            set->insert(v.elements[1].str);
+          } else {
+            set->erase(v.elements[1].str);
           }
-          return {};
         }
       }
-      // An unsolicited confirmation (e.g. the server dropped a channel):
-      // the application hears of it through the push handler.
+      if (answers_front) {
+        auto& p = *wait_q_.front();
+        if (--p.confirmations_left == 0) {
+          if (!p.done) p.replies.push_back(std::move(v));
+          finish_command();
+        }
+        return {};
+      }
+      // Unsolicited (the server dropped a channel, e.g. on a slot
+      // migration): the application hears of it through the push handler.
     }
-    if (push_handler_) {
+    if (push_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
       try {
         push_handler_(v);
       } catch (...) {  // a user callback must not take the connection down
@@ -944,17 +1020,29 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     return {};
   }
 
-  // Re-subscribes everything that was subscribed when the connection
-  // dropped; goes in front of anything queued.
+  // Re-subscribes everything the application subscribed to, in front of
+  // anything queued. The desired sets are kept until the application
+  // unsubscribes, so a restore that fails (another disconnect, an error
+  // reply) is tried again on the next connection.
   void restore_subscriptions() {
-    auto resubscribe = [this](std::string_view cmd, std::set<std::string>& set) {
+    confirmed_channels_.clear();
+    confirmed_patterns_.clear();
+    confirmed_shard_channels_.clear();
+    auto resubscribe = [this](std::string_view cmd, const std::set<std::string>& set) {
       if (set.empty()) return;
       request r;
       r.push_range(cmd, set);
-      set.clear();  // the confirmations re-add them
       auto p = make_pending(std::move(r));
-      p->set_handler([](error_code, response) {});
-      p->deadline = clock::now() + cfg_.command_timeout;
+      p->set_handler([self = shared_from_this(), cmd](error_code ec, response resp) {
+        std::string why = ec ? ec.message() : std::string();
+        for (const auto& v : resp) {
+          if (v.is_error()) why = v.str;
+        }
+        if (!why.empty()) {
+          self->set_last_error(make_error_code(error::handshake_failed),
+                               "restoring " + std::string(cmd) + ": " + why);
+        }
+      });
       count_queued(*p);
       add_deadline(p);
       send_q_.push_front(std::move(p));
@@ -965,6 +1053,26 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   }
 
   // ---- health check ---------------------------------------------------------
+
+  // An awaitable sending `p` for an internal coroutine. The initiation lives
+  // in this ordinary function, not in the coroutine's co_await expression:
+  // GCC 12 destroys lambda temporaries in such expressions twice, which
+  // released a shared_ptr copy once too often (caught by ASan).
+  // The completion is posted, never inline: the health coroutine closes the
+  // connection, which must not happen inside the loop that completes it.
+  auto send_internal(pending_ptr p) {
+    return asio::async_initiate<decltype(nothrow), void(error_code, response)>(
+        [this](auto handler, pending_ptr req) {
+          req->set_handler(
+              [h = std::move(handler), strand = strand_](error_code e, response res) mutable {
+                asio::post(strand, [h = std::move(h), e, res = std::move(res)]() mutable {
+                  std::move(h)(e, std::move(res));
+                });
+              });
+          enqueue(std::move(req), /*bypass_limits=*/true);  // a full queue is when it matters
+        },
+        nothrow, std::move(p));
+  }
 
   asio::awaitable<void> health() {
     auto self = shared_from_this();
@@ -981,13 +1089,9 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
       request ping(request::options{
           .timeout = interval, .wait_for_connection = false, .retry_on_connection_lost = false});
       ping.push("PING");
-      auto p = make_pending(std::move(ping));
-      auto [ec, r] = co_await asio::async_initiate<decltype(nothrow), void(error_code, response)>(
-          [this, p](auto handler) mutable {
-            p->set_handler(std::move(handler));
-            enqueue(std::move(p));
-          },
-          nothrow);
+      health_ping_ = make_pending(std::move(ping));
+      auto [ec, r] = co_await send_internal(health_ping_);
+      health_ping_.reset();
       if (ec == error::timeout && alive(gen)) close_connection(ec);
     }
   }
@@ -1025,19 +1129,25 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   bool connecting_ = false;
   bool connect_timed_out_ = false;
   bool permanent_error_ = false;
-  const char* stage_ = "connect";  // what connect_once() is doing, for messages
+  bool handshake_permanent_ = false;  // SELECT / CLIENT TRACKING refused for good
+  const char* stage_ = "connect";     // what connect_once() is doing, for messages
   std::uint64_t generation_ = 0;
   std::uint64_t connect_attempt_ = 0;
   error_code conn_error_;
+  pending_ptr health_ping_;  // the health check's PING while it waits
   error_code permanent_ec_;  // why connecting fails for good (auth, protocol)
   clock::time_point last_read_{};
   std::mt19937_64 rng_;
 
+  // Pub/sub: what the application subscribed to (restored on reconnect)
+  // and what the current connection has confirmed (counts UNSUBSCRIBE-all).
   std::set<std::string> channels_, patterns_, shard_channels_;
+  std::set<std::string> confirmed_channels_, confirmed_patterns_, confirmed_shard_channels_;
   std::function<void(const value&)> push_handler_;
   std::function<void(connection_state, error_code)> state_handler_;
 
   std::atomic<connection_state> state_{connection_state::idle};
+  std::atomic<bool> handlers_off_{false};  // set by ~client (any thread)
   atomic_stats stats_;
   mutable std::mutex diag_mutex_;  // guards the three below (read from any thread)
   error_code last_error_;
@@ -1068,7 +1178,7 @@ client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> to
 }
 
 client::~client() {
-  impl_->stop();
+  impl_->detach();
 }
 
 void client::start() {
@@ -1077,13 +1187,16 @@ void client::start() {
 void client::stop() {
   impl_->stop();
 }
-void client::submit(request req, detail::exec_handler h) {
-  impl_->submit(std::move(req), std::move(h));
+void client::submit(const std::shared_ptr<detail::client_impl>& impl, request req,
+                    detail::exec_handler h) {
+  impl->submit(std::move(req), std::move(h));
 }
-void client::submit_eval(const script& s, std::vector<std::string> keys,
-                         std::vector<std::string> args, detail::eval_handler h) {
-  impl_->submit_eval(s, std::move(keys), std::move(args), std::move(h));
+void client::submit_eval(const std::shared_ptr<detail::client_impl>& impl, const script& s,
+                         std::vector<std::string> keys, std::vector<std::string> args,
+                         detail::eval_handler h) {
+  impl->submit_eval(s, std::move(keys), std::move(args), std::move(h));
 }
+
 void client::set_push_handler(std::function<void(const value&)> h) {
   impl_->set_push_handler(std::move(h));
 }

@@ -51,16 +51,30 @@ void request::note_command(std::string_view name, std::size_t nargs) {
   const auto cmd = upper(name, buf);
   read_only_ = read_only_ && is_read_only(cmd);
 
+  // The push kind that confirms each pub/sub command (static storage).
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> pubsub = {{
+      {"SUBSCRIBE", "subscribe"},
+      {"PSUBSCRIBE", "psubscribe"},
+      {"SSUBSCRIBE", "ssubscribe"},
+      {"UNSUBSCRIBE", "unsubscribe"},
+      {"PUNSUBSCRIBE", "punsubscribe"},
+      {"SUNSUBSCRIBE", "sunsubscribe"},
+  }};
   command_info ci;
-  if (cmd == "SUBSCRIBE" || cmd == "PSUBSCRIBE" || cmd == "SSUBSCRIBE") {
-    ci = {reply_kind::subscribe, static_cast<std::uint32_t>(nargs)};
-  } else if (cmd == "UNSUBSCRIBE" || cmd == "PUNSUBSCRIBE" || cmd == "SUNSUBSCRIBE") {
+  for (const auto& [name_upper, push_kind] : pubsub) {
+    if (cmd != name_upper) continue;
+    ci.confirmed_by = push_kind;
     if (nargs > 0) {
-      ci = {reply_kind::subscribe, static_cast<std::uint32_t>(nargs)};
+      ci.kind = reply_kind::subscribe;
+      ci.confirmations = static_cast<std::uint32_t>(nargs);
+    } else if (cmd == "UNSUBSCRIBE") {
+      ci.kind = reply_kind::unsubscribe_all;
+    } else if (cmd == "PUNSUBSCRIBE") {
+      ci.kind = reply_kind::punsubscribe_all;
+    } else if (cmd == "SUNSUBSCRIBE") {
+      ci.kind = reply_kind::sunsubscribe_all;
     } else {
-      ci.kind = cmd == "UNSUBSCRIBE"    ? reply_kind::unsubscribe_all
-                : cmd == "PUNSUBSCRIBE" ? reply_kind::punsubscribe_all
-                                        : reply_kind::sunsubscribe_all;
+      ci.kind = reply_kind::subscribe;  // SUBSCRIBE with no channel: Redis answers an error
     }
   }
   // info_ stays empty until the first pub/sub command, then covers them all.

@@ -66,6 +66,8 @@ class category final : public boost::system::error_category {
         return "invalid key (empty or longer than the configured limit)";
       case error::compression_failed:
         return "zstd compression or decompression failed";
+      case error::redis_error:
+        return "Redis answered with an error reply (e.g. WRONGTYPE or OOM)";
       case error::invalid_argument:
         return "invalid argument";
     }

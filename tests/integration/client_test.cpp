@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "async_test.hpp"
 #include "embedded/free_port.hpp"
 #include "redis_server.hpp"
 
@@ -30,22 +31,12 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using boost::system::error_code;
+using test::eventually;
+using test::nothrow;
 using test::redis_server;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-// Runs a test coroutine to completion on a fresh io_context. The time limit
-// is a safety net that turns a hang into a failure, not a speed check.
 void run(std::function<asio::awaitable<void>(asio::any_io_executor)> body) {
-  asio::io_context ioc;
-  bool done = false;
-  std::exception_ptr failure;
-  asio::co_spawn(ioc, body(ioc.get_executor()), [&](std::exception_ptr e) {
-    done = true;
-    failure = e;
-  });
-  ioc.run_for(120s);
-  ASSERT_TRUE(done) << "the test coroutine never finished: something hangs";
-  if (failure) std::rethrow_exception(failure);
+  test::run_async(std::move(body));
 }
 
 client_config config_for(const redis_server& server) {
@@ -69,20 +60,6 @@ request cmd(auto... args) {
   request r;
   r.push(args...);
   return r;
-}
-
-// Polls `cond` until it holds or `limit` passes (a wait for a condition, not
-// a sleep standing in for one).
-asio::awaitable<bool> eventually(std::function<bool()> cond,
-                                 std::chrono::milliseconds limit = 20s) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) co_return false;
-    t.expires_after(5ms);
-    co_await t.async_wait(nothrow);
-  }
-  co_return true;
 }
 
 // ---- basics -------------------------------------------------------------------
@@ -258,9 +235,50 @@ TEST(Client, PubSubMessagesAndResubscribeAfterRestart) {
     auto [e2, r2] = co_await c.async_exec(cmd("UNSUBSCRIBE"), nothrow);
     EXPECT_FALSE(e2);
     EXPECT_EQ(r2.at(0).elements.at(0).str, "unsubscribe");
+    EXPECT_EQ(r2.at(0).elements.at(2).integer, 1)
+        << "the reply is the last of two confirmations; the pattern subscription remains";
     auto [e3, r3] = co_await c.async_exec(cmd("GET", "after"), nothrow);
     EXPECT_FALSE(e3);
     EXPECT_TRUE(r3.at(0).is_null());
+  });
+}
+
+// ---- client-side caching ----------------------------------------------------------
+
+// Collects the keys of `invalidate` pushes; a null payload (FLUSHALL) is "*".
+struct invalidations {
+  std::vector<std::string> keys;
+  void operator()(const value& v) {
+    if (v.elements.size() != 2 || v.elements[0].str != "invalidate") return;
+    if (v.elements[1].is_null()) keys.push_back("*");
+    for (const auto& k : v.elements[1].elements) keys.push_back(k.str);
+  }
+};
+
+TEST(Client, TrackingDeliversInvalidationsAndSurvivesReconnect) {
+  redis_server server;
+  run([&](auto ex) -> asio::awaitable<void> {
+    auto cfg = config_for(server);
+    cfg.client_tracking = true;
+    client c(ex, cfg);
+    invalidations inv;
+    c.set_push_handler([&](const value& v) { inv(v); });
+    auto [e1, r1] = co_await c.async_exec(cmd("GET", "tracked"), nothrow);
+    EXPECT_FALSE(e1) << e1.message() << " " << c.last_error().second;
+    server.command({"SET", "tracked", "by-someone-else"});
+    EXPECT_TRUE(co_await eventually([&] { return inv.keys.size() == 1; }));
+    EXPECT_EQ(inv.keys.at(0), "tracked");
+
+    server.command({"FLUSHALL"});
+    EXPECT_TRUE(co_await eventually([&] { return inv.keys.size() == 2; }));
+    EXPECT_EQ(inv.keys.at(1), "*") << "FLUSHALL is the null invalidation";
+
+    server.restart();
+    auto [e2, r2] = co_await c.async_exec(cmd("GET", "tracked"), nothrow);
+    EXPECT_FALSE(e2);
+    server.command({"SET", "tracked", "again"});
+    EXPECT_TRUE(co_await eventually([&] { return inv.keys.size() == 3; }))
+        << "tracking is re-enabled by the handshake after a reconnect";
   });
 }
 
@@ -517,8 +535,14 @@ TEST(Client, TopologyIsAskedOnEveryConnectAndCanRefuseAServer) {
 
     auto replica = std::make_shared<role_checking_topology>(ep, "slave");
     client refused(ex, config_for(server), replica);
-    auto [e3, r3] = co_await refused.async_exec(cmd("PING"), nothrow);
-    EXPECT_EQ(e3, error::handshake_failed) << "a master where a replica was wanted is refused";
+    // Refusal is not final (a failover may be under way): the request waits
+    // for a server the topology accepts, within its deadline.
+    request r(request::options{.timeout = 500ms});
+    r.push("PING");
+    auto [e3, r3] = co_await refused.async_exec(r, nothrow);
+    EXPECT_EQ(e3, error::not_connected);
+    EXPECT_EQ(refused.last_error().first, error::handshake_failed)
+        << "a master where a replica was wanted is refused";
   });
 }
 

@@ -1,0 +1,257 @@
+// rcache::cache — the cache API application code calls.
+//
+// A cache is a Redis-backed key/value cache with namespaces, a default TTL,
+// a value codec (optional zstd compression and AES-256-GCM encryption) and an
+// in-process near cache (L1) kept coherent by Redis server-assisted
+// client-side caching (RESP3 CLIENT TRACKING on the cache's connection):
+//   - a read fills L1 only if no invalidation of that key arrived while the
+//     read was in flight;
+//   - the cache's own writes drop the L1 entry before the write is sent;
+//   - invalidation pushes (another client wrote the key) and the null
+//     invalidation (FLUSHDB / FLUSHALL) drop entries as they arrive;
+//   - while the connection is down nothing is served from L1 (except to a
+//     namespace that allows stale-on-error), and L1 is emptied on reconnect.
+//
+// Keys are "<namespace prefix><key>"; a namespace's prefix defaults to
+// "<name>:" and the default namespace ("") has none. Values are bytes; plain
+// values are stored as given, readable by any Redis client.
+//
+// Errors: rcache::error values (invalid_key, value_too_large, timeout,
+// not_connected, value_tampered, ...) or the loader's own error_code for
+// get_or_load. A miss is not an error: get returns an empty optional.
+//
+// Threading: every method is thread-safe. Completion handlers run on their
+// associated executor (or inline on the cache's strand if they have none).
+// Lifetime: the executor's context must outlive outstanding operations.
+#pragma once
+
+#include <rcache/client.hpp>
+#include <rcache/config.hpp>
+#include <rcache/error.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rcache {
+
+/// Per-namespace behaviour. Every field has a working default.
+struct namespace_options {
+  /// Key prefix; unset: "<name>:" ("" for the default namespace).
+  std::optional<std::string> prefix{};
+  /// TTL of values written without an explicit TTL; unset: the cache's
+  /// default (CACHE_DEFAULT_TTL).
+  std::optional<std::chrono::seconds> ttl{};
+  /// TTL by key pattern (Redis glob syntax, matched against the key without
+  /// the prefix); the first matching rule wins over `ttl`.
+  struct ttl_rule {
+    std::string pattern{};
+    std::chrono::seconds ttl{};
+  };
+  std::vector<ttl_rule> ttl_rules{};
+  /// Values larger than this are not cached (set succeeds without storing;
+  /// the metrics count it). 0: the cache-wide max_value_size.
+  std::size_t max_value_size = 0;
+  /// Return true to skip caching a value (set and get_or_load fills).
+  std::function<bool(std::string_view key, std::string_view value)> skip{};
+  /// Keep values of this namespace in the near cache.
+  bool near_cache = true;
+  /// While Redis is unreachable, reads may return the last L1 value.
+  bool stale_on_error = false;
+  /// get_or_load: remember "not found" this long (0: off).
+  std::chrono::seconds negative_ttl{0};
+  /// get_or_load: serve a value this long after its TTL ran out while one
+  /// caller refreshes it (stale-while-revalidate; 0: off).
+  std::chrono::seconds stale_grace{0};
+  /// get_or_load: probabilistic early refresh (XFetch) strength; 0: off,
+  /// 1: the usual choice.
+  double early_refresh_beta = 0;
+  /// get_or_load: also take a cross-process lock (SET NX PX) around the
+  /// loader, so one process in the fleet loads a key at a time.
+  bool distributed_lock = false;
+  std::chrono::milliseconds lock_ttl{5000};
+};
+
+struct cache_options {
+  client_config redis{};
+  /// CACHE_DEFAULT_TTL.
+  std::chrono::seconds default_ttl{3600};
+  std::size_t max_key_size = 16 * 1024;
+  std::size_t max_value_size = 64u * 1024 * 1024;
+  /// CACHE_COMPRESSION_ENABLED: zstd above the threshold, kept only if smaller.
+  bool compression = false;
+  std::size_t compression_threshold = 1024;
+  /// AES-256-GCM key ring ("1:<base64 key>,2:<base64 key>;current=2"); empty: off.
+  std::string encryption_keys{};
+  /// Near cache (L1).
+  bool near_cache = true;
+  std::size_t near_cache_max_bytes = 64u * 1024 * 1024;
+  std::size_t near_cache_max_entries = 1'000'000;
+  /// An L1 entry lives at most this long (and never longer than its Redis TTL).
+  std::chrono::seconds near_cache_max_ttl{300};
+};
+
+struct set_options {
+  /// Explicit TTL; unset: the namespace's rules.
+  std::optional<std::chrono::milliseconds> ttl{};
+  enum class condition : std::uint8_t { always, if_absent, if_present };
+  condition when = condition::always;  // NX / XX
+  bool keep_ttl = false;               // KEEPTTL: leave the key's TTL as it is
+};
+
+/// The result of a conditional set: whether the value was written.
+using set_result = bool;
+
+/// A loader for get_or_load: produces the value of a key, or nullopt when it
+/// does not exist. Called at most once at a time per key in this process.
+using loader = std::function<void(
+    std::function<void(boost::system::error_code, std::optional<std::string>)> done)>;
+
+class cache {
+ public:
+  using get_handler = boost::asio::any_completion_handler<void(boost::system::error_code,
+                                                               std::optional<std::string>)>;
+  using many_handler = boost::asio::any_completion_handler<void(
+      boost::system::error_code, std::vector<std::optional<std::string>>)>;
+  using bool_handler = boost::asio::any_completion_handler<void(boost::system::error_code, bool)>;
+  using int_handler =
+      boost::asio::any_completion_handler<void(boost::system::error_code, std::int64_t)>;
+
+  /// Creates a cache on `ex`; connects lazily. Throws std::invalid_argument
+  /// for a configuration that cannot work (bad key ring, zero sizes).
+  [[nodiscard]] static std::unique_ptr<cache> create(boost::asio::any_io_executor ex,
+                                                     cache_options o);
+  virtual ~cache() = default;
+
+  /// Registers (or replaces) a namespace.
+  virtual void add_namespace(std::string name, namespace_options o) = 0;
+
+  // ---- operations; `ns` is a namespace name ("" for the default) ----
+  // Completion signatures: get -> (ec, optional<string>); set -> (ec, bool
+  // written); del / exists / touch -> (ec, bool); ttl -> (ec, int64 ms: -1 no
+  // TTL, -2 no key); get_many -> (ec, vector<optional<string>>).
+
+  template <class Token>
+  auto async_get(std::string_view ns, std::string_view key, Token&& token) {
+    return initiate<void(boost::system::error_code, std::optional<std::string>)>(
+        token, [this, ns = std::string(ns), key = std::string(key)](get_handler h) mutable {
+          do_get(ns, key, std::move(h));
+        });
+  }
+  template <class Token>
+  auto async_set(std::string_view ns, std::string_view key, std::string value, set_options o,
+                 Token&& token) {
+    return initiate<void(boost::system::error_code, bool)>(
+        token, [this, ns = std::string(ns), key = std::string(key), v = std::move(value),
+                o](bool_handler h) mutable { do_set(ns, key, std::move(v), o, std::move(h)); });
+  }
+  template <class Token>
+  auto async_del(std::string_view ns, std::string_view key, Token&& token) {
+    return initiate<void(boost::system::error_code, bool)>(
+        token, [this, ns = std::string(ns), key = std::string(key)](bool_handler h) mutable {
+          do_del(ns, key, std::move(h));
+        });
+  }
+  template <class Token>
+  auto async_exists(std::string_view ns, std::string_view key, Token&& token) {
+    return initiate<void(boost::system::error_code, bool)>(
+        token, [this, ns = std::string(ns), key = std::string(key)](bool_handler h) mutable {
+          do_exists(ns, key, std::move(h));
+        });
+  }
+  /// Remaining TTL in milliseconds: -1 when the key has none, -2 when absent.
+  template <class Token>
+  auto async_ttl(std::string_view ns, std::string_view key, Token&& token) {
+    return initiate<void(boost::system::error_code, std::int64_t)>(
+        token, [this, ns = std::string(ns), key = std::string(key)](int_handler h) mutable {
+          do_ttl(ns, key, std::move(h));
+        });
+  }
+  /// Sets a new TTL; completes with false when the key does not exist.
+  template <class Token>
+  auto async_expire(std::string_view ns, std::string_view key, std::chrono::milliseconds ttl,
+                    Token&& token) {
+    return initiate<void(boost::system::error_code, bool)>(
+        token, [this, ns = std::string(ns), key = std::string(key), ttl](bool_handler h) mutable {
+          do_expire(ns, key, ttl, std::move(h));
+        });
+  }
+  /// Resets the TTL to the namespace's TTL for that key (sliding expiry).
+  template <class Token>
+  auto async_touch(std::string_view ns, std::string_view key, Token&& token) {
+    return initiate<void(boost::system::error_code, bool)>(
+        token, [this, ns = std::string(ns), key = std::string(key)](bool_handler h) mutable {
+          do_touch(ns, key, std::move(h));
+        });
+  }
+  template <class Token>
+  auto async_get_many(std::string_view ns, std::vector<std::string> keys, Token&& token) {
+    return initiate<void(boost::system::error_code, std::vector<std::optional<std::string>>)>(
+        token, [this, ns = std::string(ns), k = std::move(keys)](many_handler h) mutable {
+          do_get_many(ns, std::move(k), std::move(h));
+        });
+  }
+  /// Writes every pair with the namespace's TTL rules, in one pipeline.
+  template <class Token>
+  auto async_set_many(std::string_view ns, std::vector<std::pair<std::string, std::string>> items,
+                      Token&& token) {
+    return initiate<void(boost::system::error_code, bool)>(
+        token, [this, ns = std::string(ns), it = std::move(items)](bool_handler h) mutable {
+          do_set_many(ns, std::move(it), std::move(h));
+        });
+  }
+  /// Cache-aside: the cached value, or the loader's (stored for next time).
+  /// One loader runs per key at a time in this process; the namespace's
+  /// options add negative caching, stale-while-revalidate, early refresh
+  /// and a cross-process lock. A loader error reaches every waiting caller
+  /// and nothing is cached.
+  template <class Token>
+  auto async_get_or_load(std::string_view ns, std::string_view key, loader load, Token&& token) {
+    return initiate<void(boost::system::error_code, std::optional<std::string>)>(
+        token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
+                   get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
+  }
+
+  /// The client underneath (stats, last_error, push handler for non-cache
+  /// pushes via set_push_handler below).
+  [[nodiscard]] virtual client& redis() noexcept = 0;
+  /// Receives pushes the cache does not consume (pub/sub messages).
+  virtual void set_push_handler(std::function<void(const value&)> h) = 0;
+  /// The cache's metrics in the Prometheus text format.
+  [[nodiscard]] virtual std::string metrics_text() const = 0;
+
+ protected:
+  virtual void do_get(const std::string& ns, const std::string& key, get_handler h) = 0;
+  virtual void do_set(const std::string& ns, const std::string& key, std::string v, set_options o,
+                      bool_handler h) = 0;
+  virtual void do_del(const std::string& ns, const std::string& key, bool_handler h) = 0;
+  virtual void do_exists(const std::string& ns, const std::string& key, bool_handler h) = 0;
+  virtual void do_ttl(const std::string& ns, const std::string& key, int_handler h) = 0;
+  virtual void do_expire(const std::string& ns, const std::string& key,
+                         std::chrono::milliseconds ttl, bool_handler h) = 0;
+  virtual void do_touch(const std::string& ns, const std::string& key, bool_handler h) = 0;
+  virtual void do_get_many(const std::string& ns, std::vector<std::string> keys,
+                           many_handler h) = 0;
+  virtual void do_set_many(const std::string& ns,
+                           std::vector<std::pair<std::string, std::string>> items,
+                           bool_handler h) = 0;
+  virtual void do_get_or_load(const std::string& ns, const std::string& key, loader load,
+                              get_handler h) = 0;
+
+ private:
+  template <class Signature, class Token, class Start>
+  static auto initiate(Token& token, Start start) {
+    return boost::asio::async_initiate<Token, Signature>(
+        [](auto handler, Start s) { s(std::move(handler)); }, token, std::move(start));
+  }
+};
+
+}  // namespace rcache

@@ -1,0 +1,892 @@
+// rcache::cache: namespaces, TTL rules, the value codec, the near cache kept
+// coherent by CLIENT TRACKING, get-or-load with single-flight, and metrics.
+//
+// Everything lives in one shared `state` so that completions that arrive
+// after the cache object is gone (they all arrive: every request has a
+// deadline) find it alive. The Redis client runs on its own strand; the
+// cache's completions for Redis replies have no executor of their own, so
+// they run inline on that strand, right when the reply is matched — a read
+// fills L1 before any later invalidation push is processed. The fill token
+// (near_cache::begin_fill) makes this safe even when that is not so.
+//
+// Near-cache coherence:
+//   - connected with tracking on  -> L1 serves reads (`l1_live`);
+//   - connection lost             -> L1 serves nothing, except stale-on-error
+//                                    reads of namespaces that allow them;
+//   - reconnected (tracking re-enabled by the handshake) -> L1 emptied, then live;
+//   - `invalidate` push           -> those keys dropped; null payload -> all;
+//   - our own writes              -> the key dropped before the write is sent.
+//
+// Threading: every public method is thread-safe. Namespaces are immutable
+// snapshots behind a shared_mutex; single-flight state is under a mutex; L1,
+// the codec and the metrics are thread-safe themselves.
+#include <rcache/cache.hpp>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cmath>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "cache/glob.hpp"
+#include "codec/value_codec.hpp"
+#include "metrics/registry.hpp"
+#include "near/near_cache.hpp"
+
+namespace rcache {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+
+// Completes `h` on its associated executor (inline when that is the current one).
+template <class Handler, class... Args>
+void complete(const asio::any_io_executor& fallback, Handler h, Args&&... args) {
+  auto ex = asio::get_associated_executor(h, fallback);
+  asio::dispatch(ex, [h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
+    std::move(h)(std::move(a)...);
+  });
+}
+
+// Lua: delete the lock only if it still holds our token.
+constexpr std::string_view unlock_script_source =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+    "else return 0 end";
+
+}  // namespace
+
+namespace cache_detail {
+
+// One namespace, immutable once registered (add_namespace replaces it).
+struct ns_state {
+  std::string name;
+  std::string prefix;
+  namespace_options opts;
+  std::size_t max_value_size = 0;  // resolved
+  ms default_ttl{0};               // resolved
+  metrics::counter* hits_l1 = nullptr;
+  metrics::counter* hits_redis = nullptr;
+  metrics::counter* misses = nullptr;
+  metrics::counter* stale_served = nullptr;
+  metrics::counter* skipped_size = nullptr;
+  metrics::counter* skipped_rule = nullptr;
+  metrics::counter* loads = nullptr;
+  // Mean loader time (ms), for early refresh; updated without a lock.
+  std::shared_ptr<std::atomic<double>> load_ms = std::make_shared<std::atomic<double>>(50.0);
+
+  ms ttl_for(std::string_view key) const {
+    for (const auto& r : opts.ttl_rules) {
+      if (glob_match(r.pattern, key)) return std::chrono::duration_cast<ms>(r.ttl);
+    }
+    return default_ttl;
+  }
+};
+
+// One get_or_load in progress for one key: everyone asking meanwhile waits.
+struct flight {
+  std::vector<cache::get_handler> waiters;
+};
+
+struct state : std::enable_shared_from_this<state> {
+  cache_options opts;
+  codec::codec_options codec;
+  std::unique_ptr<near::near_cache> l1;
+  metrics::registry reg;
+  std::unique_ptr<client> redis;
+  script unlock_script{std::string(unlock_script_source)};
+  std::atomic<bool> l1_live{false};
+
+  mutable std::shared_mutex ns_mutex;
+  std::unordered_map<std::string, std::shared_ptr<const ns_state>> namespaces;
+
+  std::mutex flight_mutex;
+  std::unordered_map<std::string, std::shared_ptr<flight>> flights;
+
+  std::mutex push_mutex;
+  std::function<void(const value&)> user_push;
+
+  // Metrics that do not depend on the namespace.
+  metrics::histogram* op_get = nullptr;
+  metrics::histogram* op_set = nullptr;
+  metrics::histogram* op_other = nullptr;
+  metrics::histogram* op_load = nullptr;
+  metrics::counter* bytes_in = nullptr;
+  metrics::counter* bytes_out = nullptr;
+  metrics::counter* plain_bytes_written = nullptr;
+  metrics::counter* stored_bytes_written = nullptr;
+  metrics::counter* invalidations_push = nullptr;
+  metrics::counter* invalidations_flush = nullptr;
+  metrics::counter* invalidations_reconnect = nullptr;
+  mutable std::mutex scrape_mutex;
+  metrics::gauge* l1_entries = nullptr;
+  metrics::gauge* l1_bytes = nullptr;
+  metrics::gauge* compression_ratio = nullptr;
+  metrics::counter* l1_evictions = nullptr;
+  metrics::counter* l1_rejected_fills = nullptr;
+  mutable std::uint64_t l1_evictions_seen = 0;
+  mutable std::uint64_t l1_rejected_seen = 0;
+  std::mutex error_mutex;
+  std::unordered_map<std::string, metrics::counter*> errors;
+
+  asio::any_io_executor executor() const { return redis->get_executor(); }
+
+  void count_error(const error_code& ec) {
+    std::string kind = ec.category() == error_category() ? ec.message() : ec.category().name();
+    // Label values stay few: the rcache error name space is small and fixed.
+    metrics::counter* c = nullptr;
+    {
+      std::lock_guard lock(error_mutex);
+      auto& slot = errors[kind];
+      if (!slot) {
+        auto r =
+            reg.counter("rcache_errors_total", "Failed cache operations by kind", {{"kind", kind}});
+        if (r) slot = *r;
+      }
+      c = slot;
+    }
+    if (c) c->inc();
+  }
+
+  std::shared_ptr<const ns_state> make_ns(std::string name, namespace_options o) {
+    auto ns = std::make_shared<ns_state>();
+    ns->prefix = o.prefix ? *o.prefix : (name.empty() ? std::string() : name + ":");
+    ns->max_value_size =
+        o.max_value_size ? std::min(o.max_value_size, opts.max_value_size) : opts.max_value_size;
+    ns->default_ttl = std::chrono::duration_cast<ms>(o.ttl.value_or(opts.default_ttl));
+    const std::string label = name.empty() ? "default" : name;
+    auto counter = [&](std::string_view metric, std::string_view help, metrics::label_set labels) {
+      labels.insert(labels.begin(), {"namespace", label});
+      return reg.counter(metric, help, labels).value();
+    };
+    ns->hits_l1 =
+        counter("rcache_cache_hits_total", "Cache hits by namespace and tier", {{"tier", "l1"}});
+    ns->hits_redis =
+        counter("rcache_cache_hits_total", "Cache hits by namespace and tier", {{"tier", "redis"}});
+    ns->misses = counter("rcache_cache_misses_total", "Cache misses by namespace", {});
+    ns->stale_served = counter("rcache_cache_stale_served_total",
+                               "Stale values served (stale-on-error, stale-while-revalidate)", {});
+    ns->skipped_size = counter("rcache_cache_skipped_total", "Values not cached, by reason",
+                               {{"reason", "too_large"}});
+    ns->skipped_rule =
+        counter("rcache_cache_skipped_total", "Values not cached, by reason", {{"reason", "rule"}});
+    ns->loads = counter("rcache_cache_loads_total", "get_or_load loader calls", {});
+    ns->name = std::move(name);
+    ns->opts = std::move(o);
+    return ns;
+  }
+
+  std::shared_ptr<const ns_state> find_ns(const std::string& name) {
+    {
+      std::shared_lock lock(ns_mutex);
+      if (auto it = namespaces.find(name); it != namespaces.end()) return it->second;
+    }
+    // An unregistered namespace gets the defaults, once.
+    auto fresh = make_ns(name, {});
+    std::unique_lock lock(ns_mutex);
+    return namespaces.try_emplace(name, std::move(fresh)).first->second;
+  }
+
+  bool l1_for(const ns_state& ns) const { return l1 && ns.opts.near_cache; }
+
+  // ---- events from the connection (client strand) ----
+
+  void on_push(const value& v) {
+    if (v.elements.size() == 2 && v.elements[0].str == "invalidate") {
+      if (!l1) return;
+      const auto& keys = v.elements[1];
+      if (keys.is_null()) {  // FLUSHDB / FLUSHALL
+        l1->clear();
+        invalidations_flush->inc();
+        return;
+      }
+      for (const auto& k : keys.elements) l1->invalidate(k.str);
+      invalidations_push->inc(keys.elements.size());
+      return;
+    }
+    std::function<void(const value&)> h;
+    {
+      std::lock_guard lock(push_mutex);
+      h = user_push;
+    }
+    if (h) h(v);
+  }
+
+  void on_state(connection_state s) {
+    if (!l1) return;
+    if (s == connection_state::connected) {
+      // Invalidations sent while we were away are lost: start empty.
+      l1->clear();
+      invalidations_reconnect->inc();
+      l1_live.store(true, std::memory_order_release);
+    } else {
+      l1_live.store(false, std::memory_order_release);
+    }
+  }
+};
+
+}  // namespace cache_detail
+
+namespace {
+
+using cache_detail::ns_state;
+using cache_detail::state;
+
+// A GET (+ PTTL) for one key, with L1 in front; the shared read path of
+// get and get_or_load. `done(ec, value, pttl_ms, absent_marker, stale)`.
+using fetch_done = std::function<void(error_code, std::optional<std::string>, std::int64_t, bool)>;
+
+void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_state>& ns,
+           const std::string& full, bool want_ttl, fetch_done done) {
+  const bool use_l1 = st->l1_for(*ns);
+  if (use_l1 && st->l1_live.load(std::memory_order_acquire)) {
+    if (auto v = st->l1->get(full, clock::now())) {
+      ns->hits_l1->inc();
+      // L1 does not know the remaining TTL; -1 tells get_or_load "fresh".
+      done({}, std::string(*v), -1, false);
+      return;
+    }
+  }
+  const auto token = use_l1 ? std::optional(st->l1->begin_fill(full)) : std::nullopt;
+  request r(request::options{.wait_for_connection = false});
+  r.push("GET", full);
+  if (use_l1 || want_ttl) r.push("PTTL", full);
+  const auto t0 = clock::now();
+  st->redis->async_exec(std::move(r), [st, ns, full, token, use_l1, t0, done = std::move(done)](
+                                          error_code ec, response resp) {
+    st->op_get->record(clock::now() - t0);
+    if (ec) {
+      // Unreachable Redis: a namespace that allows it may get the last L1 value.
+      if (use_l1 && ns->opts.stale_on_error) {
+        if (auto v = st->l1->get(full, clock::now())) {
+          ns->stale_served->inc();
+          done({}, std::string(*v), -1, false);
+          return;
+        }
+      }
+      st->count_error(ec);
+      done(ec, std::nullopt, -2, false);
+      return;
+    }
+    const value& got = resp.at(0);
+    const std::int64_t pttl = resp.size() > 1 ? resp[1].integer : -1;
+    if (got.is_error()) {
+      st->count_error(make_error_code(error::redis_error));
+      done(make_error_code(error::redis_error), std::nullopt, -2, false);
+      return;
+    }
+    if (got.is_null()) {
+      done({}, std::nullopt, -2, false);
+      return;
+    }
+    st->bytes_in->inc(got.str.size());
+    if (codec::is_absent_marker(got.str)) {
+      done({}, std::nullopt, pttl, true);
+      return;
+    }
+    auto plain = codec::decode(got.str, full, st->codec);
+    if (!plain) {
+      st->count_error(plain.error());
+      done(plain.error(), std::nullopt, -2, false);
+      return;
+    }
+    if (use_l1 && pttl != -2) {
+      // Never longer locally than on the server, nor than the L1 cap.
+      auto local = std::chrono::duration_cast<ms>(st->opts.near_cache_max_ttl);
+      if (pttl >= 0) local = std::min(local, ms(pttl));
+      if (local.count() > 0) {
+        (void)st->l1->put(full, std::make_shared<const std::string>(*plain), clock::now() + local,
+                          *token);
+      }
+    }
+    done({}, std::move(*plain), pttl, false);
+  });
+}
+
+class cache_impl final : public cache {
+ public:
+  explicit cache_impl(asio::any_io_executor ex, cache_options o) : st_(std::make_shared<state>()) {
+    auto& st = *st_;
+    if (o.max_key_size == 0 || o.max_value_size == 0) {
+      throw std::invalid_argument("cache: max_key_size and max_value_size must be positive");
+    }
+    st.codec.compress = o.compression;
+    st.codec.compress_threshold = o.compression_threshold;
+    st.codec.max_value_size = o.max_value_size;
+    if (!o.encryption_keys.empty()) {
+      std::string why;
+      auto ring = codec::key_ring::from_spec(o.encryption_keys, &why);
+      if (!ring) throw std::invalid_argument("cache: encryption keys: " + why);
+      st.codec.keys = std::make_shared<const codec::key_ring>(std::move(*ring));
+    }
+    if (o.near_cache) {
+      st.l1 = std::make_unique<near::near_cache>(near::near_cache_options{
+          .max_bytes = o.near_cache_max_bytes, .max_entries = o.near_cache_max_entries});
+      o.redis.client_tracking = true;  // the coherence protocol
+    }
+    auto hist = [&](std::string_view op) {
+      return st.reg
+          .histogram("rcache_op_duration_seconds", "Cache operation latency (Redis round trips)",
+                     {{"op", std::string(op)}})
+          .value();
+    };
+    st.op_get = hist("get");
+    st.op_set = hist("set");
+    st.op_other = hist("other");
+    st.op_load = hist("load");
+    st.bytes_in =
+        st.reg.counter("rcache_bytes_total", "Value bytes", {{"direction", "in"}}).value();
+    st.bytes_out =
+        st.reg.counter("rcache_bytes_total", "Value bytes", {{"direction", "out"}}).value();
+    st.plain_bytes_written =
+        st.reg.counter("rcache_value_plain_bytes_total", "Bytes of values before encoding").value();
+    st.stored_bytes_written =
+        st.reg.counter("rcache_value_stored_bytes_total", "Bytes of values as stored").value();
+    auto inval = [&](std::string_view source) {
+      return st.reg
+          .counter("rcache_invalidations_total", "L1 invalidations by source",
+                   {{"source", std::string(source)}})
+          .value();
+    };
+    st.invalidations_push = inval("push");
+    st.invalidations_flush = inval("flush");
+    st.invalidations_reconnect = inval("reconnect");
+    st.l1_entries = st.reg.gauge("rcache_l1_entries", "Entries in the near cache").value();
+    st.l1_bytes = st.reg.gauge("rcache_l1_bytes", "Bytes charged to the near cache").value();
+    st.l1_evictions =
+        st.reg.counter("rcache_l1_evictions_total", "Near-cache evictions by the policy").value();
+    st.l1_rejected_fills = st.reg
+                               .counter("rcache_l1_rejected_fills_total",
+                                        "Reads not stored in L1: the key was invalidated while "
+                                        "the read was in flight")
+                               .value();
+    st.compression_ratio =
+        st.reg.gauge("rcache_compression_ratio", "Stored bytes over plain bytes of values written")
+            .value();
+    st.opts = std::move(o);
+    st.redis = std::make_unique<client>(std::move(ex), st.opts.redis);
+    std::weak_ptr<state> weak = st_;
+    st.redis->set_push_handler([weak](const value& v) {
+      if (auto s = weak.lock()) s->on_push(v);
+    });
+    st.redis->set_state_handler([weak](connection_state s, error_code) {
+      if (auto p = weak.lock()) p->on_state(s);
+    });
+    st.redis->start();
+  }
+
+  ~cache_impl() override { st_->redis->stop(); }
+
+  void add_namespace(std::string name, namespace_options o) override {
+    auto ns = st_->make_ns(name, std::move(o));
+    std::unique_lock lock(st_->ns_mutex);
+    st_->namespaces[std::move(name)] = std::move(ns);
+  }
+
+  client& redis() noexcept override { return *st_->redis; }
+
+  void set_push_handler(std::function<void(const value&)> h) override {
+    std::lock_guard lock(st_->push_mutex);
+    st_->user_push = std::move(h);
+  }
+
+  std::string metrics_text() const override {
+    auto& st = *st_;
+    {
+      std::lock_guard lock(st.scrape_mutex);
+      if (st.l1) {
+        const auto s = st.l1->stats();
+        st.l1_entries->set(static_cast<double>(st.l1->size()));
+        st.l1_bytes->set(static_cast<double>(st.l1->bytes()));
+        if (s.evictions > st.l1_evictions_seen) {
+          st.l1_evictions->inc(s.evictions - st.l1_evictions_seen);
+          st.l1_evictions_seen = s.evictions;
+        }
+        if (s.rejected_fills > st.l1_rejected_seen) {
+          st.l1_rejected_fills->inc(s.rejected_fills - st.l1_rejected_seen);
+          st.l1_rejected_seen = s.rejected_fills;
+        }
+      }
+      const auto plain = st.plain_bytes_written->value();
+      if (plain > 0) {
+        st.compression_ratio->set(static_cast<double>(st.stored_bytes_written->value()) /
+                                  static_cast<double>(plain));
+      }
+    }
+    return st.reg.prometheus_text();
+  }
+
+ protected:
+  // ---- plumbing ----
+
+  struct target {
+    std::shared_ptr<const ns_state> ns;
+    std::string full;
+  };
+
+  // Resolves the namespace and validates the key; error: invalid_key.
+  result<target> resolve(const std::string& ns_name, const std::string& key) {
+    auto ns = st_->find_ns(ns_name);
+    if (key.empty() || ns->prefix.size() + key.size() > st_->opts.max_key_size) {
+      return make_error_code(error::invalid_key);
+    }
+    return target{ns, ns->prefix + key};
+  }
+
+  template <class Handler, class... Args>
+  void finish(Handler h, Args&&... args) {
+    complete(st_->executor(), std::move(h), std::forward<Args>(args)...);
+  }
+
+  // Cache requests fail fast while Redis is unreachable (the contract of
+  // the cache: callers fall back to their source or to stale-on-error).
+  static request fail_fast_request() {
+    return request(request::options{.wait_for_connection = false});
+  }
+
+  // ---- operations ----
+
+  void do_get(const std::string& ns, const std::string& key, get_handler h) override {
+    auto t = resolve(ns, key);
+    if (!t) return finish(std::move(h), t.error(), std::optional<std::string>());
+    auto st = st_;
+    auto nsp = t->ns;
+    fetch(st_, t->ns, t->full, false,
+          [st, nsp, h = std::make_shared<get_handler>(std::move(h))](
+              error_code ec, std::optional<std::string> v, std::int64_t, bool) mutable {
+            if (!ec && !v) nsp->misses->inc();
+            if (!ec && v) nsp->hits_redis->inc();
+            complete(st->executor(), std::move(*h), ec, std::move(v));
+          });
+  }
+
+  // Encodes `value` for `full` after the namespace's size and skip rules.
+  // nullopt with no error: not cached by rule (the metrics say so).
+  result<std::optional<std::string>> encode_for(const ns_state& ns, const std::string& key,
+                                                const std::string& full, const std::string& value) {
+    if (value.size() > ns.max_value_size) {
+      ns.skipped_size->inc();
+      return std::optional<std::string>();
+    }
+    if (ns.opts.skip && ns.opts.skip(key, value)) {
+      ns.skipped_rule->inc();
+      return std::optional<std::string>();
+    }
+    codec::encode_stats es;
+    auto stored = codec::encode(value, full, st_->codec, &es);
+    if (!stored) return stored.error();
+    st_->plain_bytes_written->inc(es.plain_bytes);
+    st_->stored_bytes_written->inc(es.stored_bytes);
+    st_->bytes_out->inc(es.stored_bytes);
+    return std::optional<std::string>(std::move(*stored));
+  }
+
+  static void push_set(request& r, const std::string& full, const std::string& stored, ms ttl,
+                       const set_options& o) {
+    std::vector<std::string> args{full, stored};
+    if (o.keep_ttl) {
+      args.emplace_back("KEEPTTL");
+    } else if (o.ttl ? o.ttl->count() > 0 : ttl.count() > 0) {
+      args.emplace_back("PX");
+      args.push_back(std::to_string(o.ttl ? o.ttl->count() : ttl.count()));
+    }
+    if (o.when == set_options::condition::if_absent) args.emplace_back("NX");
+    if (o.when == set_options::condition::if_present) args.emplace_back("XX");
+    r.push_range("SET", args);
+  }
+
+  void do_set(const std::string& ns, const std::string& key, std::string v, set_options o,
+              bool_handler h) override {
+    auto t = resolve(ns, key);
+    if (!t) return finish(std::move(h), t.error(), false);
+    auto stored = encode_for(*t->ns, key, t->full, v);
+    if (!stored) return finish(std::move(h), stored.error(), false);
+    if (st_->l1) st_->l1->invalidate(t->full);  // before the write is even sent
+    if (!*stored) return finish(std::move(h), error_code{}, false);
+    request r = fail_fast_request();
+    push_set(r, t->full, **stored, t->ns->ttl_for(key), o);
+    auto st = st_;
+    const auto t0 = clock::now();
+    st_->redis->async_exec(std::move(r),
+                           [st, t0, h = std::move(h)](error_code ec, response resp) mutable {
+                             st->op_set->record(clock::now() - t0);
+                             if (!ec && resp.at(0).is_error())
+                               ec = make_error_code(error::redis_error);
+                             if (ec) st->count_error(ec);
+                             const bool written = !ec && !resp.at(0).is_null();
+                             complete(st->executor(), std::move(h), ec, written);
+                           });
+  }
+
+  // One command for one key whose reply becomes a bool or an integer.
+  template <class Handler, class Convert>
+  void simple(const std::string& ns, const std::string& key, bool invalidate,
+              std::function<void(request&, const target&)> build, Handler h, Convert convert) {
+    auto t = resolve(ns, key);
+    if (!t) return finish(std::move(h), t.error(), convert(value{}));
+    if (invalidate && st_->l1) st_->l1->invalidate(t->full);
+    request r = fail_fast_request();  // reads too: fail fast while Redis is unreachable
+    build(r, *t);
+    auto st = st_;
+    const auto t0 = clock::now();
+    st_->redis->async_exec(
+        std::move(r), [st, t0, h = std::move(h), convert](error_code ec, response resp) mutable {
+          st->op_other->record(clock::now() - t0);
+          if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
+          if (ec) st->count_error(ec);
+          complete(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
+        });
+  }
+
+  static bool positive(const value& v) { return v.integer > 0; }
+
+  void do_del(const std::string& ns, const std::string& key, bool_handler h) override {
+    simple(
+        ns, key, true, [](request& r, const target& t) { r.push("DEL", t.full); }, std::move(h),
+        positive);
+  }
+  void do_exists(const std::string& ns, const std::string& key, bool_handler h) override {
+    simple(
+        ns, key, false, [](request& r, const target& t) { r.push("EXISTS", t.full); }, std::move(h),
+        positive);
+  }
+  void do_ttl(const std::string& ns, const std::string& key, int_handler h) override {
+    simple(
+        ns, key, false, [](request& r, const target& t) { r.push("PTTL", t.full); }, std::move(h),
+        [](const value& v) { return v.integer; });
+  }
+  void do_expire(const std::string& ns, const std::string& key, std::chrono::milliseconds ttl,
+                 bool_handler h) override {
+    // A shorter TTL must not leave a longer-lived L1 copy behind.
+    simple(
+        ns, key, true,
+        [ttl](request& r, const target& t) { r.push("PEXPIRE", t.full, ttl.count()); },
+        std::move(h), positive);
+  }
+  void do_touch(const std::string& ns, const std::string& key, bool_handler h) override {
+    simple(
+        ns, key, false,
+        [key](request& r, const target& t) {
+          const auto ttl = t.ns->ttl_for(key);
+          if (ttl.count() > 0) {
+            r.push("PEXPIRE", t.full, ttl.count());
+          } else {
+            r.push("PERSIST", t.full);
+          }
+        },
+        std::move(h), [](const value& v) { return v.integer > 0; });
+  }
+
+  void do_get_many(const std::string& ns, std::vector<std::string> keys, many_handler h) override {
+    std::vector<std::optional<std::string>> out(keys.size());
+    std::vector<std::size_t> wanted;  // indexes still to read from Redis
+    std::vector<target> targets;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto t = resolve(ns, keys[i]);
+      if (!t) return finish(std::move(h), t.error(), std::move(out));
+      targets.push_back(std::move(*t));
+    }
+    const bool live = st_->l1 && st_->l1_live.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const auto& t = targets[i];
+      if (live && st_->l1_for(*t.ns)) {
+        if (auto v = st_->l1->get(t.full, clock::now())) {
+          t.ns->hits_l1->inc();
+          out[i] = std::string(*v);
+          continue;
+        }
+      }
+      wanted.push_back(i);
+    }
+    if (wanted.empty()) return finish(std::move(h), error_code{}, std::move(out));
+    // MGET for the values, PTTL for each (to bound L1 entries), one request.
+    struct pending_fill {
+      std::size_t index;
+      std::optional<near::fill_token> token;
+    };
+    std::vector<pending_fill> fills;
+    request r = fail_fast_request();
+    std::vector<std::string_view> names;
+    for (auto i : wanted) {
+      const auto& t = targets[i];
+      fills.push_back(
+          {i, st_->l1_for(*t.ns) ? std::optional(st_->l1->begin_fill(t.full)) : std::nullopt});
+      names.push_back(t.full);
+    }
+    r.push_range("MGET", names);
+    for (auto i : wanted) r.push("PTTL", targets[i].full);
+    auto st = st_;
+    const auto t0 = clock::now();
+    st_->redis->async_exec(std::move(r), [st, t0, targets = std::move(targets),
+                                          fills = std::move(fills), out = std::move(out),
+                                          h = std::move(h)](error_code ec, response resp) mutable {
+      st->op_get->record(clock::now() - t0);
+      if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
+      if (ec) {
+        st->count_error(ec);
+        return complete(st->executor(), std::move(h), ec, std::move(out));
+      }
+      const auto& values = resp[0].elements;
+      for (std::size_t j = 0; j < fills.size() && j < values.size(); ++j) {
+        const auto& t = targets[fills[j].index];
+        const value& got = values[j];
+        if (got.is_null() || codec::is_absent_marker(got.str)) {
+          t.ns->misses->inc();
+          continue;
+        }
+        auto plain = codec::decode(got.str, t.full, st->codec);
+        if (!plain) {
+          st->count_error(plain.error());
+          return complete(st->executor(), std::move(h), plain.error(), std::move(out));
+        }
+        t.ns->hits_redis->inc();
+        const std::int64_t pttl = resp.at(1 + j).integer;
+        if (fills[j].token && pttl != -2) {
+          auto local = std::chrono::duration_cast<ms>(st->opts.near_cache_max_ttl);
+          if (pttl >= 0) local = std::min(local, ms(pttl));
+          if (local.count() > 0) {
+            (void)st->l1->put(t.full, std::make_shared<const std::string>(*plain),
+                              clock::now() + local, *fills[j].token);
+          }
+        }
+        out[fills[j].index] = std::move(*plain);
+      }
+      complete(st->executor(), std::move(h), error_code{}, std::move(out));
+    });
+  }
+
+  void do_set_many(const std::string& ns, std::vector<std::pair<std::string, std::string>> items,
+                   bool_handler h) override {
+    request r = fail_fast_request();
+    for (auto& [key, v] : items) {
+      auto t = resolve(ns, key);
+      if (!t) return finish(std::move(h), t.error(), false);
+      auto stored = encode_for(*t->ns, key, t->full, v);
+      if (!stored) return finish(std::move(h), stored.error(), false);
+      if (st_->l1) st_->l1->invalidate(t->full);
+      if (*stored) push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
+    }
+    if (r.empty()) return finish(std::move(h), error_code{}, true);
+    auto st = st_;
+    const auto t0 = clock::now();
+    st_->redis->async_exec(std::move(r),
+                           [st, t0, h = std::move(h)](error_code ec, response resp) mutable {
+                             st->op_set->record(clock::now() - t0);
+                             for (const auto& v : resp) {
+                               if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
+                             }
+                             if (ec) st->count_error(ec);
+                             complete(st->executor(), std::move(h), ec, !ec);
+                           });
+  }
+
+  // ---- get_or_load ----
+
+  void do_get_or_load(const std::string& ns, const std::string& key, loader load,
+                      get_handler h) override {
+    auto t = resolve(ns, key);
+    if (!t) return finish(std::move(h), t.error(), std::optional<std::string>());
+    auto st = st_;
+    auto nsp = t->ns;
+    auto full = t->full;
+    auto hp = std::make_shared<get_handler>(std::move(h));
+    fetch(st_, nsp, full, true,
+          [this_st = st, nsp, full, key, load = std::move(load), hp](
+              error_code ec, std::optional<std::string> v, std::int64_t pttl, bool absent) mutable {
+            const auto& o = nsp->opts;
+            if (!ec && absent) {  // negative cache hit
+              nsp->hits_redis->inc();
+              return complete(this_st->executor(), std::move(*hp), error_code{},
+                              std::optional<std::string>());
+            }
+            if (!ec && v) {
+              nsp->hits_redis->inc();
+              const std::int64_t grace = std::chrono::duration_cast<ms>(o.stale_grace).count();
+              bool refresh = false;
+              if (grace > 0 && pttl >= 0 && pttl <= grace) {
+                refresh = true;  // past its logical TTL, inside the grace period
+                nsp->stale_served->inc();
+              } else if (o.early_refresh_beta > 0 && pttl > 0) {
+                // XFetch: refresh early with a probability that grows as the
+                // expiry nears, scaled by how long a load takes.
+                thread_local std::mt19937_64 rng(std::random_device{}());
+                const double u = std::uniform_real_distribution<double>(1e-12, 1.0)(rng);
+                const double remaining = static_cast<double>(pttl - grace);
+                refresh = -nsp->load_ms->load() * o.early_refresh_beta * std::log(u) >= remaining;
+              }
+              if (refresh) start_load(this_st, nsp, full, key, load, nullptr);
+              return complete(this_st->executor(), std::move(*hp), error_code{}, std::move(v));
+            }
+            // A miss, or Redis failed: load (Redis errors do not stop the
+            // caller from getting the value; storing it may fail, quietly).
+            nsp->misses->inc();
+            start_load(this_st, nsp, full, key, load, hp);
+          });
+  }
+
+  // Runs the loader for `full` unless a load is already in flight; `waiter`
+  // (may be null: a background refresh) gets the result.
+  static void start_load(const std::shared_ptr<state>& st,
+                         const std::shared_ptr<const ns_state>& ns, const std::string& full,
+                         const std::string& key, const loader& load,
+                         const std::shared_ptr<get_handler>& waiter) {
+    {
+      std::lock_guard lock(st->flight_mutex);
+      auto [it, first] = st->flights.try_emplace(full, nullptr);
+      if (!first) {
+        if (waiter) it->second->waiters.push_back(std::move(*waiter));
+        return;
+      }
+      it->second = std::make_shared<cache_detail::flight>();
+      if (waiter) it->second->waiters.push_back(std::move(*waiter));
+    }
+    if (ns->opts.distributed_lock) {
+      acquire_lock(st, ns, full, key, load, clock::now() + 2 * ns->opts.lock_ttl);
+    } else {
+      run_loader(st, ns, full, key, load, std::string());
+    }
+  }
+
+  // SET lock NX PX: one loader in the fleet. If another process holds the
+  // lock, wait for its value (or for the lock to lapse), polling gently.
+  static void acquire_lock(const std::shared_ptr<state>& st,
+                           const std::shared_ptr<const ns_state>& ns, const std::string& full,
+                           const std::string& key, const loader& load, clock::time_point give_up) {
+    static std::atomic<std::uint64_t> counter{0};
+    std::string token = std::to_string(std::random_device{}()) + "-" +
+                        std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+    request r = fail_fast_request();
+    r.push("SET", "lock:" + full, token, "NX", "PX", ns->opts.lock_ttl.count());
+    r.push("GET", full);
+    st->redis->async_exec(
+        std::move(r), [st, ns, full, key, load, give_up, token](error_code ec, response resp) {
+          if (ec || resp.at(0).is_error()) {
+            return run_loader(st, ns, full, key, load, std::string());  // no lock to be had
+          }
+          const bool ours = !resp[0].is_null();
+          // The value may be there already: the holder finished (and released
+          // the lock, which is how we could take it).
+          const value& cur = resp.at(1);
+          if (!cur.is_null()) {
+            std::optional<std::string> found;
+            bool usable = codec::is_absent_marker(cur.str);
+            if (!usable) {
+              if (auto plain = codec::decode(cur.str, full, st->codec)) {
+                found = std::move(*plain);
+                usable = true;
+              }
+            }
+            if (usable) {
+              if (ours) release_lock(st, full, token);
+              return finish_flight(st, full, error_code{}, std::move(found));
+            }
+          }
+          if (ours) return run_loader(st, ns, full, key, load, token);
+          if (clock::now() >= give_up) return run_loader(st, ns, full, key, load, std::string());
+          auto timer = std::make_shared<asio::steady_timer>(st->executor(), ms(20));
+          timer->async_wait([st, ns, full, key, load, give_up, timer](error_code) {
+            acquire_lock(st, ns, full, key, load, give_up);
+          });
+        });
+  }
+
+  static void run_loader(const std::shared_ptr<state>& st,
+                         const std::shared_ptr<const ns_state>& ns, const std::string& full,
+                         const std::string& key, const loader& load, std::string lock_token) {
+    ns->loads->inc();
+    const auto t0 = clock::now();
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto done = [st, ns, full, key, t0, once, lock_token](error_code ec,
+                                                          std::optional<std::string> v) {
+      if (once->exchange(true)) return;  // a loader that calls back twice
+      const double took = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+      st->op_load->record(clock::now() - t0);
+      ns->load_ms->store(0.8 * ns->load_ms->load() + 0.2 * took);
+      store_loaded(st, ns, full, key, ec, v, lock_token);
+      if (ec) {
+        st->count_error(ec);
+        return finish_flight(st, full, ec, std::nullopt);  // nothing cached
+      }
+      finish_flight(st, full, error_code{}, std::move(v));
+    };
+    try {
+      load(std::move(done));
+    } catch (const std::exception&) {
+      // A throwing loader is a failing loader.
+      finish_flight(st, full, make_error_code(error::invalid_argument), std::nullopt);
+    }
+  }
+
+  static void release_lock(const std::shared_ptr<state>& st, const std::string& full,
+                           const std::string& token) {
+    st->redis->async_eval(st->unlock_script, {"lock:" + full}, {token}, [st](error_code ec, value) {
+      if (ec) st->count_error(ec);
+    });
+  }
+
+  // Writes a loaded value (or the negative marker) and releases the lock.
+  static void store_loaded(const std::shared_ptr<state>& st,
+                           const std::shared_ptr<const ns_state>& ns, const std::string& full,
+                           const std::string& key, error_code ec,
+                           const std::optional<std::string>& v, const std::string& lock_token) {
+    request r(request::options{.wait_for_connection = false});
+    if (!ec && v) {
+      const bool skip = v->size() > ns->max_value_size || (ns->opts.skip && ns->opts.skip(key, *v));
+      if (skip) {
+        (v->size() > ns->max_value_size ? ns->skipped_size : ns->skipped_rule)->inc();
+      } else if (auto stored = codec::encode(*v, full, st->codec)) {
+        if (st->l1) st->l1->invalidate(full);
+        // The grace period is kept in Redis' TTL: a value is stale once its
+        // remaining TTL is within the grace.
+        const auto ttl = ns->ttl_for(key) + std::chrono::duration_cast<ms>(ns->opts.stale_grace);
+        set_options o;
+        push_set(r, full, *stored, ttl, o);
+      }
+    } else if (!ec && ns->opts.negative_ttl.count() > 0) {
+      if (st->l1) st->l1->invalidate(full);
+      r.push("SET", full, codec::absent_marker(), "PX",
+             std::chrono::duration_cast<ms>(ns->opts.negative_ttl).count());
+    }
+    if (!lock_token.empty()) {
+      const auto& s = st->unlock_script;
+      r.push("EVALSHA", s.sha1(), 1, "lock:" + full, lock_token);
+    }
+    if (r.empty()) return;
+    st->redis->async_exec(std::move(r), [st, lock_token, full](error_code e, response resp) {
+      if (e) return st->count_error(e);
+      // The unlock script may not be loaded yet on this server.
+      if (!lock_token.empty() && resp.back().is_error() && resp.back().error_code() == "NOSCRIPT") {
+        st->redis->async_eval(st->unlock_script, {"lock:" + full}, {lock_token},
+                              [](error_code, value) {});
+      }
+    });
+  }
+
+  static void finish_flight(const std::shared_ptr<state>& st, const std::string& full,
+                            error_code ec, std::optional<std::string> v) {
+    std::shared_ptr<cache_detail::flight> f;
+    {
+      std::lock_guard lock(st->flight_mutex);
+      auto it = st->flights.find(full);
+      if (it == st->flights.end()) return;
+      f = std::move(it->second);
+      st->flights.erase(it);
+    }
+    for (auto& w : f->waiters) complete(st->executor(), std::move(w), ec, v);
+  }
+
+ private:
+  std::shared_ptr<state> st_;
+};
+
+}  // namespace
+
+std::unique_ptr<cache> cache::create(asio::any_io_executor ex, cache_options o) {
+  return std::make_unique<cache_impl>(std::move(ex), std::move(o));
+}
+
+}  // namespace rcache

@@ -1,0 +1,418 @@
+// Integration tests of rcache::cache against a real redis-server: the API,
+// TTL rules, the value codec as other clients see it, near-cache coherence
+// (own writes, other writers, FLUSHALL, connection loss, a read racing an
+// invalidation), get_or_load (single flight, failing loaders, negative
+// caching, stale-while-revalidate, the cross-process lock) and behaviour
+// while Redis is unreachable.
+#include <rcache/cache.hpp>
+
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+#include <regex>
+
+#include "async_test.hpp"
+#include "redis_server.hpp"
+
+namespace rcache {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using boost::system::error_code;
+using test::eventually;
+using test::nothrow;
+using test::redis_server;
+using opt_string = std::optional<std::string>;
+
+cache_options options_for(const redis_server& server) {
+  cache_options o;
+  o.redis.server.port = server.port();
+  o.redis.command_timeout = 5s;
+  o.redis.reconnect_backoff_initial = 10ms;
+  o.redis.reconnect_backoff_max = 100ms;
+  return o;
+}
+
+// The value of one metric series in a Prometheus text, or -1 when absent.
+double metric(const cache& c, const std::string& series) {
+  const auto text = c.metrics_text();
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+asio::awaitable<bool> connected(cache& c) {
+  co_return co_await eventually([&] { return c.redis().state() == connection_state::connected; });
+}
+
+// ---- the API ----------------------------------------------------------------------
+
+TEST(Cache, BasicOperationsNamespacesAndTtl) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    c->add_namespace("users", {.ttl = 120s, .ttl_rules = {{"session:*", 30s}}});
+    auto [e1, ok] = co_await c->async_set("users", "42", "alice", {}, nothrow);
+    EXPECT_FALSE(e1) << e1.message();
+    EXPECT_TRUE(ok);
+    auto [e2, v] = co_await c->async_get("users", "42", nothrow);
+    EXPECT_EQ(v, opt_string("alice"));
+    EXPECT_EQ(server.command({"GET", "users:42"}).text, "alice") << "plain values stay readable";
+
+    auto [e3, ttl] = co_await c->async_ttl("users", "42", nothrow);
+    EXPECT_GT(ttl, 100'000);
+    EXPECT_LE(ttl, 120'000);
+    auto [e4, ok4] = co_await c->async_set("users", "session:9", "x", {}, nothrow);
+    EXPECT_TRUE(ok4);
+    EXPECT_LE(std::stoll(server.command({"PTTL", "users:session:9"}).text), 30'000)
+        << "the first matching TTL rule wins";
+
+    auto [e5, nx] = co_await c->async_set("users", "42", "bob",
+                                          {.when = set_options::condition::if_absent}, nothrow);
+    EXPECT_FALSE(nx) << "NX on an existing key does not write";
+    auto [e6, xx] = co_await c->async_set("users", "43", "carol",
+                                          {.when = set_options::condition::if_present}, nothrow);
+    EXPECT_FALSE(xx) << "XX on a missing key does not write";
+    auto [e7, exists] = co_await c->async_exists("users", "42", nothrow);
+    EXPECT_TRUE(exists);
+    auto [e8, expired] = co_await c->async_expire("users", "42", 5000ms, nothrow);
+    EXPECT_TRUE(expired);
+    auto [e9, touched] = co_await c->async_touch("users", "42", nothrow);
+    EXPECT_TRUE(touched);
+    EXPECT_GT(std::stoll(server.command({"PTTL", "users:42"}).text), 100'000)
+        << "touch restores the namespace's TTL";
+    auto [e10, deleted] = co_await c->async_del("users", "42", nothrow);
+    EXPECT_TRUE(deleted);
+    auto [e11, gone] = co_await c->async_get("users", "42", nothrow);
+    EXPECT_FALSE(e11);
+    EXPECT_FALSE(gone.has_value());
+
+    // Default namespace: CACHE_DEFAULT_TTL (3600 s) and no prefix.
+    auto [e12, ok12] = co_await c->async_set("", "plain", "v", {}, nothrow);
+    EXPECT_TRUE(ok12);
+    const auto pttl = std::stoll(server.command({"PTTL", "plain"}).text);
+    EXPECT_GT(pttl, 3'500'000);
+    EXPECT_LE(pttl, 3'600'000);
+
+    auto [e13, bad] = co_await c->async_get("users", "", nothrow);
+    EXPECT_EQ(e13, error::invalid_key);
+  });
+}
+
+TEST(Cache, GetManySetManyAndSizeRules) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    c->add_namespace("p", {.max_value_size = 10, .skip = [](std::string_view k, std::string_view) {
+                             return k.starts_with("nocache");
+                           }});
+    std::vector<std::pair<std::string, std::string>> items{
+        {"a", "1"}, {"b", "2"}, {"big", std::string(100, 'x')}, {"nocache1", "3"}};
+    auto [e1, ok] = co_await c->async_set_many("p", items, nothrow);
+    EXPECT_FALSE(e1);
+    EXPECT_TRUE(ok);
+    std::vector<std::string> keys{"a", "missing", "b", "big", "nocache1"};
+    auto [e2, got] = co_await c->async_get_many("p", keys, nothrow);
+    EXPECT_FALSE(e2);
+    EXPECT_EQ(got, (std::vector<opt_string>{"1", std::nullopt, "2", std::nullopt, std::nullopt}));
+    EXPECT_EQ(metric(*c, R"(rcache_cache_skipped_total{namespace="p",reason="too_large"})"), 1);
+    EXPECT_EQ(metric(*c, R"(rcache_cache_skipped_total{namespace="p",reason="rule"})"), 1);
+    // A second read of the same keys is served by the near cache.
+    auto [e3, again] = co_await c->async_get_many("p", keys, nothrow);
+    EXPECT_EQ(again, got);
+    EXPECT_GE(metric(*c, R"(rcache_cache_hits_total{namespace="p",tier="l1"})"), 2);
+  });
+}
+
+TEST(Cache, CompressedAndEncryptedValuesRoundTrip) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto o = options_for(server);
+    o.compression = true;
+    o.compression_threshold = 64;
+    // 32 bytes of key, base64.
+    o.encryption_keys = "1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    auto c = cache::create(ex, o);
+    std::string doc;
+    for (int i = 0; i < 50; ++i) doc += R"({"id":)" + std::to_string(i) + R"(,"name":"user"},)";
+    auto [e1, ok] = co_await c->async_set("docs", "1", doc, {}, nothrow);
+    EXPECT_FALSE(e1) << e1.message();
+    const auto raw = server.command({"GET", "docs:1"}).text;
+    EXPECT_NE(raw, doc);
+    EXPECT_EQ(raw.find("user"), std::string::npos) << "encrypted at rest";
+    EXPECT_LT(raw.size(), doc.size()) << "compressed before encryption";
+    // Tampering is detected, never returned as data.
+    auto tampered = raw;
+    tampered[tampered.size() / 2] ^= 0x01;
+    server.command({"SET", "docs:2", tampered});
+    auto [e2, v2] = co_await c->async_get("docs", "2", nothrow);
+    EXPECT_EQ(e2, error::value_tampered);
+    auto [e3, v3] = co_await c->async_get("docs", "1", nothrow);
+    EXPECT_EQ(v3, opt_string(doc));
+    EXPECT_LT(metric(*c, "rcache_compression_ratio"), 1.0);
+  });
+}
+
+// ---- near-cache coherence -----------------------------------------------------------
+
+TEST(Cache, OwnWritesDropTheLocalEntryBeforeTheReply) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    EXPECT_TRUE(co_await connected(*c));
+    co_await c->async_set("n", "k", "v1", {}, nothrow);
+    co_await c->async_get("n", "k", nothrow);  // fills L1
+    auto [e0, hit] = co_await c->async_get("n", "k", nothrow);
+    EXPECT_EQ(metric(*c, R"(rcache_cache_hits_total{namespace="n",tier="l1"})"), 1);
+    for (int i = 2; i < 50; ++i) {
+      const auto v = "v" + std::to_string(i);
+      co_await c->async_set("n", "k", v, {}, nothrow);
+      auto [e, got] = co_await c->async_get("n", "k", nothrow);
+      EXPECT_EQ(got, opt_string(v)) << "read after own write returned an old value";
+      co_await c->async_get("n", "k", nothrow);  // refill L1 for the next round
+    }
+  });
+}
+
+TEST(Cache, AnotherWriterIsSeenOnceItsInvalidationArrives) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    EXPECT_TRUE(co_await connected(*c));
+    co_await c->async_set("n", "k", "mine", {}, nothrow);
+    co_await c->async_get("n", "k", nothrow);
+    auto [e1, cached] = co_await c->async_get("n", "k", nothrow);
+    EXPECT_EQ(cached, opt_string("mine"));
+    const auto pushes = metric(*c, R"(rcache_invalidations_total{source="push"})");
+    server.command({"SET", "n:k", "theirs"});  // redis-cli, another process
+    EXPECT_TRUE(co_await eventually(
+        [&] { return metric(*c, R"(rcache_invalidations_total{source="push"})") > pushes; }));
+    auto [e2, fresh] = co_await c->async_get("n", "k", nothrow);
+    EXPECT_EQ(fresh, opt_string("theirs"));
+  });
+}
+
+TEST(Cache, FlushAllDropsEverything) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    EXPECT_TRUE(co_await connected(*c));
+    for (auto k : {"a", "b", "c"}) {
+      co_await c->async_set("n", k, "v", {}, nothrow);
+      co_await c->async_get("n", k, nothrow);
+    }
+    EXPECT_EQ(metric(*c, "rcache_l1_entries"), 3);
+    server.command({"FLUSHALL"});
+    EXPECT_TRUE(co_await eventually(
+        [&] { return metric(*c, R"(rcache_invalidations_total{source="flush"})") >= 1; }));
+    EXPECT_EQ(metric(*c, "rcache_l1_entries"), 0);
+    auto [e, v] = co_await c->async_get("n", "a", nothrow);
+    EXPECT_FALSE(v.has_value());
+  });
+}
+
+TEST(Cache, ReadRacingAnInvalidationIsNeverStored) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    EXPECT_TRUE(co_await connected(*c));
+    co_await c->async_set("n", "k", "old", {}, nothrow);
+    // The GET is in flight when the write invalidates the key: its reply
+    // ("old") must not land in L1 after the invalidation.
+    int done = 0;
+    c->async_get("n", "k", [&](error_code, opt_string) { ++done; });
+    c->async_set("n", "k", "new", {}, [&](error_code, bool) { ++done; });
+    EXPECT_TRUE(co_await eventually([&] { return done == 2; }));
+    EXPECT_GE(metric(*c, "rcache_l1_rejected_fills_total"), 1);
+    for (int i = 0; i < 3; ++i) {
+      auto [e, v] = co_await c->async_get("n", "k", nothrow);
+      EXPECT_EQ(v, opt_string("new"));
+    }
+  });
+}
+
+TEST(Cache, ConnectionLossServesNothingFromL1UnlessStaleOnError) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    c->add_namespace("strict", {});
+    c->add_namespace("lenient", {.stale_on_error = true});
+    EXPECT_TRUE(co_await connected(*c));
+    for (auto ns : {"strict", "lenient"}) {
+      co_await c->async_set(ns, "k", "cached", {}, nothrow);
+      co_await c->async_get(ns, "k", nothrow);  // fill L1
+    }
+    server.kill();
+    EXPECT_TRUE(
+        co_await eventually([&] { return c->redis().state() != connection_state::connected; }));
+    auto [e1, strict] = co_await c->async_get("strict", "k", nothrow);
+    EXPECT_TRUE(e1) << "an L1 value was served while invalidations could be missed";
+    EXPECT_FALSE(strict.has_value());
+    auto [e2, lenient] = co_await c->async_get("lenient", "k", nothrow);
+    EXPECT_FALSE(e2);
+    EXPECT_EQ(lenient, opt_string("cached")) << "stale-on-error namespaces may read L1";
+    auto [e3, written] = co_await c->async_set("strict", "k", "x", {}, nothrow);
+    EXPECT_EQ(e3, error::not_connected) << "writes fail fast";
+
+    server.restart();  // empty: no persistence
+    EXPECT_TRUE(co_await connected(*c));
+    auto [e4, after] = co_await c->async_get("lenient", "k", nothrow);
+    EXPECT_FALSE(e4);
+    EXPECT_FALSE(after.has_value()) << "L1 is emptied on reconnect";
+    co_await c->async_set("strict", "k", "again", {}, nothrow);
+    co_await c->async_get("strict", "k", nothrow);
+    server.command({"SET", "strict:k", "changed"});
+    EXPECT_TRUE(co_await eventually([&] {
+      return metric(*c, R"(rcache_invalidations_total{source="push"})") >= 1;
+    })) << "tracking is on again after the reconnect";
+  });
+}
+
+// ---- get_or_load ------------------------------------------------------------------
+
+// A loader whose calls the test completes by hand.
+struct manual_loader {
+  std::vector<std::function<void(error_code, opt_string)>> calls;
+  loader fn() {
+    return [this](auto done) { calls.push_back(std::move(done)); };
+  }
+};
+
+TEST(Cache, GetOrLoadRunsOneLoaderForManyCallers) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    manual_loader l;
+    int answered = 0, right = 0;
+    for (int i = 0; i < 100; ++i) {
+      c->async_get_or_load("p", "hot", l.fn(), [&](error_code ec, opt_string v) {
+        ++answered;
+        if (!ec && v == opt_string("loaded")) ++right;
+      });
+    }
+    EXPECT_TRUE(co_await eventually([&] { return !l.calls.empty(); }));
+    // Every caller has had time to join: they wait on the one load.
+    EXPECT_TRUE(co_await eventually(
+        [&] { return metric(*c, R"(rcache_cache_misses_total{namespace="p"})") == 100; }));
+    EXPECT_EQ(l.calls.size(), 1u);
+    l.calls[0]({}, "loaded");
+    EXPECT_TRUE(co_await eventually([&] { return answered == 100; }));
+    EXPECT_EQ(right, 100);
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"GET", "p:hot"}).text == "loaded";
+    }));
+    auto [e, v] = co_await c->async_get_or_load("p", "hot", l.fn(), nothrow);
+    EXPECT_EQ(v, opt_string("loaded"));
+    EXPECT_EQ(l.calls.size(), 1u) << "cached: no second load";
+  });
+}
+
+TEST(Cache, FailingLoaderNeverPoisonsTheCache) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    const auto boom = make_error_code(boost::system::errc::io_error);
+    auto [e1, v1] = co_await c->async_get_or_load(
+        "p", "k", [&](auto done) { done(boom, std::nullopt); }, nothrow);
+    EXPECT_EQ(e1, boom) << "the loader's error reaches the caller";
+    EXPECT_EQ(server.command({"EXISTS", "p:k"}).text, "0");
+    auto [e2, v2] = co_await c->async_get_or_load(
+        "p", "k", [&](auto done) { done({}, std::string("ok")); }, nothrow);
+    EXPECT_FALSE(e2);
+    EXPECT_EQ(v2, opt_string("ok"));
+  });
+}
+
+TEST(Cache, NegativeCachingRemembersNotFound) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    c->add_namespace("neg", {.negative_ttl = 30s});
+    int loads = 0;
+    auto none = [&](auto done) {
+      ++loads;
+      done({}, std::nullopt);
+    };
+    auto [e1, v1] = co_await c->async_get_or_load("neg", "ghost", none, nothrow);
+    EXPECT_FALSE(v1.has_value());
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"EXISTS", "neg:ghost"}).text == "1";
+    }));
+    EXPECT_LE(std::stoll(server.command({"PTTL", "neg:ghost"}).text), 30'000);
+    auto [e2, v2] = co_await c->async_get_or_load("neg", "ghost", none, nothrow);
+    EXPECT_FALSE(v2.has_value());
+    EXPECT_EQ(loads, 1) << "the second call is answered by the negative entry";
+    auto [e3, plain] = co_await c->async_get("neg", "ghost", nothrow);
+    EXPECT_FALSE(e3);
+    EXPECT_FALSE(plain.has_value()) << "a plain get sees a negative entry as a miss";
+  });
+}
+
+TEST(Cache, StaleWhileRevalidateServesAndRefreshes) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    c->add_namespace("swr", {.ttl = 60s, .near_cache = false, .stale_grace = 600s});
+    int loads = 0;
+    auto load = [&](auto done) { done({}, "v" + std::to_string(++loads)); };
+    auto [e1, v1] = co_await c->async_get_or_load("swr", "k", load, nothrow);
+    EXPECT_EQ(v1, opt_string("v1"));
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"EXISTS", "swr:k"}).text == "1";
+    }));
+    EXPECT_GT(std::stoll(server.command({"PTTL", "swr:k"}).text), 600'000) << "TTL + grace";
+    // Age the value into its grace period.
+    server.command({"PEXPIRE", "swr:k", "300000"});
+    auto [e2, v2] = co_await c->async_get_or_load("swr", "k", load, nothrow);
+    EXPECT_EQ(v2, opt_string("v1")) << "the stale value is served at once";
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"GET", "swr:k"}).text == "v2";
+    })) << "and refreshed in the background";
+    EXPECT_EQ(loads, 2);
+  });
+}
+
+TEST(Cache, DistributedLockLetsOneProcessLoad) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    // Two caches stand for two processes sharing the Redis.
+    auto a = cache::create(ex, options_for(server));
+    auto b = cache::create(ex, options_for(server));
+    const namespace_options o{.distributed_lock = true, .lock_ttl = 10s};
+    a->add_namespace("dl", o);
+    b->add_namespace("dl", o);
+    manual_loader la, lb;
+    opt_string got_a, got_b;
+    a->async_get_or_load("dl", "k", la.fn(), [&](error_code, opt_string v) { got_a = v; });
+    EXPECT_TRUE(co_await eventually([&] { return la.calls.size() == 1; }));
+    EXPECT_EQ(server.command({"EXISTS", "lock:dl:k"}).text, "1");
+    b->async_get_or_load("dl", "k", lb.fn(), [&](error_code, opt_string v) { got_b = v; });
+    EXPECT_TRUE(co_await eventually(
+        [&] { return metric(*b, R"(rcache_cache_misses_total{namespace="dl"})") == 1; }));
+    la.calls[0]({}, "from-a");
+    EXPECT_TRUE(co_await eventually([&] { return got_a && got_b; }));
+    EXPECT_EQ(got_b, opt_string("from-a")) << "b waited for a's value";
+    EXPECT_TRUE(lb.calls.empty()) << "b never ran its loader";
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"EXISTS", "lock:dl:k"}).text == "0";
+    })) << "the owner released the lock";
+  });
+}
+
+TEST(Cache, MetricsExposeHitsMissesAndLatency) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    co_await c->async_set("m", "k", "v", {}, nothrow);
+    co_await c->async_get("m", "k", nothrow);
+    co_await c->async_get("m", "absent", nothrow);
+    const auto text = c->metrics_text();
+    EXPECT_NE(text.find("# TYPE rcache_op_duration_seconds histogram"), std::string::npos);
+    EXPECT_EQ(metric(*c, R"(rcache_cache_hits_total{namespace="m",tier="redis"})"), 1);
+    EXPECT_EQ(metric(*c, R"(rcache_cache_misses_total{namespace="m"})"), 1);
+    EXPECT_GE(metric(*c, R"(rcache_op_duration_seconds_count{op="get"})"), 2);
+  });
+}
+
+}  // namespace
+}  // namespace rcache
