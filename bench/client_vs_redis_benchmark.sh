@@ -27,18 +27,8 @@ client_cpu=${CLIENT_CPU:-0}
 requests=${REQUESTS:-1000000}
 c1_requests=${C1_REQUESTS:-100000}
 
-workdir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$workdir" --logfile "$workdir/redis.log" &
-server_pid=$!
-cleanup() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$workdir"; }
-trap cleanup EXIT
-for _ in $(seq 1 200); do
-  redis-cli -p "$port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-redis-cli -p "$port" ping >/dev/null
+source bench/lib.sh
+start_redis "$server_cpu"
 
 # Preload every key with a 100-byte value, so GETs hit.
 redis-benchmark -p "$port" -t set -n 300000 -r 100000 -d 100 -c 50 -P 64 -q >/dev/null 2>&1

@@ -468,6 +468,9 @@ class cache_impl final : public cache {
   // nullopt with no error: not cached by rule (the metrics say so).
   result<std::optional<std::string>> encode_for(const ns_state& ns, const std::string& key,
                                                 const std::string& full, const std::string& value) {
+    // Above the cache-wide limit is an error; above the namespace's own
+    // (smaller) limit is a rule: not cached, and counted.
+    if (value.size() > st_->opts.max_value_size) return make_error_code(error::value_too_large);
     if (value.size() > ns.max_value_size) {
       ns.skipped_size->inc();
       return std::optional<std::string>();

@@ -4,6 +4,7 @@
 // invalidation), get_or_load (single flight, failing loaders, negative
 // caching, stale-while-revalidate, the cross-process lock) and behaviour
 // while Redis is unreachable.
+#include <rcache/blocking_cache.hpp>
 #include <rcache/cache.hpp>
 
 #include <boost/asio/post.hpp>
@@ -96,6 +97,8 @@ TEST(Cache, BasicOperationsNamespacesAndTtl) {
 
     auto [e13, bad] = co_await c->async_get("users", "", nothrow);
     EXPECT_EQ(e13, error::invalid_key);
+    auto [e14, long_key] = co_await c->async_get("users", std::string(20'000, 'k'), nothrow);
+    EXPECT_EQ(e14, error::invalid_key);
   });
 }
 
@@ -121,6 +124,18 @@ TEST(Cache, GetManySetManyAndSizeRules) {
     auto [e3, again] = co_await c->async_get_many("p", keys, nothrow);
     EXPECT_EQ(again, got);
     EXPECT_GE(metric(*c, R"(rcache_cache_hits_total{namespace="p",tier="l1"})"), 2);
+  });
+}
+
+TEST(Cache, ValuesAboveTheCacheLimitAreAnError) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto o = options_for(server);
+    o.max_value_size = 1024;
+    auto c = cache::create(ex, o);
+    auto [e1, ok] = co_await c->async_set("n", "big", std::string(2048, 'x'), {}, nothrow);
+    EXPECT_EQ(e1, error::value_too_large);
+    EXPECT_EQ(server.command({"EXISTS", "n:big"}).text, "0");
   });
 }
 
@@ -412,6 +427,39 @@ TEST(Cache, MetricsExposeHitsMissesAndLatency) {
     EXPECT_EQ(metric(*c, R"(rcache_cache_misses_total{namespace="m"})"), 1);
     EXPECT_GE(metric(*c, R"(rcache_op_duration_seconds_count{op="get"})"), 2);
   });
+}
+
+// ---- blocking facade -----------------------------------------------------------
+
+TEST(BlockingCache, ThreadsShareOneCacheAndLoadsRunOffTheIoThread) {
+  redis_server server;
+  blocking_cache c(options_for(server));
+  ASSERT_TRUE(c.set("b", "k", "v").value());
+  EXPECT_EQ(c.get("b", "k").value(), opt_string("v"));
+  std::atomic<int> loads{0};
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto v = c.get_or_load("b", "shared-" + std::to_string(i),
+                               [&]() -> result<std::optional<std::string>> {
+                                 ++loads;
+                                 return std::optional<std::string>("x");
+                               });
+        if (v && *v == opt_string("x")) ++right;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(right.load(), 8 * 50);
+  EXPECT_LE(loads.load(), 8 * 50);
+  EXPECT_GE(loads.load(), 50) << "every key was loaded at least once";
+  auto failed = c.get_or_load("b", "bad", []() -> result<std::optional<std::string>> {
+    return make_error_code(error::invalid_argument);
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), error::invalid_argument);
 }
 
 }  // namespace
