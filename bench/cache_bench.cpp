@@ -47,7 +47,7 @@ int run_l1(rcache::cache_options o, int keys, int callers, double seconds) {
         for (int id = 0; id < callers; ++id) {
           asio::co_spawn(
               ioc,
-              [&, id]() -> asio::awaitable<void> {
+              [&, id, stop_at]() -> asio::awaitable<void> {
                 std::mt19937 rng(static_cast<unsigned>(id) + 1);
                 std::uniform_int_distribution<int> pick(0, keys - 1);
                 while (clock_type::now() < stop_at) {

@@ -6,7 +6,10 @@
 #       1 and 2 threads)
 #   l1_hit_ratio, lru_hit_ratio             zipf(0.99) trace, equal capacity
 #   l1_on_off_ratio                         rcache::cache get throughput on a
-#       hot key set with the near cache on over off, same redis-server
+#       hot key set (100 keys) with the near cache on over off, same
+#       redis-server, one caller issuing gets back to back (a request handler);
+#       l1_on_off_ratio_50_callers: the same with 50 concurrent callers, where
+#       automatic pipelining already hides most of the round trips
 #   compression_saving                      1 - MEMORY USAGE(zstd) / MEMORY
 #       USAGE(plain) over a generated JSON corpus
 #
@@ -32,13 +35,15 @@ echo "== near cache vs std::unordered_map + std::mutex (Google Benchmark)" >&2
   --benchmark_format=json >"$workdir/l1.json" 2>/dev/null
 echo "== hit ratio, zipf(0.99)" >&2
 "$build/bench/rcache_hit_ratio" >"$workdir/hit.json"
-echo "== rcache::cache get, near cache on / off" >&2
+echo "== rcache::cache get, near cache on / off, 1 and 50 callers" >&2
 url="redis://127.0.0.1:$port"
-taskset -c "$client_cpu" "$build/bench/rcache_cache_bench" --url "$url" --mode l1 --near-cache on \
-  --seconds "$secs" >"$workdir/on.json"
-redis-cli -p "$port" flushall >/dev/null
-taskset -c "$client_cpu" "$build/bench/rcache_cache_bench" --url "$url" --mode l1 --near-cache off \
-  --seconds "$secs" >"$workdir/off.json"
+for callers in 1 50; do
+  for mode in on off; do
+    redis-cli -p "$port" flushall >/dev/null
+    taskset -c "$client_cpu" "$build/bench/rcache_cache_bench" --url "$url" --mode l1 \
+      --near-cache "$mode" --callers "$callers" --seconds "$secs" >"$workdir/$mode-$callers.json"
+  done
+done
 echo "== compression, MEMORY USAGE" >&2
 redis-cli -p "$port" flushall >/dev/null
 "$build/bench/rcache_cache_bench" --url "$url" --mode compression >"$workdir/zstd.json"
@@ -55,8 +60,8 @@ for b in l1["benchmarks"]:
     if kind:
         rate[(kind, threads)] = b["items_per_second"]
 hit = json.load(open(os.path.join(w, "hit.json")))
-on = json.load(open(os.path.join(w, "on.json")))
-off = json.load(open(os.path.join(w, "off.json")))
+ops = {(m, c): json.load(open(os.path.join(w, f"{m}-{c}.json")))["ops_per_sec"]
+       for m in ("on", "off") for c in (1, 50)}
 z = json.load(open(os.path.join(w, "zstd.json")))
 out = {
     "l1_vs_map_1t_ratio": round(rate[("l1", 1)] / rate[("map", 1)], 3),
@@ -64,14 +69,16 @@ out = {
     "l1_hits_per_sec_1t": round(rate[("l1", 1)]), "map_hits_per_sec_1t": round(rate[("map", 1)]),
     "l1_hits_per_sec_2t": round(rate[("l1", 2)]), "map_hits_per_sec_2t": round(rate[("map", 2)]),
     "l1_hit_ratio": hit["l1_hit_ratio"], "lru_hit_ratio": hit["lru_hit_ratio"],
-    "l1_on_ops_per_sec": on["ops_per_sec"], "l1_off_ops_per_sec": off["ops_per_sec"],
-    "l1_on_off_ratio": round(on["ops_per_sec"] / off["ops_per_sec"], 2),
+    "l1_on_ops_per_sec": ops[("on", 1)], "l1_off_ops_per_sec": ops[("off", 1)],
+    "l1_on_off_ratio": round(ops[("on", 1)] / ops[("off", 1)], 2),
+    "l1_on_ops_per_sec_50_callers": ops[("on", 50)], "l1_off_ops_per_sec_50_callers": ops[("off", 50)],
+    "l1_on_off_ratio_50_callers": round(ops[("on", 50)] / ops[("off", 50)], 2),
     "compression_saving": z["compression_saving"],
     "plain_memory_usage": z["plain_memory_usage"], "compressed_memory_usage": z["compressed_memory_usage"],
 }
 print(f"{'figure':<44}{'value':>14}")
 for k in ("l1_vs_map_1t_ratio", "l1_vs_map_2t_ratio", "l1_hit_ratio", "lru_hit_ratio",
-          "l1_on_off_ratio", "compression_saving"):
+          "l1_on_off_ratio", "l1_on_off_ratio_50_callers", "compression_saving"):
     print(f"{k:<44}{out[k]:>14}")
 print(json.dumps(out))
 PY

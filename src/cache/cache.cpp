@@ -23,6 +23,7 @@
 #include <rcache/cache.hpp>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <mutex>
@@ -50,6 +51,17 @@ void complete(const asio::any_io_executor& fallback, Handler h, Args&&... args) 
   auto ex = asio::get_associated_executor(h, fallback);
   asio::dispatch(ex, [h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
     std::move(h)(std::move(a)...);
+  });
+}
+
+// The same through a post, for results known while the operation is being
+// started (L1 hits, invalid keys): completing inline would run the caller's
+// continuation inside its own initiating call, and a caller looping over
+// L1 hits would recurse without bound.
+template <class Handler, class... Args>
+void complete_later(const asio::any_io_executor& fallback, Handler h, Args&&... args) {
+  asio::post(fallback, [fallback, h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
+    complete(fallback, std::move(h), std::move(a)...);
   });
 }
 
@@ -247,7 +259,10 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
     if (auto v = st->l1->get(full, clock::now())) {
       ns->hits_l1->inc();
       // L1 does not know the remaining TTL; -1 tells get_or_load "fresh".
-      done({}, std::string(*v), -1, false);
+      // Posted: this runs inside the caller's initiating call.
+      asio::post(st->executor(), [done = std::move(done), v = std::move(v)] {
+        done({}, std::string(*v), -1, false);
+      });
       return;
     }
   }
@@ -437,9 +452,10 @@ class cache_impl final : public cache {
     return target{ns, ns->prefix + key};
   }
 
+  // Completes an operation that ended while it was being started.
   template <class Handler, class... Args>
   void finish(Handler h, Args&&... args) {
-    complete(st_->executor(), std::move(h), std::forward<Args>(args)...);
+    complete_later(st_->executor(), std::move(h), std::forward<Args>(args)...);
   }
 
   // Cache requests fail fast while Redis is unreachable (the contract of

@@ -82,6 +82,17 @@ void deliver(const strand_type& strand, Handler h, Args&&... args) {
   });
 }
 
+// The same, always through a post: for requests that fail while they are
+// being submitted. Completing those inline would run the caller's
+// continuation inside its own initiating call (Asio forbids it; a caller
+// that retries in a loop would recurse without bound).
+template <class Handler, class... Args>
+void deliver_later(const strand_type& strand, Handler h, Args&&... args) {
+  asio::post(strand, [strand, h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
+    deliver(strand, std::move(h), std::move(a)...);
+  });
+}
+
 bool is_auth_error(std::string_view code) {
   return code == "WRONGPASS" || code == "NOAUTH" || code == "NOPERM";
 }
@@ -147,7 +158,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   void submit(request req, exec_handler h) {
     if (req.empty()) {
-      deliver(strand_, std::move(h), make_error_code(error::empty_request), response{});
+      deliver_later(strand_, std::move(h), make_error_code(error::empty_request), response{});
       return;
     }
     auto p = make_pending(std::move(req));
@@ -290,18 +301,18 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   void enqueue(pending_ptr p, bool bypass_limits = false) {
     bump(stats_.requests);
-    if (stopped_) return fail(p, make_error_code(error::client_stopped));
+    if (stopped_) return refuse(p, make_error_code(error::client_stopped));
     ensure_started();
     const bool down = state_ == connection_state::disconnected ||
                       (state_ == connection_state::connected && !conn_alive_);
     if (down) {
-      if (permanent_error_) return fail(p, permanent_ec_);
-      if (!p->wait_for_connection) return fail(p, make_error_code(error::not_connected));
+      if (permanent_error_) return refuse(p, permanent_ec_);
+      if (!p->wait_for_connection) return refuse(p, make_error_code(error::not_connected));
     }
     if (!bypass_limits && (queued_count_ >= cfg_.max_queued_requests ||
                            queued_bytes_ + p->payload.size() > cfg_.max_queued_bytes)) {
       bump(stats_.rejected);
-      return fail(p, make_error_code(error::queue_full));
+      return refuse(p, make_error_code(error::queue_full));
     }
     count_queued(*p);
     add_deadline(p);
@@ -310,6 +321,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   }
 
   void fail(const pending_ptr& p, error_code ec) { complete(p, ec); }
+  // A request refused while it is being submitted.
+  void refuse(const pending_ptr& p, error_code ec) { complete(p, ec, /*immediate=*/true); }
 
   // Queue accounting, for backpressure: a request counts from enqueue (or
   // re-queue after a connection loss) until it is written or completed.
@@ -325,14 +338,19 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     queued_bytes_ -= p.payload.size();
   }
 
-  void complete(const pending_ptr& p, error_code ec) {
+  void complete(const pending_ptr& p, error_code ec, bool immediate = false) {
     if (p->done) return;
     p->done = true;
     unqueue(*p);
     p->payload = std::string();  // a completed request may linger in send_q_ or the heap
     // Keep the deadline heap short: entries at its top that are done go now.
     while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
-    if (p->handler) deliver(strand_, std::move(p->handler), ec, std::move(p->replies));
+    if (!p->handler) return;
+    if (immediate) {
+      deliver_later(strand_, std::move(p->handler), ec, std::move(p->replies));
+    } else {
+      deliver(strand_, std::move(p->handler), ec, std::move(p->replies));
+    }
   }
 
   // ---- deadlines ------------------------------------------------------------
