@@ -123,9 +123,16 @@ struct state : std::enable_shared_from_this<state> {
   std::function<void(const value&)> user_push;
 
   // Metrics that do not depend on the namespace.
+  // Latency per operation (Redis round trips; loads: the loader's time).
   metrics::histogram* op_get = nullptr;
   metrics::histogram* op_set = nullptr;
-  metrics::histogram* op_other = nullptr;
+  metrics::histogram* op_del = nullptr;
+  metrics::histogram* op_exists = nullptr;
+  metrics::histogram* op_ttl = nullptr;
+  metrics::histogram* op_expire = nullptr;
+  metrics::histogram* op_touch = nullptr;
+  metrics::histogram* op_get_many = nullptr;
+  metrics::histogram* op_set_many = nullptr;
   metrics::histogram* op_load = nullptr;
   metrics::counter* bytes_in = nullptr;
   metrics::counter* bytes_out = nullptr;
@@ -248,6 +255,19 @@ namespace {
 using cache_detail::ns_state;
 using cache_detail::state;
 
+// Stores a value read from Redis in L1, unless the key was invalidated
+// since `token` was taken. Its local lifetime is never longer than on the
+// server, nor than the L1 cap, nor reaches into a stale-while-revalidate
+// grace period (which only a Redis read can notice and refresh).
+void fill_l1(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
+             std::int64_t pttl, const near::fill_token& token) {
+  auto local = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
+  if (pttl >= 0)
+    local = std::min(local, ms(pttl) - std::chrono::duration_cast<ms>(ns.opts.stale_grace));
+  if (local.count() <= 0) return;
+  (void)st.l1->put(full, std::make_shared<const std::string>(plain), clock::now() + local, token);
+}
+
 // A GET (+ PTTL) for one key, with L1 in front; the shared read path of
 // get and get_or_load. `done(ec, value, pttl_ms, absent_marker, stale)`.
 using fetch_done = std::function<void(error_code, std::optional<std::string>, std::int64_t, bool)>;
@@ -309,15 +329,7 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
       done(plain.error(), std::nullopt, -2, false);
       return;
     }
-    if (use_l1 && pttl != -2) {
-      // Never longer locally than on the server, nor than the L1 cap.
-      auto local = std::chrono::duration_cast<ms>(st->opts.near_cache_max_ttl);
-      if (pttl >= 0) local = std::min(local, ms(pttl));
-      if (local.count() > 0) {
-        (void)st->l1->put(full, std::make_shared<const std::string>(*plain), clock::now() + local,
-                          *token);
-      }
-    }
+    if (use_l1 && pttl != -2) fill_l1(*st, *ns, full, *plain, pttl, *token);
     done({}, std::move(*plain), pttl, false);
   });
 }
@@ -351,7 +363,13 @@ class cache_impl final : public cache {
     };
     st.op_get = hist("get");
     st.op_set = hist("set");
-    st.op_other = hist("other");
+    st.op_del = hist("del");
+    st.op_exists = hist("exists");
+    st.op_ttl = hist("ttl");
+    st.op_expire = hist("expire");
+    st.op_touch = hist("touch");
+    st.op_get_many = hist("get_many");
+    st.op_set_many = hist("set_many");
     st.op_load = hist("load");
     st.bytes_in =
         st.reg.counter("rcache_bytes_total", "Value bytes", {{"direction", "in"}}).value();
@@ -543,8 +561,9 @@ class cache_impl final : public cache {
 
   // One command for one key whose reply becomes a bool or an integer.
   template <class Handler, class Convert>
-  void simple(const std::string& ns, const std::string& key, bool invalidate,
-              std::function<void(request&, const target&)> build, Handler h, Convert convert) {
+  void simple(metrics::histogram* latency, const std::string& ns, const std::string& key,
+              bool invalidate, std::function<void(request&, const target&)> build, Handler h,
+              Convert convert) {
     auto t = resolve(ns, key);
     if (!t) return finish(std::move(h), t.error(), convert(value{}));
     if (invalidate && st_->l1) st_->l1->invalidate(t->full);
@@ -552,43 +571,43 @@ class cache_impl final : public cache {
     build(r, *t);
     auto st = st_;
     const auto t0 = clock::now();
-    st_->redis->async_exec(
-        std::move(r), [st, t0, h = std::move(h), convert](error_code ec, response resp) mutable {
-          st->op_other->record(clock::now() - t0);
-          if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
-          if (ec) st->count_error(ec);
-          complete(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
-        });
+    st_->redis->async_exec(std::move(r), [st, t0, latency, h = std::move(h), convert](
+                                             error_code ec, response resp) mutable {
+      latency->record(clock::now() - t0);
+      if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
+      if (ec) st->count_error(ec);
+      complete(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
+    });
   }
 
   static bool positive(const value& v) { return v.integer > 0; }
 
   void do_del(const std::string& ns, const std::string& key, bool_handler h) override {
     simple(
-        ns, key, true, [](request& r, const target& t) { r.push("DEL", t.full); }, std::move(h),
-        positive);
+        st_->op_del, ns, key, true, [](request& r, const target& t) { r.push("DEL", t.full); },
+        std::move(h), positive);
   }
   void do_exists(const std::string& ns, const std::string& key, bool_handler h) override {
     simple(
-        ns, key, false, [](request& r, const target& t) { r.push("EXISTS", t.full); }, std::move(h),
-        positive);
+        st_->op_exists, ns, key, false,
+        [](request& r, const target& t) { r.push("EXISTS", t.full); }, std::move(h), positive);
   }
   void do_ttl(const std::string& ns, const std::string& key, int_handler h) override {
     simple(
-        ns, key, false, [](request& r, const target& t) { r.push("PTTL", t.full); }, std::move(h),
-        [](const value& v) { return v.integer; });
+        st_->op_ttl, ns, key, false, [](request& r, const target& t) { r.push("PTTL", t.full); },
+        std::move(h), [](const value& v) { return v.integer; });
   }
   void do_expire(const std::string& ns, const std::string& key, std::chrono::milliseconds ttl,
                  bool_handler h) override {
     // A shorter TTL must not leave a longer-lived L1 copy behind.
     simple(
-        ns, key, true,
+        st_->op_expire, ns, key, true,
         [ttl](request& r, const target& t) { r.push("PEXPIRE", t.full, ttl.count()); },
         std::move(h), positive);
   }
   void do_touch(const std::string& ns, const std::string& key, bool_handler h) override {
     simple(
-        ns, key, false,
+        st_->op_touch, ns, key, false,
         [key](request& r, const target& t) {
           const auto ttl = t.ns->ttl_for(key);
           if (ttl.count() > 0) {
@@ -643,7 +662,7 @@ class cache_impl final : public cache {
     st_->redis->async_exec(std::move(r), [st, t0, targets = std::move(targets),
                                           fills = std::move(fills), out = std::move(out),
                                           h = std::move(h)](error_code ec, response resp) mutable {
-      st->op_get->record(clock::now() - t0);
+      st->op_get_many->record(clock::now() - t0);
       if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
       if (ec) {
         st->count_error(ec);
@@ -665,12 +684,7 @@ class cache_impl final : public cache {
         t.ns->hits_redis->inc();
         const std::int64_t pttl = resp.at(1 + j).integer;
         if (fills[j].token && pttl != -2) {
-          auto local = std::chrono::duration_cast<ms>(st->opts.near_cache_max_ttl);
-          if (pttl >= 0) local = std::min(local, ms(pttl));
-          if (local.count() > 0) {
-            (void)st->l1->put(t.full, std::make_shared<const std::string>(*plain),
-                              clock::now() + local, *fills[j].token);
-          }
+          fill_l1(*st, *t.ns, t.full, *plain, pttl, *fills[j].token);
         }
         out[fills[j].index] = std::move(*plain);
       }
@@ -694,7 +708,7 @@ class cache_impl final : public cache {
     const auto t0 = clock::now();
     st_->redis->async_exec(std::move(r),
                            [st, t0, h = std::move(h)](error_code ec, response resp) mutable {
-                             st->op_set->record(clock::now() - t0);
+                             st->op_set_many->record(clock::now() - t0);
                              for (const auto& v : resp) {
                                if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
                              }

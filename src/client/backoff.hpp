@@ -23,10 +23,12 @@ namespace rcache::detail {
   const std::int64_t cap = std::max<std::int64_t>(0, max.count());
   const std::int64_t first = std::clamp<std::int64_t>(initial.count(), 0, cap);
   std::int64_t base = first;
-  for (int i = 0; i < attempt && base > 0 && base < cap; ++i) base = base > cap / 2 ? cap : base * 2;
+  for (int i = 0; i < attempt && base > 0 && base < cap; ++i)
+    base = base > cap / 2 ? cap : base * 2;
   const std::int64_t half = base / 2;
   const std::int64_t span = base - half;  // jitter in [0, span]
-  return std::chrono::milliseconds(half + static_cast<std::int64_t>(random % static_cast<std::uint64_t>(span + 1)));
+  return std::chrono::milliseconds(
+      half + static_cast<std::int64_t>(random % static_cast<std::uint64_t>(span + 1)));
 }
 
 }  // namespace rcache::detail

@@ -2,7 +2,6 @@
 #include "client/backoff.hpp"
 
 #include <gtest/gtest.h>
-
 #include <random>
 #include <set>
 

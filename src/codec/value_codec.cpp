@@ -446,6 +446,8 @@ std::string_view absent_marker() noexcept {
   return {marker, sizeof marker};
 }
 
-bool is_absent_marker(std::string_view stored) noexcept { return stored == absent_marker(); }
+bool is_absent_marker(std::string_view stored) noexcept {
+  return stored == absent_marker();
+}
 
 }  // namespace rcache::codec

@@ -387,6 +387,34 @@ TEST(Cache, StaleWhileRevalidateServesAndRefreshes) {
   });
 }
 
+TEST(Cache, EarlyRefreshReloadsBeforeExpiry) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    // A huge beta makes XFetch refresh on every read of a value that has
+    // any TTL left; with beta 0 it never would.
+    c->add_namespace("xf", {.ttl = 60s, .near_cache = false, .early_refresh_beta = 1e9});
+    c->add_namespace("plain", {.ttl = 60s, .near_cache = false});
+    int loads_xf = 0, loads_plain = 0;
+    auto load_xf = [&](auto done) { done({}, "v" + std::to_string(++loads_xf)); };
+    auto load_plain = [&](auto done) { done({}, "p" + std::to_string(++loads_plain)); };
+    co_await c->async_get_or_load("xf", "k", load_xf, nothrow);
+    co_await c->async_get_or_load("plain", "k", load_plain, nothrow);
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"EXISTS", "xf:k"}).text == "1";
+    }));
+    EXPECT_TRUE(co_await eventually([&] {
+      return server.command({"EXISTS", "plain:k"}).text == "1";
+    }));
+    auto [e1, v1] = co_await c->async_get_or_load("xf", "k", load_xf, nothrow);
+    EXPECT_EQ(v1, opt_string("v1")) << "the current value is served while refreshing";
+    EXPECT_TRUE(co_await eventually([&] { return server.command({"GET", "xf:k"}).text == "v2"; }));
+    auto [e2, v2] = co_await c->async_get_or_load("plain", "k", load_plain, nothrow);
+    EXPECT_EQ(v2, opt_string("p1"));
+    EXPECT_EQ(loads_plain, 1) << "without early refresh a fresh value is not reloaded";
+  });
+}
+
 TEST(Cache, DistributedLockLetsOneProcessLoad) {
   redis_server server;
   test::run_async([&](auto ex) -> asio::awaitable<void> {

@@ -430,6 +430,21 @@ TEST(Client, BoundedQueueRejectsWithBackpressure) {
   });
 }
 
+TEST(Client, AThrowingHandlerLeavesThroughRunAndTheClientCarriesOn) {
+  redis_server server;
+  asio::io_context ioc;
+  client c(ioc.get_executor(), config_for(server));
+  bool second_done = false;
+  c.async_exec(cmd("PING"), [](error_code, response) { throw std::runtime_error("handler bug"); });
+  c.async_exec(cmd("SET", "after-throw", "1"), [&](error_code ec, response) { second_done = !ec; });
+  EXPECT_THROW(ioc.run_for(10s), std::runtime_error);
+  ioc.restart();
+  while (!second_done && ioc.run_one_for(10s)) {
+  }
+  EXPECT_TRUE(second_done) << "the connection survived the throwing handler";
+  EXPECT_EQ(server.command({"GET", "after-throw"}).text, "1");
+}
+
 // ---- security -------------------------------------------------------------------
 
 TEST(Client, WrongPasswordIsAClearErrorNotAHang) {
