@@ -131,7 +131,11 @@ class cache {
                                                      cache_options o);
   virtual ~cache() = default;
 
-  /// Registers (or replaces) a namespace.
+  /// Registers (or replaces) a namespace. Names: letters, digits, `_ - . :`,
+  /// at most 128 bytes (they become key prefixes and metric labels); throws
+  /// std::invalid_argument otherwise. Operations on a namespace that was
+  /// never registered use the defaults; one with an invalid name fails with
+  /// error::invalid_argument.
   virtual void add_namespace(std::string name, namespace_options o) = 0;
 
   // ---- operations; `ns` is a namespace name ("" for the default) ----

@@ -25,6 +25,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <random>
@@ -63,6 +64,15 @@ void complete_later(const asio::any_io_executor& fallback, Handler h, Args&&... 
   asio::post(fallback, [fallback, h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
     complete(fallback, std::move(h), std::move(a)...);
   });
+}
+
+// Namespace names become metric labels and key prefixes: keep them tame.
+bool valid_namespace_name(std::string_view name) {
+  if (name.size() > 128) return false;
+  for (unsigned char ch : name) {
+    if (!std::isalnum(ch) && ch != '_' && ch != '-' && ch != '.' && ch != ':') return false;
+  }
+  return true;
 }
 
 // Lua: delete the lock only if it still holds our token.
@@ -415,6 +425,10 @@ class cache_impl final : public cache {
   ~cache_impl() override { st_->redis->stop(); }
 
   void add_namespace(std::string name, namespace_options o) override {
+    if (!valid_namespace_name(name)) {
+      throw std::invalid_argument("cache: namespace name '" + name +
+                                  "' (letters, digits, _ - . : and at most 128 bytes)");
+    }
     auto ns = st_->make_ns(name, std::move(o));
     std::unique_lock lock(st_->ns_mutex);
     st_->namespaces[std::move(name)] = std::move(ns);
@@ -463,6 +477,7 @@ class cache_impl final : public cache {
 
   // Resolves the namespace and validates the key; error: invalid_key.
   result<target> resolve(const std::string& ns_name, const std::string& key) {
+    if (!valid_namespace_name(ns_name)) return make_error_code(error::invalid_argument);
     auto ns = st_->find_ns(ns_name);
     if (key.empty() || ns->prefix.size() + key.size() > st_->opts.max_key_size) {
       return make_error_code(error::invalid_key);
@@ -884,19 +899,14 @@ class cache_impl final : public cache {
       r.push("SET", full, codec::absent_marker(), "PX",
              std::chrono::duration_cast<ms>(ns->opts.negative_ttl).count());
     }
-    if (!lock_token.empty()) {
-      const auto& s = st->unlock_script;
-      r.push("EVALSHA", s.sha1(), 1, "lock:" + full, lock_token);
+    if (!r.empty()) {
+      st->redis->async_exec(std::move(r), [st](error_code e, response) {
+        if (e) st->count_error(e);
+      });
     }
-    if (r.empty()) return;
-    st->redis->async_exec(std::move(r), [st, lock_token, full](error_code e, response resp) {
-      if (e) return st->count_error(e);
-      // The unlock script may not be loaded yet on this server.
-      if (!lock_token.empty() && resp.back().is_error() && resp.back().error_code() == "NOSCRIPT") {
-        st->redis->async_eval(st->unlock_script, {"lock:" + full}, {lock_token},
-                              [](error_code, value) {});
-      }
-    });
+    // After the value: a process polling for it sees the value before the
+    // lock disappears.
+    if (!lock_token.empty()) release_lock(st, full, lock_token);
   }
 
   static void finish_flight(const std::shared_ptr<state>& st, const std::string& full,

@@ -99,6 +99,9 @@ TEST(Cache, BasicOperationsNamespacesAndTtl) {
     EXPECT_EQ(e13, error::invalid_key);
     auto [e14, long_key] = co_await c->async_get("users", std::string(20'000, 'k'), nothrow);
     EXPECT_EQ(e14, error::invalid_key);
+    auto [e15, bad_ns] = co_await c->async_get("no spaces\n", "k", nothrow);
+    EXPECT_EQ(e15, error::invalid_argument);
+    EXPECT_THROW(c->add_namespace("bad name", {}), std::invalid_argument);
   });
 }
 
