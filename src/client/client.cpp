@@ -77,16 +77,8 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 template <class Handler, class... Args>
 void deliver(const strand_type& strand, Handler h, Args&&... args) {
   auto ex = asio::get_associated_executor(h, strand);
-  asio::dispatch(ex, [strand, h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
-    // A handler that throws while it runs inline would unwind the client's
-    // own coroutines; the exception leaves through io_context::run() instead,
-    // as Asio's convention has it, and the connection carries on.
-    try {
-      std::move(h)(std::move(a)...);
-    } catch (...) {
-      asio::post(strand.get_inner_executor(),
-                 [e = std::current_exception()] { std::rethrow_exception(e); });
-    }
+  asio::dispatch(ex, [h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
+    std::move(h)(std::move(a)...);
   });
 }
 
@@ -356,8 +348,16 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (!p->handler) return;
     if (immediate) {
       deliver_later(strand_, std::move(p->handler), ec, std::move(p->replies));
-    } else {
+      return;
+    }
+    // A handler that throws while it runs inline would unwind the client's
+    // own coroutines; the exception leaves through io_context::run()
+    // instead, as Asio's convention has it, and the connection carries on.
+    try {
       deliver(strand_, std::move(p->handler), ec, std::move(p->replies));
+    } catch (...) {
+      asio::post(strand_.get_inner_executor(),
+                 [e = std::current_exception()] { std::rethrow_exception(e); });
     }
   }
 
