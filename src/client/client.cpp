@@ -115,6 +115,7 @@ struct pending {
   bool wait_for_connection = true;
   bool queued = false;  // counted in queued_count_ / queued_bytes_
   bool written = false;
+  bool unsent = false;  // in wait_q_, but its write failed before any byte left
   bool done = false;
 
   // any_completion_handler's move assignment in Boost 1.81 recurses forever
@@ -754,8 +755,9 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     std::vector<pending_ptr> again, lost;
     for (auto& p : waiting) {
       if (p->done) continue;
-      if (p->retryable && p->retries_left > 0 && !stopped_) {
-        p->retries_left -= 1;
+      if (!stopped_ && (p->unsent || (p->retryable && p->retries_left > 0))) {
+        if (!p->unsent) p->retries_left -= 1;
+        p->unsent = false;
         p->written = false;
         p->next = 0;
         p->command_started = false;
@@ -833,6 +835,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     auto& buf = *wbuf_;
     buf.clear();
     std::size_t cmds = 0;
+    const std::size_t batch_start = wait_q_.size();
     while (!send_q_.empty() && buf.size() < max_batch) {
       auto p = std::move(send_q_.front());
       send_q_.pop_front();
@@ -854,6 +857,11 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
       done = socket_.index() == 1 ? std::get<1>(socket_).write_some(asio::buffer(buf), ec)
                                   : std::get<3>(socket_).write_some(asio::buffer(buf), ec);
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        // Nothing of this batch reached the server: it may be sent again
+        // on the next connection, whatever its commands are.
+        if (done == 0) {
+          for (auto i = batch_start; i < wait_q_.size(); ++i) wait_q_[i]->unsent = true;
+        }
         close_connection(ec);
         return;
       }

@@ -41,6 +41,9 @@ struct wipe_on_exit {
   Buffer& b;
   ~wipe_on_exit() { OPENSSL_cleanse(b.data(), b.size()); }
 };
+// clang 14 has no class template argument deduction for aggregates yet.
+template <class Buffer>
+wipe_on_exit(Buffer&) -> wipe_on_exit<Buffer>;
 
 // Decodes one key from canonical standard base64. EVP_DecodeBlock alone is
 // too lenient for a secret's configuration: it skips surrounding
