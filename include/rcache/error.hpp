@@ -11,6 +11,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
+#include <string_view>
 #include <type_traits>
 
 namespace rcache {
@@ -54,6 +55,10 @@ enum class error {
 
 /// The category of rcache::error; name() is "rcache".
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;
+
+/// The enumerator's name ("timeout", "connection_lost", ...), for metric
+/// labels and logs; "unknown" for a value outside the enum.
+[[nodiscard]] std::string_view to_string(error e) noexcept;
 
 /// Makes an error_code in rcache's category.
 [[nodiscard]] inline boost::system::error_code make_error_code(error e) noexcept {

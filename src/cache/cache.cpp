@@ -165,8 +165,10 @@ struct state : std::enable_shared_from_this<state> {
   asio::any_io_executor executor() const { return redis->get_executor(); }
 
   void count_error(const error_code& ec) {
-    std::string kind = ec.category() == error_category() ? ec.message() : ec.category().name();
-    // Label values stay few: the rcache error name space is small and fixed.
+    // Bounded label values: rcache's enumerator names, else the category.
+    std::string kind = ec.category() == error_category()
+                           ? std::string(to_string(static_cast<error>(ec.value())))
+                           : std::string(ec.category().name());
     metrics::counter* c = nullptr;
     {
       std::lock_guard lock(error_mutex);

@@ -77,6 +77,70 @@ class category final : public boost::system::error_category {
 
 }  // namespace
 
+std::string_view to_string(error e) noexcept {
+  switch (e) {
+    case error::resp_invalid_type:
+      return "resp_invalid_type";
+    case error::resp_invalid_integer:
+      return "resp_invalid_integer";
+    case error::resp_invalid_double:
+      return "resp_invalid_double";
+    case error::resp_invalid_boolean:
+      return "resp_invalid_boolean";
+    case error::resp_invalid_framing:
+      return "resp_invalid_framing";
+    case error::resp_bulk_too_long:
+      return "resp_bulk_too_long";
+    case error::resp_depth_exceeded:
+      return "resp_depth_exceeded";
+    case error::resp_aggregate_too_large:
+      return "resp_aggregate_too_large";
+    case error::resp_line_too_long:
+      return "resp_line_too_long";
+    case error::not_connected:
+      return "not_connected";
+    case error::connection_lost:
+      return "connection_lost";
+    case error::connect_timeout:
+      return "connect_timeout";
+    case error::timeout:
+      return "timeout";
+    case error::queue_full:
+      return "queue_full";
+    case error::handshake_failed:
+      return "handshake_failed";
+    case error::auth_failed:
+      return "auth_failed";
+    case error::resp3_unsupported:
+      return "resp3_unsupported";
+    case error::client_stopped:
+      return "client_stopped";
+    case error::unexpected_reply:
+      return "unexpected_reply";
+    case error::empty_request:
+      return "empty_request";
+    case error::invalid_url:
+      return "invalid_url";
+    case error::invalid_argument:
+      return "invalid_argument";
+    case error::value_corrupt:
+      return "value_corrupt";
+    case error::value_key_unknown:
+      return "value_key_unknown";
+    case error::value_tampered:
+      return "value_tampered";
+    case error::value_too_large:
+      return "value_too_large";
+    case error::invalid_key:
+      return "invalid_key";
+    case error::compression_failed:
+      return "compression_failed";
+    case error::redis_error:
+      return "redis_error";
+  }
+  return "unknown";
+}
+
 const boost::system::error_category& error_category() noexcept {
   static const category instance;
   return instance;
