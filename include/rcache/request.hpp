@@ -88,15 +88,10 @@ class request {
   [[nodiscard]] const options& opts() const noexcept { return options_; }
 
   /// How a command is answered. `normal`: one reply. `subscribe`: one push
-  /// confirmation per channel argument. `unsubscribe_all`: one per channel
-  /// currently subscribed (at least one), known only when it executes.
-  enum class reply_kind : std::uint8_t {
-    normal,
-    subscribe,
-    unsubscribe_all,
-    punsubscribe_all,
-    sunsubscribe_all
-  };
+  /// confirmation per channel argument. `unsubscribe_all` (UNSUBSCRIBE,
+  /// PUNSUBSCRIBE or SUNSUBSCRIBE without arguments): one per channel of
+  /// that kind currently subscribed (at least one), known only when it runs.
+  enum class reply_kind : std::uint8_t { normal, subscribe, unsubscribe_all };
   struct command_info {
     reply_kind kind = reply_kind::normal;
     std::uint32_t confirmations = 0;  // for subscribe

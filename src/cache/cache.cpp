@@ -33,6 +33,7 @@
 #include <unordered_map>
 
 #include "cache/glob.hpp"
+#include "client/completion.hpp"
 #include "codec/value_codec.hpp"
 #include "metrics/registry.hpp"
 #include "near/near_cache.hpp"
@@ -46,25 +47,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 using ms = std::chrono::milliseconds;
 
-// Completes `h` on its associated executor (inline when that is the current one).
-template <class Handler, class... Args>
-void complete(const asio::any_io_executor& fallback, Handler h, Args&&... args) {
-  auto ex = asio::get_associated_executor(h, fallback);
-  asio::dispatch(ex, [h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
-    std::move(h)(std::move(a)...);
-  });
-}
-
-// The same through a post, for results known while the operation is being
-// started (L1 hits, invalid keys): completing inline would run the caller's
-// continuation inside its own initiating call, and a caller looping over
-// L1 hits would recurse without bound.
-template <class Handler, class... Args>
-void complete_later(const asio::any_io_executor& fallback, Handler h, Args&&... args) {
-  asio::post(fallback, [fallback, h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
-    complete(fallback, std::move(h), std::move(a)...);
-  });
-}
+using detail::complete_later;
+using detail::complete_now;
 
 // Namespace names become metric labels and key prefixes: keep them tame.
 bool valid_namespace_name(std::string_view name) {
@@ -511,7 +495,7 @@ class cache_impl final : public cache {
               error_code ec, std::optional<std::string> v, std::int64_t, bool) mutable {
             if (!ec && !v) nsp->misses->inc();
             if (!ec && v) nsp->hits_redis->inc();
-            complete(st->executor(), std::move(*h), ec, std::move(v));
+            complete_now(st->executor(), std::move(*h), ec, std::move(v));
           });
   }
 
@@ -572,7 +556,7 @@ class cache_impl final : public cache {
                                ec = make_error_code(error::redis_error);
                              if (ec) st->count_error(ec);
                              const bool written = !ec && !resp.at(0).is_null();
-                             complete(st->executor(), std::move(h), ec, written);
+                             complete_now(st->executor(), std::move(h), ec, written);
                            });
   }
 
@@ -593,7 +577,7 @@ class cache_impl final : public cache {
       latency->record(clock::now() - t0);
       if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
       if (ec) st->count_error(ec);
-      complete(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
+      complete_now(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
     });
   }
 
@@ -683,7 +667,7 @@ class cache_impl final : public cache {
       if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
       if (ec) {
         st->count_error(ec);
-        return complete(st->executor(), std::move(h), ec, std::move(out));
+        return complete_now(st->executor(), std::move(h), ec, std::move(out));
       }
       const auto& values = resp[0].elements;
       for (std::size_t j = 0; j < fills.size() && j < values.size(); ++j) {
@@ -696,7 +680,7 @@ class cache_impl final : public cache {
         auto plain = codec::decode(got.str, t.full, st->codec);
         if (!plain) {
           st->count_error(plain.error());
-          return complete(st->executor(), std::move(h), plain.error(), std::move(out));
+          return complete_now(st->executor(), std::move(h), plain.error(), std::move(out));
         }
         t.ns->hits_redis->inc();
         const std::int64_t pttl = resp.at(1 + j).integer;
@@ -705,7 +689,7 @@ class cache_impl final : public cache {
         }
         out[fills[j].index] = std::move(*plain);
       }
-      complete(st->executor(), std::move(h), error_code{}, std::move(out));
+      complete_now(st->executor(), std::move(h), error_code{}, std::move(out));
     });
   }
 
@@ -730,7 +714,7 @@ class cache_impl final : public cache {
                                if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
                              }
                              if (ec) st->count_error(ec);
-                             complete(st->executor(), std::move(h), ec, !ec);
+                             complete_now(st->executor(), std::move(h), ec, !ec);
                            });
   }
 
@@ -750,8 +734,8 @@ class cache_impl final : public cache {
             const auto& o = nsp->opts;
             if (!ec && absent) {  // negative cache hit
               nsp->hits_redis->inc();
-              return complete(this_st->executor(), std::move(*hp), error_code{},
-                              std::optional<std::string>());
+              return complete_now(this_st->executor(), std::move(*hp), error_code{},
+                                  std::optional<std::string>());
             }
             if (!ec && v) {
               nsp->hits_redis->inc();
@@ -769,7 +753,7 @@ class cache_impl final : public cache {
                 refresh = -nsp->load_ms->load() * o.early_refresh_beta * std::log(u) >= remaining;
               }
               if (refresh) start_load(this_st, nsp, full, key, load, nullptr);
-              return complete(this_st->executor(), std::move(*hp), error_code{}, std::move(v));
+              return complete_now(this_st->executor(), std::move(*hp), error_code{}, std::move(v));
             }
             // A miss, or Redis failed: load (Redis errors do not stop the
             // caller from getting the value; storing it may fail, quietly).
@@ -921,7 +905,7 @@ class cache_impl final : public cache {
       f = std::move(it->second);
       st->flights.erase(it);
     }
-    for (auto& w : f->waiters) complete(st->executor(), std::move(w), ec, v);
+    for (auto& w : f->waiters) complete_now(st->executor(), std::move(w), ec, v);
   }
 
  private:

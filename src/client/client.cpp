@@ -56,6 +56,7 @@
 #include <variant>
 
 #include "client/backoff.hpp"
+#include "client/completion.hpp"
 #include "resp/parser.hpp"
 
 namespace rcache {
@@ -71,27 +72,6 @@ using unix_stream = asio::local::stream_protocol;
 using tls_stream = asio::ssl::stream<tcp::socket>;
 using strand_type = asio::strand<asio::any_io_executor>;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-
-// Completes `h` with `args` on the handler's associated executor (the
-// strand when it has none): inline when that executor is the current one.
-template <class Handler, class... Args>
-void deliver(const strand_type& strand, Handler h, Args&&... args) {
-  auto ex = asio::get_associated_executor(h, strand);
-  asio::dispatch(ex, [h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
-    std::move(h)(std::move(a)...);
-  });
-}
-
-// The same, always through a post: for requests that fail while they are
-// being submitted. Completing those inline would run the caller's
-// continuation inside its own initiating call (Asio forbids it; a caller
-// that retries in a loop would recurse without bound).
-template <class Handler, class... Args>
-void deliver_later(const strand_type& strand, Handler h, Args&&... args) {
-  asio::post(strand, [strand, h = std::move(h), ... a = std::forward<Args>(args)]() mutable {
-    deliver(strand, std::move(h), std::move(a)...);
-  });
-}
 
 bool is_auth_error(std::string_view code) {
   return code == "WRONGPASS" || code == "NOAUTH" || code == "NOPERM";
@@ -159,7 +139,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   void submit(request req, exec_handler h) {
     if (req.empty()) {
-      deliver_later(strand_, std::move(h), make_error_code(error::empty_request), response{});
+      complete_later(strand_, std::move(h), make_error_code(error::empty_request), response{});
       return;
     }
     auto p = make_pending(std::move(req));
@@ -196,12 +176,12 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
                               value v = (ec2 || r2.size() != 2) ? value{}
                                         : r2[0].is_error()      ? std::move(r2[0])
                                                                 : std::move(r2[1]);
-                              deliver(self->strand_, std::move(h), ec2, std::move(v));
+                              complete_now(self->strand_, std::move(h), ec2, std::move(v));
                             });
                return;
              }
              value v = ec ? value{} : std::move(r.at(0));
-             deliver(self->strand_, std::move(h), ec, std::move(v));
+             complete_now(self->strand_, std::move(h), ec, std::move(v));
            });
   }
 
@@ -348,14 +328,14 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
     if (!p->handler) return;
     if (immediate) {
-      deliver_later(strand_, std::move(p->handler), ec, std::move(p->replies));
+      complete_later(strand_, std::move(p->handler), ec, std::move(p->replies));
       return;
     }
     // A handler that throws while it runs inline would unwind the client's
     // own coroutines; the exception leaves through io_context::run()
     // instead, as Asio's convention has it, and the connection carries on.
     try {
-      deliver(strand_, std::move(p->handler), ec, std::move(p->replies));
+      complete_now(strand_, std::move(p->handler), ec, std::move(p->replies));
     } catch (...) {
       asio::post(strand_.get_inner_executor(),
                  [e = std::current_exception()] { std::rethrow_exception(e); });
@@ -955,16 +935,10 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         p.confirmations_left = ci.confirmations;
         break;
       case request::reply_kind::unsubscribe_all:
-        p.confirmations_left =
-            static_cast<std::uint32_t>(std::max<std::size_t>(1, confirmed_channels_.size()));
-        break;
-      case request::reply_kind::punsubscribe_all:
-        p.confirmations_left =
-            static_cast<std::uint32_t>(std::max<std::size_t>(1, confirmed_patterns_.size()));
-        break;
-      case request::reply_kind::sunsubscribe_all:
-        p.confirmations_left =
-            static_cast<std::uint32_t>(std::max<std::size_t>(1, confirmed_shard_channels_.size()));
+        // One confirmation per subscription of that kind this connection
+        // has confirmed (one, saying "none", when there are none).
+        p.confirmations_left = static_cast<std::uint32_t>(
+            std::max<std::size_t>(1, sets_for(ci.confirmed_by).confirmed->size()));
         break;
     }
   }

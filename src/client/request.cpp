@@ -67,12 +67,8 @@ void request::note_command(std::string_view name, std::size_t nargs) {
     if (nargs > 0) {
       ci.kind = reply_kind::subscribe;
       ci.confirmations = static_cast<std::uint32_t>(nargs);
-    } else if (cmd == "UNSUBSCRIBE") {
+    } else if (push_kind.ends_with("unsubscribe")) {
       ci.kind = reply_kind::unsubscribe_all;
-    } else if (cmd == "PUNSUBSCRIBE") {
-      ci.kind = reply_kind::punsubscribe_all;
-    } else if (cmd == "SUNSUBSCRIBE") {
-      ci.kind = reply_kind::sunsubscribe_all;
     } else {
       ci.kind = reply_kind::subscribe;  // SUBSCRIBE with no channel: Redis answers an error
     }

@@ -23,51 +23,14 @@
 #include <string>
 #include <vector>
 
-// ---- allocation probe ---------------------------------------------------------------
-//
-// While armed, records the largest single allocation and the total allocated.
-// Replacing operator new is binary-wide; it only measures between arm() and
-// disarm(), and otherwise just forwards to malloc.
-
-namespace {
-std::atomic<bool> probe_armed{false};
-std::atomic<std::size_t> probe_largest{0};
-std::atomic<std::size_t> probe_total{0};
-}  // namespace
-
-// noinline: once inlined, GCC 12 flags the free() below as not matching new.
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  if (probe_armed.load(std::memory_order_relaxed)) {
-    probe_total.fetch_add(n, std::memory_order_relaxed);
-    std::size_t prev = probe_largest.load(std::memory_order_relaxed);
-    while (n > prev && !probe_largest.compare_exchange_weak(prev, n)) {
-    }
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-  std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "allocation_probe.hpp"  // replaces operator new in this binary
 
 namespace rcache::resp {
 namespace {
 
 using namespace std::string_literals;
 
-struct allocation_probe {
-  allocation_probe() {
-    probe_largest = 0;
-    probe_total = 0;
-    probe_armed = true;
-  }
-  ~allocation_probe() { probe_armed = false; }
-  std::size_t largest() const { return probe_largest.load(); }
-  std::size_t total() const { return probe_total.load(); }
-};
+using test::allocation_probe;
 
 // ---- value builders -----------------------------------------------------------------
 
