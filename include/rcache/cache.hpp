@@ -212,6 +212,20 @@ class cache {
           do_set_many(ns, std::move(it), std::move(h));
         });
   }
+  /// Deletes every key of the namespace whose name (without the prefix)
+  /// matches `pattern` (Redis glob syntax), walking the keyspace with SCAN
+  /// (never KEYS) and removing batches with UNLINK; completes with the number
+  /// of keys deleted. Keys written while the walk runs may survive it; every
+  /// deleted key also leaves this process's near cache (and, through
+  /// CLIENT TRACKING, every other instance's). Errors: invalid_argument (bad
+  /// namespace name or empty pattern), the first transport error.
+  template <class Token>
+  auto async_invalidate(std::string_view ns, std::string_view pattern, Token&& token) {
+    return initiate<void(boost::system::error_code, std::int64_t)>(
+        token, [this, ns = std::string(ns), p = std::string(pattern)](int_handler h) mutable {
+          do_invalidate(ns, p, std::move(h));
+        });
+  }
   /// Cache-aside: the cached value, or the loader's (stored for next time).
   /// One loader runs per key at a time in this process; the namespace's
   /// options add negative caching, stale-while-revalidate, early refresh
@@ -249,6 +263,7 @@ class cache {
                            bool_handler h) = 0;
   virtual void do_get_or_load(const std::string& ns, const std::string& key, loader load,
                               get_handler h) = 0;
+  virtual void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) = 0;
 
  private:
   template <class Signature, class Token, class Start>

@@ -718,6 +718,80 @@ class cache_impl final : public cache {
                            });
   }
 
+  // ---- invalidation by pattern ----
+
+  // The prefix as a glob that matches itself only.
+  static std::string glob_literal(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  // One walk: SCAN a page, UNLINK what it found, repeat until the cursor
+  // comes back as "0". Each step is one request, so the walk yields to other
+  // traffic between pages and every page has the client's deadline.
+  struct invalidation {
+    // The handler is constructed, never assigned: Boost 1.81's
+    // any_completion_handler move-assignment recurses without end.
+    invalidation(std::shared_ptr<state> s, std::string m, int_handler h)
+        : st(std::move(s)), match(std::move(m)), handler(std::move(h)) {}
+    std::shared_ptr<state> st;
+    std::string match;
+    std::string cursor = "0";
+    std::int64_t deleted = 0;
+    int_handler handler;
+  };
+
+  static void scan_page(std::shared_ptr<invalidation> w) {
+    request r = fail_fast_request();
+    r.push("SCAN", w->cursor, "MATCH", w->match, "COUNT", 1000);
+    auto& redis = *w->st->redis;
+    redis.async_exec(std::move(r), [w](error_code ec, response resp) mutable {
+      const value& reply = ec ? value{} : resp.at(0);
+      if (!ec && (reply.is_error() || reply.elements.size() != 2)) {
+        ec = make_error_code(error::redis_error);
+      }
+      if (ec) return finish_invalidation(std::move(w), ec);
+      w->cursor = reply.elements[0].str;
+      std::vector<std::string> keys;
+      for (const auto& k : reply.elements[1].elements) keys.push_back(k.str);
+      if (keys.empty()) {
+        if (w->cursor == "0") return finish_invalidation(std::move(w), {});
+        return scan_page(std::move(w));
+      }
+      if (w->st->l1) {
+        for (const auto& k : keys) w->st->l1->invalidate(k);
+      }
+      request del = fail_fast_request();
+      del.push_range("UNLINK", keys);
+      auto& client = *w->st->redis;
+      client.async_exec(std::move(del), [w](error_code ec2, response r2) mutable {
+        if (!ec2 && r2.at(0).is_error()) ec2 = make_error_code(error::redis_error);
+        if (ec2) return finish_invalidation(std::move(w), ec2);
+        w->deleted += r2.at(0).integer;
+        if (w->cursor == "0") return finish_invalidation(std::move(w), {});
+        scan_page(std::move(w));
+      });
+    });
+  }
+
+  static void finish_invalidation(std::shared_ptr<invalidation> w, error_code ec) {
+    if (ec) w->st->count_error(ec);
+    complete_now(w->st->executor(), std::move(w->handler), ec, w->deleted);
+  }
+
+  void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) override {
+    if (!valid_namespace_name(ns) || pattern.empty()) {
+      return finish(std::move(h), make_error_code(error::invalid_argument), std::int64_t{0});
+    }
+    auto nsp = st_->find_ns(ns);
+    scan_page(
+        std::make_shared<invalidation>(st_, glob_literal(nsp->prefix) + pattern, std::move(h)));
+  }
+
   // ---- get_or_load ----
 
   void do_get_or_load(const std::string& ns, const std::string& key, loader load,

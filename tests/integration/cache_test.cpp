@@ -130,6 +130,43 @@ TEST(Cache, GetManySetManyAndSizeRules) {
   });
 }
 
+TEST(Cache, InvalidateByPatternDeletesOnlyMatchingKeysOfTheNamespace) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    c->add_namespace("odd", {.prefix = std::string("o*[x]:")});
+    // More keys than one SCAN page, so the walk has to follow the cursor.
+    std::vector<std::pair<std::string, std::string>> items;
+    for (int i = 0; i < 2500; ++i) items.emplace_back("user:" + std::to_string(i), "v");
+    items.emplace_back("order:1", "v");
+    auto [e1, ok] = co_await c->async_set_many("users", items, nothrow);
+    EXPECT_TRUE(ok) << e1.message();
+    co_await c->async_set("other", "user:1", "keep", {}, nothrow);
+    co_await c->async_set("odd", "user:1", "v", {}, nothrow);
+    server.command({"SET", "o-[x]:user:2", "unrelated"});  // would match an unescaped prefix
+    auto [e0, warm] = co_await c->async_get("users", "user:7", nothrow);  // now in L1
+    EXPECT_EQ(warm, opt_string("v"));
+
+    auto [e2, deleted] = co_await c->async_invalidate("users", "user:*", nothrow);
+    EXPECT_FALSE(e2) << e2.message();
+    EXPECT_EQ(deleted, 2500);
+    auto [e3, gone] = co_await c->async_get("users", "user:7", nothrow);
+    EXPECT_FALSE(gone) << "no stale copy survives in the near cache";
+    auto [e4, kept] = co_await c->async_get("users", "order:1", nothrow);
+    EXPECT_EQ(kept, opt_string("v"));
+    auto [e5, other] = co_await c->async_get("other", "user:1", nothrow);
+    EXPECT_EQ(other, opt_string("keep")) << "other namespaces are untouched";
+
+    auto [e6, odd] = co_await c->async_invalidate("odd", "user:*", nothrow);
+    EXPECT_FALSE(e6) << e6.message();
+    EXPECT_EQ(odd, 1) << "glob characters in the prefix match only themselves";
+    EXPECT_EQ(server.command({"GET", "o-[x]:user:2"}).text, "unrelated");
+
+    auto [e7, none] = co_await c->async_invalidate("users", "", nothrow);
+    EXPECT_EQ(e7, make_error_code(error::invalid_argument));
+  });
+}
+
 TEST(Cache, ValuesAboveTheCacheLimitAreAnError) {
   redis_server server;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
