@@ -1,5 +1,7 @@
 // The rcache binary: parses the command line, builds a configuration and
 // calls the library. Subcommands:
+//   rcache serve [gateway options]        the HTTP/JSON gateway (src/server)
+//   rcache config check [gateway options] validate and print the configuration
 //   rcache version
 //   rcache ping [--url URL] [--count N]
 // Exceptions are caught once here and turned into a message and exit code.
@@ -17,6 +19,8 @@
 #include <optional>
 
 #include "embedded/redis_process.hpp"
+#include "server/config.hpp"
+#include "server/serve.hpp"
 
 namespace {
 
@@ -113,6 +117,55 @@ int run_ping(std::string url, int count) {
   return failures == 0 ? 0 : 1;
 }
 
+// The options `serve` and `config check` share: each becomes a flag-level
+// setting (the highest precedence) when given.
+struct gateway_flags {
+  std::string config_file;
+  std::string listen;
+  std::string threads;
+  std::string redis_url;
+  std::string data_dir;
+  std::string log_level;
+  bool no_access_log = false;
+  std::vector<std::string> sets;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--config", config_file, "TOML configuration file (default: $RCACHE_CONFIG)")
+        ->envname("RCACHE_CONFIG");
+    cmd->add_option("--listen", listen, "address:port to listen on (server.listen)");
+    cmd->add_option("--threads", threads, "I/O threads, 0 = cores (server.threads)");
+    cmd->add_option("--redis-url", redis_url,
+                    "redis://, rediss:// or unix:// URL (redis.url); none: embedded Redis");
+    cmd->add_option("--data-dir", data_dir, "data directory of the embedded Redis (embedded.dir)");
+    cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error, off (log.level)");
+    cmd->add_flag("--no-access-log", no_access_log, "turn the access log off (log.access=false)");
+    cmd->add_option("--set", sets, "any setting as key=value, e.g. --set cache.default_ttl=60");
+  }
+
+  rcache::server::config_sources sources() const {
+    rcache::server::config_sources src;
+    if (!config_file.empty()) src.file = config_file;
+    src.env = rcache::server::environment_map();
+    auto flag = [&](std::string_view key, const std::string& v) {
+      if (!v.empty()) src.flags.emplace_back(key, v);
+    };
+    flag("server.listen", listen);
+    flag("server.threads", threads);
+    flag("redis.url", redis_url);
+    flag("embedded.dir", data_dir);
+    flag("log.level", log_level);
+    if (no_access_log) src.flags.emplace_back("log.access", "false");
+    for (const auto& kv : sets) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) {
+        throw rcache::server::config_error("--set " + kv + ": expected key=value");
+      }
+      src.flags.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    return src;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,10 +184,34 @@ int main(int argc, char** argv) {
       ->envname("REDIS_URL");
   ping->add_option("-c,--count", count, "Number of PINGs")->check(CLI::Range(1, 1000000));
 
+  gateway_flags gateway;
+  auto* serve = app.add_subcommand("serve", "Run the HTTP/JSON gateway (docs/api.md)");
+  gateway.add_to(serve);
+  auto* config = app.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  auto* check = config->add_subcommand(
+      "check", "Validate the configuration and print it (secrets redacted) with each source");
+  gateway.add_to(check);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (serve->parsed() || check->parsed()) {
+    std::optional<rcache::server::loaded_config> loaded;
+    try {
+      loaded = rcache::server::load_config(gateway.sources());
+    } catch (const rcache::server::config_error& e) {
+      std::cerr << "rcache: " << e.what() << "\n";
+      return 2;
+    }
+    if (check->parsed()) {
+      std::cout << rcache::server::describe(*loaded);
+      for (const auto& w : loaded->warnings()) std::cerr << "rcache: warning: " << w << "\n";
+      return 0;
+    }
+    return rcache::server::serve(*loaded);
   }
   try {
     if (app.got_subcommand("version")) return run_version();

@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -145,7 +146,7 @@ class cache {
 
   template <class Token>
   auto async_get(std::string_view ns, std::string_view key, Token&& token) {
-    return initiate<void(boost::system::error_code, std::optional<std::string>)>(
+    return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
         token, [this, ns = std::string(ns), key = std::string(key)](get_handler h) mutable {
           do_get(ns, key, std::move(h));
         });
@@ -153,20 +154,20 @@ class cache {
   template <class Token>
   auto async_set(std::string_view ns, std::string_view key, std::string value, set_options o,
                  Token&& token) {
-    return initiate<void(boost::system::error_code, bool)>(
+    return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), key = std::string(key), v = std::move(value),
                 o](bool_handler h) mutable { do_set(ns, key, std::move(v), o, std::move(h)); });
   }
   template <class Token>
   auto async_del(std::string_view ns, std::string_view key, Token&& token) {
-    return initiate<void(boost::system::error_code, bool)>(
+    return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), key = std::string(key)](bool_handler h) mutable {
           do_del(ns, key, std::move(h));
         });
   }
   template <class Token>
   auto async_exists(std::string_view ns, std::string_view key, Token&& token) {
-    return initiate<void(boost::system::error_code, bool)>(
+    return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), key = std::string(key)](bool_handler h) mutable {
           do_exists(ns, key, std::move(h));
         });
@@ -174,7 +175,7 @@ class cache {
   /// Remaining TTL in milliseconds: -1 when the key has none, -2 when absent.
   template <class Token>
   auto async_ttl(std::string_view ns, std::string_view key, Token&& token) {
-    return initiate<void(boost::system::error_code, std::int64_t)>(
+    return initiate<void(boost::system::error_code, std::int64_t), Token>(
         token, [this, ns = std::string(ns), key = std::string(key)](int_handler h) mutable {
           do_ttl(ns, key, std::move(h));
         });
@@ -183,7 +184,7 @@ class cache {
   template <class Token>
   auto async_expire(std::string_view ns, std::string_view key, std::chrono::milliseconds ttl,
                     Token&& token) {
-    return initiate<void(boost::system::error_code, bool)>(
+    return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), key = std::string(key), ttl](bool_handler h) mutable {
           do_expire(ns, key, ttl, std::move(h));
         });
@@ -191,14 +192,15 @@ class cache {
   /// Resets the TTL to the namespace's TTL for that key (sliding expiry).
   template <class Token>
   auto async_touch(std::string_view ns, std::string_view key, Token&& token) {
-    return initiate<void(boost::system::error_code, bool)>(
+    return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), key = std::string(key)](bool_handler h) mutable {
           do_touch(ns, key, std::move(h));
         });
   }
   template <class Token>
   auto async_get_many(std::string_view ns, std::vector<std::string> keys, Token&& token) {
-    return initiate<void(boost::system::error_code, std::vector<std::optional<std::string>>)>(
+    return initiate<void(boost::system::error_code, std::vector<std::optional<std::string>>),
+                    Token>(
         token, [this, ns = std::string(ns), k = std::move(keys)](many_handler h) mutable {
           do_get_many(ns, std::move(k), std::move(h));
         });
@@ -207,7 +209,7 @@ class cache {
   template <class Token>
   auto async_set_many(std::string_view ns, std::vector<std::pair<std::string, std::string>> items,
                       Token&& token) {
-    return initiate<void(boost::system::error_code, bool)>(
+    return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), it = std::move(items)](bool_handler h) mutable {
           do_set_many(ns, std::move(it), std::move(h));
         });
@@ -221,7 +223,7 @@ class cache {
   /// namespace name or empty pattern), the first transport error.
   template <class Token>
   auto async_invalidate(std::string_view ns, std::string_view pattern, Token&& token) {
-    return initiate<void(boost::system::error_code, std::int64_t)>(
+    return initiate<void(boost::system::error_code, std::int64_t), Token>(
         token, [this, ns = std::string(ns), p = std::string(pattern)](int_handler h) mutable {
           do_invalidate(ns, p, std::move(h));
         });
@@ -233,10 +235,17 @@ class cache {
   /// and nothing is cached.
   template <class Token>
   auto async_get_or_load(std::string_view ns, std::string_view key, loader load, Token&& token) {
-    return initiate<void(boost::system::error_code, std::optional<std::string>)>(
+    return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
         token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
                    get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
   }
+
+  /// The near-cache (L1) value of a key, without waiting: what async_get
+  /// would return at once from L1, counted as an L1 hit. nullopt when L1
+  /// has no live copy (a miss, L1 off for the namespace, or the connection
+  /// down); nothing is counted then, and the caller goes on with async_get.
+  [[nodiscard]] virtual std::optional<std::string> try_get_local(std::string_view ns,
+                                                                 std::string_view key) = 0;
 
   /// The client underneath (stats, last_error, push handler for non-cache
   /// pushes via set_push_handler below).
@@ -266,8 +275,10 @@ class cache {
   virtual void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) = 0;
 
  private:
+  // `Token` is the caller's forwarding type, so an lvalue handler (Token =
+  // H&) is copied and only an rvalue one is moved from.
   template <class Signature, class Token, class Start>
-  static auto initiate(Token& token, Start start) {
+  static auto initiate(std::remove_reference_t<Token>& token, Start start) {
     return boost::asio::async_initiate<Token, Signature>(
         [](auto handler, Start s) { s(std::move(handler)); }, token, std::move(start));
   }

@@ -422,6 +422,17 @@ class cache_impl final : public cache {
 
   client& redis() noexcept override { return *st_->redis; }
 
+  std::optional<std::string> try_get_local(std::string_view ns, std::string_view key) override {
+    auto& st = *st_;
+    if (!st.l1 || !st.l1_live.load(std::memory_order_acquire)) return std::nullopt;
+    auto t = resolve(std::string(ns), std::string(key));
+    if (!t || !st.l1_for(*t->ns)) return std::nullopt;
+    auto v = st.l1->get(t->full, clock::now());
+    if (!v) return std::nullopt;
+    t->ns->hits_l1->inc();
+    return std::string(*v);
+  }
+
   void set_push_handler(std::function<void(const value&)> h) override {
     std::lock_guard lock(st_->push_mutex);
     st_->user_push = std::move(h);

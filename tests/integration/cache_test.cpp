@@ -167,6 +167,20 @@ TEST(Cache, InvalidateByPatternDeletesOnlyMatchingKeysOfTheNamespace) {
   });
 }
 
+TEST(Cache, AnLvalueHandlerIsCopiedNotMovedFrom) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    auto done = std::make_shared<int>(0);
+    auto handler = [done](error_code ec, bool) {
+      if (!ec) ++*done;
+    };
+    c->async_set("n", "a", "1", {}, handler);
+    c->async_set("n", "b", "2", {}, handler);  // the same handler object again
+    EXPECT_TRUE(co_await eventually([&] { return *done == 2; }));
+  });
+}
+
 TEST(Cache, ValuesAboveTheCacheLimitAreAnError) {
   redis_server server;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
@@ -238,10 +252,13 @@ TEST(Cache, AnotherWriterIsSeenOnceItsInvalidationArrives) {
     co_await c->async_get("n", "k", nothrow);
     auto [e1, cached] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(cached, opt_string("mine"));
+    EXPECT_EQ(c->try_get_local("n", "k"), opt_string("mine")) << "the synchronous L1 read";
+    EXPECT_FALSE(c->try_get_local("n", "other")) << "a miss waits for nothing";
     const auto pushes = metric(*c, R"(rcache_invalidations_total{source="push"})");
     server.command({"SET", "n:k", "theirs"});  // redis-cli, another process
     EXPECT_TRUE(co_await eventually(
         [&] { return metric(*c, R"(rcache_invalidations_total{source="push"})") > pushes; }));
+    EXPECT_FALSE(c->try_get_local("n", "k")) << "invalidated: no stale local copy";
     auto [e2, fresh] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(fresh, opt_string("theirs"));
   });

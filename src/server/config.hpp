@@ -1,0 +1,129 @@
+// The gateway's configuration: every setting of `rcache serve`, where its
+// value came from, and the checks that refuse a configuration that cannot
+// work.
+//
+// Precedence: command-line flags > environment > TOML file > defaults. Each
+// setting has one TOML key ("redis.port"), one environment variable (the
+// names in MISSION.md, such as REDIS_PORT or CACHE_DEFAULT_TTL, else
+// RCACHE_<SECTION>_<NAME>) and may be given on the command line as
+// `--set key=value` (some also have a flag of their own in apps/rcache).
+// Values are read as text whatever their source, so a setting is parsed and
+// checked the same way from all of them. An empty value counts as unset.
+//
+// Settings whose feature is not built yet (cache warming, alerts, key caps)
+// are accepted, checked, and reported in `unbuilt()` so that the server can
+// say so at start-up: never silently ignored.
+//
+// Errors: load_config() throws config_error with one line per invalid
+// setting, each naming the setting, its source and the reason.
+//
+// Threading: plain values; load_config() reads only its arguments and the
+// file it names.
+#pragma once
+
+#include <rcache/cache.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rcache::server {
+
+/// Everything `rcache serve` runs with, parsed and checked.
+struct gateway_config {
+  // ---- [server] ----
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;  // 0: any free port (logged at start-up)
+  unsigned threads = 1;              // resolved: 0 in the settings means "cores"
+  std::size_t max_connections = 10'000;
+  std::size_t max_body_bytes = 8u * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};   // one whole request
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive, between requests
+  std::chrono::milliseconds write_timeout{10'000};  // one whole response
+  std::chrono::milliseconds shutdown_timeout{10'000};
+  std::size_t max_namespaces = 1000;
+  std::size_t max_batch_keys = 1000;
+
+  // ---- [redis] / [embedded] ----
+  /// The Redis to use; nullopt: the embedded default (a private redis-server).
+  std::optional<client_config> redis{};
+  /// Credentials for the embedded server (redis.password / redis.username).
+  std::string embedded_password{};
+  std::filesystem::path data_dir = "rcache-data";
+  std::string redis_executable = "redis-server";
+  std::chrono::milliseconds command_timeout{2000};
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds health_check_interval{2000};
+
+  // ---- [cache] ----
+  cache_options cache{};
+
+  // ---- [monitoring] / [log] ----
+  bool monitoring = true;
+  std::string log_level = "info";
+  bool access_log = true;
+};
+
+/// Where a setting's value came from.
+enum class source : std::uint8_t { default_value, file, environment, flag };
+[[nodiscard]] std::string_view to_string(source s) noexcept;
+
+/// One setting as loaded, for `rcache config check` and the start-up log.
+struct setting_report {
+  std::string key;    // "redis.port"
+  std::string env;    // "REDIS_PORT"
+  std::string value;  // as given (redacted when secret); empty: unset
+  source from = source::default_value;
+  bool secret = false;
+  std::string_view not_built{};  // the feature, when it is not built yet
+  std::string note{};            // e.g. "ignored: redis.url is set"
+};
+
+/// What load_config() reads. `env` is the process environment (injected so
+/// tests need not touch the real one); `flags` are key=value pairs from the
+/// command line, later ones winning.
+struct config_sources {
+  std::optional<std::filesystem::path> file{};
+  std::map<std::string, std::string, std::less<>> env{};
+  std::vector<std::pair<std::string, std::string>> flags{};
+};
+
+struct loaded_config {
+  gateway_config config;
+  std::vector<setting_report> settings;  // every setting, in table order
+  /// Settings that were given a value but whose feature is not built.
+  [[nodiscard]] std::vector<const setting_report*> unbuilt() const;
+  /// Warnings worth logging at start-up (ignored settings, unbuilt features).
+  [[nodiscard]] std::vector<std::string> warnings() const;
+};
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Merges the sources, parses and checks every setting. Throws config_error
+/// naming every invalid setting (and an unreadable or malformed file, or an
+/// unknown key in it).
+[[nodiscard]] loaded_config load_config(const config_sources& sources);
+
+/// The process environment as config_sources::env wants it.
+[[nodiscard]] std::map<std::string, std::string, std::less<>> environment_map();
+
+/// The effective configuration as TOML, each line commented with its source;
+/// secrets printed as "***" and redis.url without its password or options.
+/// The output is a valid config file.
+[[nodiscard]] std::string describe(const loaded_config& loaded);
+
+/// The names of all settings (TOML keys), for --help and tests.
+[[nodiscard]] std::vector<std::string_view> setting_keys();
+
+}  // namespace rcache::server

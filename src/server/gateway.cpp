@@ -1,0 +1,270 @@
+// Executing API calls against the cache; see gateway.hpp.
+//
+// Multi-key calls (batch set, invalidation by keys) start one cache
+// operation per key at once — the client pipelines them into one write —
+// and gather the results in a `fan_in` that answers when the last arrives.
+#include "server/gateway.hpp"
+
+#include <rcache/request.hpp>
+
+#include <atomic>
+#include <mutex>
+
+#include "client/completion.hpp"
+
+namespace rcache::server {
+namespace {
+
+using boost::system::error_code;
+using detail::complete_later;
+using detail::complete_now;
+
+api_response json_ok(std::string body) {
+  return {200, "application/json", std::move(body)};
+}
+
+api_response no_such_key() {
+  return error_response(api_error{404, "not_found", "no such key"});
+}
+
+// Gathers n results; the first error wins, otherwise the count of `true`s.
+struct fan_in {
+  fan_in(std::size_t n, std::string name, boost::asio::any_io_executor ex, gateway::done_handler h)
+      : remaining(n), field(std::move(name)), fallback(std::move(ex)), done(std::move(h)) {}
+
+  void arrive(error_code ec, bool ok) {
+    {
+      std::lock_guard lock(mutex);
+      if (ec && !first_error) first_error = ec;
+      if (ok) ++count;
+      if (--remaining != 0) return;
+    }
+    complete_now(fallback, std::move(done),
+                 first_error ? error_response(first_error) : json_ok(int_json(field, count)));
+  }
+
+  std::mutex mutex;
+  std::size_t remaining;
+  std::int64_t count = 0;
+  error_code first_error{};
+  std::string field;
+  boost::asio::any_io_executor fallback;
+  gateway::done_handler done;
+};
+
+}  // namespace
+
+api_response error_response(const api_error& e) {
+  api_response r{e.status, "application/json", error_json(e.code, e.message)};
+  r.allow = e.allow;
+  return r;
+}
+
+api_response error_response(error_code ec) {
+  if (ec.category() == error_category()) {
+    switch (static_cast<error>(ec.value())) {
+      case error::invalid_key:
+        return error_response(api_error{400, "invalid_key", ec.message()});
+      case error::invalid_argument:
+        return error_response(api_error{400, "bad_request", ec.message()});
+      case error::value_too_large:
+        return error_response(api_error{413, "value_too_large", ec.message()});
+      case error::redis_error:
+        return error_response(api_error{500, "redis_error", ec.message()});
+      case error::value_corrupt:
+      case error::value_key_unknown:
+      case error::value_tampered:
+      case error::compression_failed:
+        return error_response(api_error{500, "value_unreadable", ec.message()});
+      default:
+        break;
+    }
+  }
+  // Everything else means Redis could not be reached in time.
+  auto r =
+      error_response(api_error{503, "redis_unavailable", "Redis is unavailable: " + ec.message()});
+  r.retry_after = true;
+  return r;
+}
+
+gateway::gateway(cache& c, boost::asio::any_io_executor fallback, gateway_options o)
+    : cache_(c), fallback_(std::move(fallback)), options_(o) {}
+
+bool gateway::admit(const std::string& ns) {
+  {
+    std::shared_lock lock(ns_mutex_);
+    if (namespaces_.contains(ns)) return true;
+  }
+  std::unique_lock lock(ns_mutex_);
+  if (namespaces_.size() >= options_.max_namespaces) return namespaces_.contains(ns);
+  namespaces_.insert(ns);
+  return true;
+}
+
+std::optional<api_response> gateway::answer_now(const api_call& call) {
+  switch (call.op) {
+    case api_op::healthz:
+      return json_ok(R"({"status":"ok"})");
+    case api_op::metrics:
+      if (!options_.monitoring) {
+        return error_response(api_error{404, "not_found", "monitoring is disabled"});
+      }
+      return api_response{200, "text/plain; version=0.0.4; charset=utf-8",
+                          registry_.prometheus_text() + cache_.metrics_text()};
+    case api_op::readyz:
+      return std::nullopt;
+    default:
+      break;
+  }
+  if (!admit(call.ns)) {
+    return error_response(api_error{400, "too_many_namespaces",
+                                    "this server already serves server.max_namespaces (" +
+                                        std::to_string(options_.max_namespaces) + ") namespaces"});
+  }
+  if (call.op == api_op::get) {
+    if (auto v = cache_.try_get_local(call.ns, call.key)) {
+      const auto stored = decode_stored(*v);
+      api_response r{200, std::string(stored.content_type), std::string(stored.body), etag_of(*v)};
+      if (!call.if_none_match.empty() && etag_matches(call.if_none_match, r.etag)) {
+        r.status = 304;
+        r.body.clear();
+      }
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+void gateway::execute(api_call call, done_handler done) {
+  auto ex = fallback_;
+  // The cache's completions run on its strand (handlers without an
+  // executor); complete_now hands the answer to `done`'s own executor.
+  auto reply = [ex, done = std::move(done)](api_response r) mutable {
+    complete_now(ex, std::move(done), std::move(r));
+  };
+  using reply_t = decltype(reply);
+  auto on_bool = [](reply_t rep, std::string field, bool missing_is_404) {
+    return [rep = std::move(rep), field = std::move(field), missing_is_404](error_code ec,
+                                                                            bool v) mutable {
+      if (ec) return rep(error_response(ec));
+      if (!v && missing_is_404) return rep(no_such_key());
+      rep(json_ok(bool_json(field, v)));
+    };
+  };
+
+  switch (call.op) {
+    case api_op::get:
+      cache_.async_get(call.ns, call.key,
+                       [rep = std::move(reply), inm = std::move(call.if_none_match)](
+                           error_code ec, std::optional<std::string> v) mutable {
+                         if (ec) return rep(error_response(ec));
+                         if (!v) return rep(no_such_key());
+                         const auto stored = decode_stored(*v);
+                         api_response r{200, std::string(stored.content_type),
+                                        std::string(stored.body), etag_of(*v)};
+                         if (!inm.empty() && etag_matches(inm, r.etag)) {
+                           r.status = 304;
+                           r.body.clear();
+                         }
+                         rep(std::move(r));
+                       });
+      return;
+    case api_op::put: {
+      auto stored = encode_stored(call.body, call.content_type);
+      auto etag = etag_of(stored);
+      set_options o{
+          .ttl = call.ttl ? std::optional(std::chrono::milliseconds(*call.ttl)) : std::nullopt,
+          .when = call.when};
+      cache_.async_set(
+          call.ns, call.key, std::move(stored), o,
+          [rep = std::move(reply), etag = std::move(etag)](error_code ec, bool written) mutable {
+            if (ec) return rep(error_response(ec));
+            auto r = json_ok(bool_json("stored", written));
+            if (written) r.etag = std::move(etag);
+            rep(std::move(r));
+          });
+      return;
+    }
+    case api_op::del:
+      cache_.async_del(call.ns, call.key, on_bool(std::move(reply), "deleted", false));
+      return;
+    case api_op::exists:
+      cache_.async_exists(call.ns, call.key, on_bool(std::move(reply), "exists", false));
+      return;
+    case api_op::touch:
+      if (call.ttl && call.ttl->count() == 0) {
+        return complete_later(
+            fallback_, std::move(reply),
+            error_response(api_error{400, "invalid_ttl", "touch needs a ttl of 1 second or more"}));
+      }
+      if (call.ttl) {
+        cache_.async_expire(call.ns, call.key, *call.ttl,
+                            on_bool(std::move(reply), "touched", true));
+      } else {
+        cache_.async_touch(call.ns, call.key, on_bool(std::move(reply), "touched", true));
+      }
+      return;
+    case api_op::ttl:
+      cache_.async_ttl(call.ns, call.key,
+                       [rep = std::move(reply)](error_code ec, std::int64_t ms) mutable {
+                         if (ec) return rep(error_response(ec));
+                         if (ms == -2) return rep(no_such_key());
+                         rep(json_ok(int_json("ttl_ms", ms)));
+                       });
+      return;
+    case api_op::batch_get:
+      cache_.async_get_many(
+          call.ns, call.keys,
+          [rep = std::move(reply), keys = call.keys](
+              error_code ec, std::vector<std::optional<std::string>> values) mutable {
+            if (ec) return rep(error_response(ec));
+            rep(json_ok(batch_get_json(keys, values)));
+          });
+      return;
+    case api_op::batch_set:
+    case api_op::invalidate_keys: {
+      const bool set = call.op == api_op::batch_set;
+      const std::size_t n = set ? call.items.size() : call.keys.size();
+      if (n == 0) {
+        return complete_later(fallback_, std::move(reply),
+                              json_ok(int_json(set ? "stored" : "deleted", 0)));
+      }
+      auto gather = std::make_shared<fan_in>(n, set ? "stored" : "deleted", fallback_,
+                                             done_handler(std::move(reply)));
+      auto arrive = [gather](error_code ec, bool ok) { gather->arrive(ec, ok); };
+      if (set) {
+        set_options o{.ttl = call.ttl ? std::optional(std::chrono::milliseconds(*call.ttl))
+                                      : std::nullopt};
+        for (auto& it : call.items) {
+          cache_.async_set(call.ns, it.key, encode_stored(it.value, it.content_type), o, arrive);
+        }
+      } else {
+        for (const auto& k : call.keys) cache_.async_del(call.ns, k, arrive);
+      }
+      return;
+    }
+    case api_op::invalidate_pattern:
+      cache_.async_invalidate(call.ns, call.pattern,
+                              [rep = std::move(reply)](error_code ec, std::int64_t n) mutable {
+                                if (ec) return rep(error_response(ec));
+                                rep(json_ok(int_json("deleted", n)));
+                              });
+      return;
+    case api_op::readyz: {
+      request r(request::options{.timeout = options_.ready_timeout, .wait_for_connection = false});
+      r.push("PING");
+      cache_.redis().async_exec(
+          std::move(r), [rep = std::move(reply)](error_code ec, response resp) mutable {
+            if (!ec && resp.at(0).is_error()) ec = make_error_code(error::not_connected);
+            if (ec) return rep(error_response(ec));  // 503: not ready, whatever the cause
+            rep(json_ok(R"({"status":"ready"})"));
+          });
+      return;
+    }
+    case api_op::healthz:
+    case api_op::metrics:
+      return complete_later(fallback_, std::move(reply), *answer_now(call));
+  }
+}
+
+}  // namespace rcache::server

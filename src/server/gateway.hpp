@@ -1,0 +1,86 @@
+// The gateway: executes validated API calls (http_api.hpp) against the
+// cache and turns results and errors into HTTP answers. It knows nothing of
+// sockets; the HTTP server (http_server.cpp) feeds it and writes what it
+// answers.
+//
+// answer_now() answers what needs no Redis round trip — health, metrics,
+// near-cache hits, namespace-limit errors — on the caller's thread, so an L1
+// hit never leaves the connection's thread. execute() does the rest and
+// completes on the handler's associated executor.
+//
+// Error mapping: invalid key / namespace / argument -> 400, value too large
+// -> 413, Redis unreachable (not connected, timeout, queue full, connection
+// lost) -> 503 with Retry-After, a Redis error reply or an unreadable stored
+// value -> 500.
+//
+// Threading: thread-safe; one gateway serves every I/O thread.
+#pragma once
+
+#include <rcache/cache.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+
+#include "metrics/registry.hpp"
+#include "server/http_api.hpp"
+
+namespace rcache::server {
+
+/// What to answer: the server adds Date, Server, Connection and length.
+struct api_response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body{};
+  std::string etag{};
+  std::string allow{};       // 405
+  bool retry_after = false;  // 503: "Retry-After: 1"
+};
+
+/// The JSON error answer for `e`.
+[[nodiscard]] api_response error_response(const api_error& e);
+
+/// The answer for a failed cache operation.
+[[nodiscard]] api_response error_response(boost::system::error_code ec);
+
+struct gateway_options {
+  std::size_t max_namespaces = 1000;
+  bool monitoring = true;
+  /// /readyz: how long the PING to Redis may take.
+  std::chrono::milliseconds ready_timeout{1000};
+};
+
+class gateway {
+ public:
+  using done_handler = boost::asio::any_completion_handler<void(api_response)>;
+
+  /// `c` must outlive the gateway; `fallback` runs completions of handlers
+  /// without an executor of their own.
+  gateway(cache& c, boost::asio::any_io_executor fallback, gateway_options o);
+
+  /// The answer when it needs no Redis round trip; nullopt: call execute().
+  [[nodiscard]] std::optional<api_response> answer_now(const api_call& call);
+
+  /// Runs `call` against the cache; `done` runs once, never inside this call.
+  void execute(api_call call, done_handler done);
+
+  /// The HTTP server's own metrics (requests, latencies, connections).
+  [[nodiscard]] metrics::registry& http_metrics() noexcept { return registry_; }
+
+ private:
+  // Admits a namespace: the first max_namespaces distinct names are served.
+  bool admit(const std::string& ns);
+
+  cache& cache_;
+  boost::asio::any_io_executor fallback_;
+  gateway_options options_;
+  metrics::registry registry_;
+  std::shared_mutex ns_mutex_;
+  std::unordered_set<std::string> namespaces_;
+};
+
+}  // namespace rcache::server

@@ -1,0 +1,465 @@
+// Routing and validation of the gateway's HTTP/JSON API, the stored-value
+// envelope, ETags and JSON response bodies. See http_api.hpp.
+#include "server/http_api.hpp"
+
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <charconv>
+#include <openssl/evp.h>
+
+namespace rcache::server {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view envelope_magic = "\xC1RT\x01";
+constexpr std::int64_t max_ttl_seconds = 10LL * 365 * 86400;
+
+api_error bad_request(std::string code, std::string message) {
+  return {400, std::move(code), std::move(message)};
+}
+
+// No ':' (which the library allows): the prefix is "<ns>:", so namespace
+// "a:b" would share keys with namespace "a".
+bool valid_namespace(std::string_view ns) {
+  if (ns.empty() || ns.size() > 128) return false;
+  return std::all_of(ns.begin(), ns.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+// The limit is on the Redis key, "<ns>:<key>", as the cache checks it.
+std::optional<api_error> check_key(std::string_view ns, std::string_view key,
+                                   const api_limits& limits) {
+  if (key.empty()) return bad_request("invalid_key", "the key is empty");
+  if (ns.size() + 1 + key.size() > limits.max_key_bytes) {
+    return bad_request("invalid_key", "namespace and key are longer than " +
+                                          std::to_string(limits.max_key_bytes) + " bytes");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::chrono::seconds> parse_seconds(std::string_view text) {
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p != text.data() + text.size() || n < 0 || n > max_ttl_seconds) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(n);
+}
+
+std::optional<bool> parse_flag(std::string_view text) {
+  if (text.empty() || text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  return std::nullopt;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  if (in.empty()) return out;
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (in.back() == '=') ++pad;
+  if (in.size() >= 2 && in[in.size() - 2] == '=') ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+std::string base64_encode(std::string_view in) {
+  std::string out((in.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// The request body as one JSON object; errors name what is wrong.
+std::variant<json::object, api_error> body_object(std::string_view body) {
+  if (body.empty()) return bad_request("invalid_json", "the request needs a JSON object body");
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 8;
+  json::value v = json::parse(body, ec, {}, opts);
+  if (ec) return bad_request("invalid_json", "the body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return bad_request("invalid_json", "the body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+std::optional<api_error> only_fields(const json::object& o,
+                                     std::initializer_list<std::string_view> allowed) {
+  for (const auto& kv : o) {
+    if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
+      return bad_request("invalid_json", "unknown field '" + std::string(kv.key()) + "'");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<api_error> key_list(const json::value* v, std::string_view ns,
+                                  const api_limits& limits, std::vector<std::string>& out) {
+  if (!v || !v->is_array())
+    return bad_request("invalid_json", "'keys' must be an array of strings");
+  const auto& arr = v->as_array();
+  if (arr.size() > limits.max_batch_keys) {
+    return bad_request("too_many_keys",
+                       "at most " + std::to_string(limits.max_batch_keys) + " keys per request");
+  }
+  for (const auto& k : arr) {
+    if (!k.is_string()) return bad_request("invalid_json", "'keys' must be an array of strings");
+    if (auto e = check_key(ns, k.as_string(), limits)) return e;
+    out.emplace_back(k.as_string());
+  }
+  return std::nullopt;
+}
+
+std::optional<api_error> check_content_type(std::string_view ct) {
+  if (ct.size() > 255)
+    return bad_request("bad_request", "the content type is longer than 255 bytes");
+  return std::nullopt;
+}
+
+std::optional<api_error> parse_batch_set(const json::object& o, const api_limits& limits,
+                                         api_call& call) {
+  if (auto e = only_fields(o, {"items", "ttl"})) return e;
+  if (const auto* ttl = o.if_contains("ttl")) {
+    if (!ttl->is_int64() || ttl->as_int64() < 0 || ttl->as_int64() > max_ttl_seconds) {
+      return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds, 0 or more");
+    }
+    call.ttl = std::chrono::seconds(ttl->as_int64());
+  }
+  const auto* items = o.if_contains("items");
+  if (!items || !items->is_array()) {
+    return bad_request("invalid_json", "'items' must be an array of objects");
+  }
+  if (items->as_array().size() > limits.max_batch_keys) {
+    return bad_request("too_many_keys",
+                       "at most " + std::to_string(limits.max_batch_keys) + " items per request");
+  }
+  for (const auto& it : items->as_array()) {
+    if (!it.is_object()) return bad_request("invalid_json", "'items' must be an array of objects");
+    const auto& item = it.as_object();
+    if (auto e = only_fields(item, {"key", "value", "value_base64", "content_type"})) return e;
+    batch_item b;
+    const auto* key = item.if_contains("key");
+    if (!key || !key->is_string()) return bad_request("invalid_json", "every item needs a 'key'");
+    b.key = key->as_string();
+    if (auto e = check_key(call.ns, b.key, limits)) return e;
+    const auto* value = item.if_contains("value");
+    const auto* value64 = item.if_contains("value_base64");
+    if ((value != nullptr) == (value64 != nullptr)) {
+      return bad_request("invalid_json",
+                         "every item needs exactly one of 'value' and 'value_base64'");
+    }
+    if (value) {
+      if (!value->is_string()) return bad_request("invalid_json", "'value' must be a string");
+      b.value = value->as_string();
+    } else {
+      auto decoded = value64->is_string() ? base64_decode(value64->as_string()) : std::nullopt;
+      if (!decoded) return bad_request("invalid_json", "'value_base64' is not base64");
+      b.value = std::move(*decoded);
+    }
+    if (const auto* ct = item.if_contains("content_type")) {
+      if (!ct->is_string()) return bad_request("invalid_json", "'content_type' must be a string");
+      b.content_type = ct->as_string();
+      if (auto e = check_content_type(b.content_type)) return e;
+    }
+    call.items.push_back(std::move(b));
+  }
+  return std::nullopt;
+}
+
+std::optional<api_error> parse_invalidate(const json::object& o, const api_limits& limits,
+                                          api_call& call) {
+  if (auto e = only_fields(o, {"keys", "pattern"})) return e;
+  const auto* keys = o.if_contains("keys");
+  const auto* pattern = o.if_contains("pattern");
+  if ((keys != nullptr) == (pattern != nullptr)) {
+    return bad_request("invalid_json", "give exactly one of 'keys' and 'pattern'");
+  }
+  if (keys) {
+    call.op = api_op::invalidate_keys;
+    return key_list(keys, call.ns, limits, call.keys);
+  }
+  if (!pattern->is_string() || pattern->as_string().empty()) {
+    return bad_request("invalid_json", "'pattern' must be a non-empty string");
+  }
+  call.op = api_op::invalidate_pattern;
+  call.pattern = pattern->as_string();
+  return std::nullopt;
+}
+
+api_error method_not_allowed(std::string allow) {
+  return {405, "method_not_allowed", "this route takes " + allow, std::move(allow)};
+}
+
+api_error not_found() {
+  return {404, "not_found", "no such route"};
+}
+
+}  // namespace
+
+std::variant<api_call, api_error> parse_call(const http_request_view& req,
+                                             const api_limits& limits) {
+  auto url = boost::urls::parse_origin_form(req.target);
+  if (!url) return bad_request("bad_request", "the request target is not a valid path");
+  std::vector<std::string> segs;
+  for (auto seg : url->segments()) {
+    if (segs.size() == 7) return not_found();
+    segs.push_back(seg);
+  }
+  const auto m = req.method;
+  api_call call;
+  call.head = m == http_method::head;
+
+  // ---- operational routes ----
+  if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
+    if (m != http_method::get && m != http_method::head) return method_not_allowed("GET, HEAD");
+    call.op = segs[0] == "healthz"  ? api_op::healthz
+              : segs[0] == "readyz" ? api_op::readyz
+                                    : api_op::metrics;
+    call.route = segs[0] == "healthz" ? "/healthz" : segs[0] == "readyz" ? "/readyz" : "/metrics";
+    return call;
+  }
+  if (segs.size() < 4 || segs[0] != "v1" || segs[1] != "ns") return not_found();
+  call.ns = segs[2];
+  const std::vector<std::string> rest(segs.begin() + 3, segs.end());
+
+  // ---- which route, and does it take this method ----
+  std::string_view allow;
+  if (rest.size() == 2 && rest[0] == "keys") {
+    call.route = "/v1/ns/{ns}/keys/{key}";
+    allow = "GET, HEAD, PUT, DELETE";
+    if (m == http_method::get || m == http_method::head)
+      call.op = api_op::get;
+    else if (m == http_method::put)
+      call.op = api_op::put;
+    else if (m == http_method::del)
+      call.op = api_op::del;
+    else
+      return method_not_allowed(std::string(allow));
+  } else if (rest.size() == 3 && rest[0] == "keys" &&
+             (rest[2] == "ttl" || rest[2] == "exists" || rest[2] == "touch")) {
+    const bool touch = rest[2] == "touch";
+    call.route = rest[2] == "ttl"      ? "/v1/ns/{ns}/keys/{key}/ttl"
+                 : rest[2] == "exists" ? "/v1/ns/{ns}/keys/{key}/exists"
+                                       : "/v1/ns/{ns}/keys/{key}/touch";
+    call.op = rest[2] == "ttl" ? api_op::ttl : rest[2] == "exists" ? api_op::exists : api_op::touch;
+    if (touch && m != http_method::post) return method_not_allowed("POST");
+    if (!touch && m != http_method::get && m != http_method::head) {
+      return method_not_allowed("GET, HEAD");
+    }
+  } else if (rest.size() == 2 && rest[0] == "batch" && (rest[1] == "get" || rest[1] == "set")) {
+    call.route = rest[1] == "get" ? "/v1/ns/{ns}/batch/get" : "/v1/ns/{ns}/batch/set";
+    call.op = rest[1] == "get" ? api_op::batch_get : api_op::batch_set;
+    if (m != http_method::post) return method_not_allowed("POST");
+  } else if (rest.size() == 1 && rest[0] == "invalidate") {
+    call.route = "/v1/ns/{ns}/invalidate";
+    call.op = api_op::invalidate_pattern;  // or _keys, decided by the body
+    if (m != http_method::post) return method_not_allowed("POST");
+  } else {
+    return not_found();
+  }
+
+  if (!valid_namespace(call.ns)) {
+    return bad_request("invalid_namespace",
+                       "namespace names are 1 to 128 letters, digits, '_', '-' or '.'");
+  }
+  if (rest[0] == "keys") {
+    call.key = rest[1];
+    if (auto e = check_key(call.ns, call.key, limits)) return *e;
+  }
+
+  // ---- query parameters: only the ones the route takes ----
+  const bool takes_ttl = call.op == api_op::put || call.op == api_op::touch;
+  bool nx = false;
+  bool xx = false;
+  for (auto p : url->params()) {
+    if (takes_ttl && p.key == "ttl") {
+      auto ttl = parse_seconds(p.value);
+      if (!ttl)
+        return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds, 0 or more");
+      call.ttl = ttl;
+    } else if (call.op == api_op::put && (p.key == "nx" || p.key == "xx")) {
+      auto f = parse_flag(p.value);
+      if (!f) return bad_request("bad_request", "'" + p.key + "' must be true or false");
+      (p.key == "nx" ? nx : xx) = *f;
+    } else {
+      return bad_request("bad_request", "unknown query parameter '" + p.key + "'");
+    }
+  }
+  if (nx && xx) return bad_request("bad_request", "'nx' and 'xx' exclude each other");
+  if (nx) call.when = set_options::condition::if_absent;
+  if (xx) call.when = set_options::condition::if_present;
+
+  // ---- bodies ----
+  switch (call.op) {
+    case api_op::get:
+      call.if_none_match = req.if_none_match;
+      break;
+    case api_op::put:
+      if (auto e = check_content_type(req.content_type)) return *e;
+      call.content_type = req.content_type;
+      call.body = req.body;
+      break;
+    case api_op::batch_get:
+    case api_op::batch_set:
+    case api_op::invalidate_pattern: {
+      auto body = body_object(req.body);
+      if (auto* e = std::get_if<api_error>(&body)) return std::move(*e);
+      const auto& o = std::get<json::object>(body);
+      std::optional<api_error> e;
+      if (call.op == api_op::batch_get) {
+        e = only_fields(o, {"keys"});
+        if (!e) e = key_list(o.if_contains("keys"), call.ns, limits, call.keys);
+      } else if (call.op == api_op::batch_set) {
+        e = parse_batch_set(o, limits, call);
+      } else {
+        e = parse_invalidate(o, limits, call);
+      }
+      if (e) return std::move(*e);
+      break;
+    }
+    default:
+      break;
+  }
+  return call;
+}
+
+// ---- the envelope ----------------------------------------------------------------
+
+std::string encode_stored(std::string_view body, std::string_view content_type) {
+  const bool typed = !content_type.empty() && content_type != default_content_type;
+  if (!typed && !body.starts_with(envelope_magic)) {
+    return std::string(body);
+  }
+  if (!typed) content_type = default_content_type;
+  std::string out;
+  out.reserve(envelope_magic.size() + 1 + content_type.size() + body.size());
+  out.append(envelope_magic);
+  out.push_back(static_cast<char>(content_type.size()));
+  out.append(content_type);
+  out.append(body);
+  return out;
+}
+
+stored_view decode_stored(std::string_view stored) {
+  if (stored.size() > envelope_magic.size() && stored.starts_with(envelope_magic)) {
+    const auto len = static_cast<unsigned char>(stored[envelope_magic.size()]);
+    const auto start = envelope_magic.size() + 1;
+    if (stored.size() >= start + len) {
+      return {stored.substr(start + len), stored.substr(start, len)};
+    }
+  }
+  return {stored, default_content_type};
+}
+
+std::string etag_of(std::string_view stored) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int n = 0;
+  EVP_Digest(stored.data(), stored.size(), md.data(), &n, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < 16; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  out.push_back('"');
+  return out;
+}
+
+bool etag_matches(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    auto tag = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
+// ---- JSON ------------------------------------------------------------------------
+
+std::string error_json(std::string_view code, std::string_view message) {
+  return json::serialize(
+      json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+}
+
+std::string bool_json(std::string_view name, bool v) {
+  return json::serialize(json::object{{name, v}});
+}
+
+std::string int_json(std::string_view name, std::int64_t v) {
+  return json::serialize(json::object{{name, v}});
+}
+
+std::string batch_get_json(const std::vector<std::string>& keys,
+                           const std::vector<std::optional<std::string>>& stored) {
+  json::array items;
+  items.reserve(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    json::object item{{"key", keys[i]}, {"found", i < stored.size() && stored[i].has_value()}};
+    if (i < stored.size() && stored[i]) {
+      const auto v = decode_stored(*stored[i]);
+      if (is_utf8(v.body)) {
+        item["value"] = v.body;
+      } else {
+        item["value_base64"] = base64_encode(v.body);
+      }
+      item["content_type"] = v.content_type;
+    }
+    items.emplace_back(std::move(item));
+  }
+  return json::serialize(json::object{{"items", std::move(items)}});
+}
+
+bool is_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are invalid.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += n + 1;
+  }
+  return true;
+}
+
+}  // namespace rcache::server

@@ -1,0 +1,156 @@
+// The gateway's HTTP/JSON API without any I/O: routing, validation of paths,
+// query parameters and JSON bodies, the stored-value envelope that keeps a
+// value's content type, ETags, and the JSON bodies of responses and errors.
+//
+// parse_call() turns one HTTP request into an api_call (what to do) or an
+// api_error (what to answer at once); the gateway (gateway.hpp) executes
+// calls against the cache. Keeping this part free of sockets and Redis is
+// what lets the unit tests and the libFuzzer target drive every byte of it.
+//
+// Routes (docs/api.md, docs/openapi.yaml):
+//   GET|HEAD|PUT|DELETE /v1/ns/{ns}/keys/{key}    ?ttl=S &nx=true &xx=true (PUT)
+//   GET  /v1/ns/{ns}/keys/{key}/ttl
+//   GET  /v1/ns/{ns}/keys/{key}/exists
+//   POST /v1/ns/{ns}/keys/{key}/touch              ?ttl=S
+//   POST /v1/ns/{ns}/batch/get                     {"keys": [...]}
+//   POST /v1/ns/{ns}/batch/set                     {"items": [...], "ttl": S}
+//   POST /v1/ns/{ns}/invalidate                    {"keys": [...]} | {"pattern": "..."}
+//   GET|HEAD /healthz /readyz /metrics
+//
+// Threading: pure functions.
+#pragma once
+
+#include <rcache/cache.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace rcache::server {
+
+enum class http_method : std::uint8_t { get, head, put, post, del, other };
+
+/// The parts of a request the API looks at; views into the caller's message.
+struct http_request_view {
+  http_method method = http_method::other;
+  std::string_view target{};         // origin-form: path and query
+  std::string_view content_type{};   // empty when absent
+  std::string_view if_none_match{};  // empty when absent
+  std::string_view body{};
+};
+
+/// An error answered without touching Redis (or after it failed).
+struct api_error {
+  unsigned status = 400;
+  std::string code;     // machine-readable: "invalid_key", "not_found", ...
+  std::string message;  // for humans
+  std::string allow{};  // 405: the methods the route takes
+};
+
+enum class api_op : std::uint8_t {
+  get,
+  put,
+  del,
+  exists,
+  ttl,
+  touch,
+  batch_get,
+  batch_set,
+  invalidate_keys,
+  invalidate_pattern,
+  healthz,
+  readyz,
+  metrics,
+};
+
+/// One item of a batch set, value already decoded from JSON (base64 if so).
+struct batch_item {
+  std::string key;
+  std::string value;
+  std::string content_type;
+};
+
+/// What a request asks for, validated.
+struct api_call {
+  api_op op = api_op::get;
+  /// The route template, a bounded metric label ("/v1/ns/{ns}/keys/{key}").
+  std::string_view route{};
+  std::string ns{};
+  std::string key{};
+  bool head = false;
+  std::optional<std::chrono::seconds> ttl{};
+  set_options::condition when = set_options::condition::always;
+  std::string if_none_match{};
+  std::string body{};          // put
+  std::string content_type{};  // put
+  std::vector<std::string> keys{};
+  std::vector<batch_item> items{};
+  std::string pattern{};
+};
+
+struct api_limits {
+  std::size_t max_key_bytes = 16 * 1024;
+  std::size_t max_batch_keys = 1000;
+};
+
+/// Routes and validates one request. Errors: 400 (bad path, namespace, key,
+/// query or JSON), 404 (no such route), 405 (method; `allow` set).
+[[nodiscard]] std::variant<api_call, api_error> parse_call(const http_request_view& req,
+                                                           const api_limits& limits);
+
+/// The route label of a request that did not parse, for metrics.
+inline constexpr std::string_view unmatched_route = "other";
+
+// ---- the stored-value envelope ---------------------------------------------------
+// A value PUT with no Content-Type or with application/octet-stream is
+// stored byte for byte. Any other content type is kept in a short header:
+//   "\xC1RT\x01" u8:length content-type body
+// (0xC1 never starts UTF-8 text; the codec's own header is "\xC1RC").
+// A body that itself begins with the envelope magic is always wrapped, so
+// reading back never mistakes a body for a header.
+
+inline constexpr std::string_view default_content_type = "application/octet-stream";
+
+/// Envelope for `body` with `content_type` (at most 255 bytes; the caller
+/// checks: parse_call refuses longer ones).
+[[nodiscard]] std::string encode_stored(std::string_view body, std::string_view content_type);
+
+struct stored_view {
+  std::string_view body;
+  std::string_view content_type;
+};
+/// Splits a stored value; a value without a valid envelope (written by any
+/// other client) is its own body, application/octet-stream.
+[[nodiscard]] stored_view decode_stored(std::string_view stored);
+
+/// A strong ETag ("\"<32 hex digits>\"") of a stored value (body and
+/// content type): SHA-256, truncated to 128 bits.
+[[nodiscard]] std::string etag_of(std::string_view stored);
+
+/// Whether an If-None-Match header matches `etag` ("*", or a list of
+/// tags, weak ones compared weakly as RFC 9110 asks for GET).
+[[nodiscard]] bool etag_matches(std::string_view if_none_match, std::string_view etag);
+
+// ---- JSON bodies -----------------------------------------------------------------
+
+/// {"error":{"code":...,"message":...}}
+[[nodiscard]] std::string error_json(std::string_view code, std::string_view message);
+
+/// One object with one field: {"<name>": true|false} / {"<name>": n}.
+[[nodiscard]] std::string bool_json(std::string_view name, bool v);
+[[nodiscard]] std::string int_json(std::string_view name, std::int64_t v);
+
+/// The batch-get answer: {"items":[{"key":..,"found":true,"value":..,
+/// "content_type":..}, {"key":..,"found":false}, ...]}, values that are not
+/// UTF-8 as "value_base64".
+[[nodiscard]] std::string batch_get_json(const std::vector<std::string>& keys,
+                                         const std::vector<std::optional<std::string>>& stored);
+
+[[nodiscard]] bool is_utf8(std::string_view s) noexcept;
+
+}  // namespace rcache::server

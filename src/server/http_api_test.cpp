@@ -1,0 +1,196 @@
+// Unit tests of the HTTP API's sans-I/O part: routing, methods, path and
+// query validation, JSON bodies, the content-type envelope, ETags and the
+// JSON answers.
+#include "server/http_api.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+namespace rcache::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::variant<api_call, api_error> call(http_method m, std::string_view target,
+                                       std::string_view body = {}, api_limits limits = {}) {
+  http_request_view v;
+  v.method = m;
+  v.target = target;
+  v.body = body;
+  return parse_call(v, limits);
+}
+
+api_call ok(const std::variant<api_call, api_error>& r) {
+  if (auto* e = std::get_if<api_error>(&r)) {
+    ADD_FAILURE() << "unexpected error " << e->status << " " << e->code << ": " << e->message;
+    return {};
+  }
+  return std::get<api_call>(r);
+}
+
+api_error err(const std::variant<api_call, api_error>& r) {
+  if (auto* c = std::get_if<api_call>(&r)) {
+    ADD_FAILURE() << "unexpected success on route " << c->route;
+    return {};
+  }
+  return std::get<api_error>(r);
+}
+
+TEST(HttpApi, RoutesKeysWithDecodedNamesAndParameters) {
+  auto c = ok(call(http_method::put, "/v1/ns/users/keys/a%2Fb%20c?ttl=60&nx=true"));
+  EXPECT_EQ(c.op, api_op::put);
+  EXPECT_EQ(c.route, "/v1/ns/{ns}/keys/{key}");
+  EXPECT_EQ(c.ns, "users");
+  EXPECT_EQ(c.key, "a/b c") << "percent-decoded; '/' only as %2F";
+  EXPECT_EQ(c.ttl, std::optional(60s));
+  EXPECT_EQ(c.when, set_options::condition::if_absent);
+
+  EXPECT_EQ(ok(call(http_method::get, "/v1/ns/users/keys/ttl")).op, api_op::get)
+      << "a key named like a sub-resource is still a key";
+  EXPECT_EQ(ok(call(http_method::head, "/v1/ns/users/keys/k")).head, true);
+  EXPECT_EQ(ok(call(http_method::del, "/v1/ns/users/keys/k")).op, api_op::del);
+  EXPECT_EQ(ok(call(http_method::get, "/v1/ns/users/keys/k/ttl")).op, api_op::ttl);
+  EXPECT_EQ(ok(call(http_method::get, "/v1/ns/users/keys/k/exists")).op, api_op::exists);
+  EXPECT_EQ(ok(call(http_method::post, "/v1/ns/users/keys/k/touch?ttl=5")).ttl, std::optional(5s));
+  EXPECT_EQ(ok(call(http_method::get, "/healthz")).op, api_op::healthz);
+  EXPECT_EQ(ok(call(http_method::head, "/readyz")).op, api_op::readyz);
+  EXPECT_EQ(ok(call(http_method::get, "/metrics")).route, "/metrics");
+}
+
+TEST(HttpApi, WrongRoutesMethodsAndParametersAreRefusedClearly) {
+  EXPECT_EQ(err(call(http_method::get, "/v2/ns/a/keys/k")).status, 404u);
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/other/k")).status, 404u);
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/k/x/y/z/w")).status, 404u);
+  auto m = err(call(http_method::post, "/v1/ns/a/keys/k"));
+  EXPECT_EQ(m.status, 405u);
+  EXPECT_EQ(m.allow, "GET, HEAD, PUT, DELETE");
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/batch/get")).allow, "POST");
+  EXPECT_EQ(err(call(http_method::other, "/healthz")).status, 405u);
+
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/bad%20ns/keys/k")).code, "invalid_namespace");
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/")).code, "invalid_key");
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/" + std::string(20, 'k'), {},
+                     {.max_key_bytes = 10}))
+                .code,
+            "invalid_key");
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/abcdefgh/keys/kk", {}, {.max_key_bytes = 10})).code,
+            "invalid_key")
+      << "the limit is on the Redis key, namespace prefix included";
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a:b/keys/k")).code, "invalid_namespace")
+      << "':' would let namespace a:b share keys with namespace a";
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k?ttl=-1")).code, "invalid_ttl");
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k?ttl=1x")).code, "invalid_ttl");
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k?nx=1&xx=1")).status, 400u);
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/k?ttl=5")).message,
+            "unknown query parameter 'ttl'");
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/%zz")).status, 400u);
+  EXPECT_EQ(err(call(http_method::get, "no-slash")).status, 400u);
+}
+
+TEST(HttpApi, BatchAndInvalidationBodies) {
+  auto g = ok(call(http_method::post, "/v1/ns/a/batch/get", R"({"keys":["x","y"]})"));
+  EXPECT_EQ(g.keys, (std::vector<std::string>{"x", "y"}));
+
+  auto s = ok(call(http_method::post, "/v1/ns/a/batch/set",
+                   R"({"ttl":30,"items":[{"key":"x","value":"1","content_type":"text/plain"},
+                       {"key":"y","value_base64":"AP8="}]})"));
+  EXPECT_EQ(s.ttl, std::optional(30s));
+  ASSERT_EQ(s.items.size(), 2u);
+  EXPECT_EQ(s.items[0].content_type, "text/plain");
+  EXPECT_EQ(s.items[1].value, std::string("\0\xff", 2));
+
+  EXPECT_EQ(ok(call(http_method::post, "/v1/ns/a/invalidate", R"({"pattern":"u:*"})")).op,
+            api_op::invalidate_pattern);
+  EXPECT_EQ(ok(call(http_method::post, "/v1/ns/a/invalidate", R"({"keys":["u"]})")).op,
+            api_op::invalidate_keys);
+
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", "{")).code, "invalid_json");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", "")).code, "invalid_json");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", "[1]")).code, "invalid_json");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", R"({"keys":[1]})")).code,
+            "invalid_json");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", R"({"keys":[""]})")).code,
+            "invalid_key");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", R"({"keys":["a"],"x":1})")).message,
+            "unknown field 'x'");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", R"({"keys":["a","b","c"]})",
+                     {.max_batch_keys = 2}))
+                .code,
+            "too_many_keys");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/set",
+                     R"({"items":[{"key":"x","value":"1","value_base64":"MQ=="}]})"))
+                .status,
+            400u);
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/set",
+                     R"({"items":[{"key":"x","value_base64":"!!"}]})"))
+                .message,
+            "'value_base64' is not base64");
+  EXPECT_EQ(
+      err(call(http_method::post, "/v1/ns/a/invalidate", R"({"keys":[],"pattern":"*"})")).status,
+      400u);
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"pattern":""})")).status, 400u);
+  const std::string deep(100, '[');
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", deep)).code, "invalid_json");
+}
+
+TEST(HttpApi, EnvelopeKeepsTheContentTypeAndPlainValuesStayPlain) {
+  EXPECT_EQ(encode_stored("hello", ""), "hello");
+  EXPECT_EQ(encode_stored("hello", "application/octet-stream"), "hello");
+  const auto typed = encode_stored("{\"a\":1}", "application/json");
+  EXPECT_NE(typed, "{\"a\":1}");
+  auto v = decode_stored(typed);
+  EXPECT_EQ(v.body, "{\"a\":1}");
+  EXPECT_EQ(v.content_type, "application/json");
+
+  // A body that looks like an envelope is wrapped, and comes back unchanged.
+  const std::string tricky = encode_stored("x", "text/plain");
+  const auto wrapped = encode_stored(tricky, "");
+  EXPECT_NE(wrapped, tricky);
+  EXPECT_EQ(decode_stored(wrapped).body, tricky);
+  EXPECT_EQ(decode_stored(wrapped).content_type, "application/octet-stream");
+
+  // Values written by other clients, including truncated envelopes.
+  EXPECT_EQ(decode_stored("plain").body, "plain");
+  EXPECT_EQ(decode_stored("").content_type, "application/octet-stream");
+  const std::string truncated = std::string("\xC1RT\x01\x10", 5) + "abc";
+  EXPECT_EQ(decode_stored(truncated).body, truncated);
+}
+
+TEST(HttpApi, EtagsAndIfNoneMatch) {
+  const auto a = etag_of("value-a");
+  EXPECT_EQ(a.size(), 34u);
+  EXPECT_EQ(a, etag_of("value-a"));
+  EXPECT_NE(a, etag_of("value-b"));
+  EXPECT_NE(etag_of(encode_stored("x", "text/plain")), etag_of(encode_stored("x", "text/html")))
+      << "the content type is part of the representation";
+  EXPECT_TRUE(etag_matches(a, a));
+  EXPECT_TRUE(etag_matches("\"other\", " + a, a));
+  EXPECT_TRUE(etag_matches("W/" + a, a));
+  EXPECT_TRUE(etag_matches("*", a));
+  EXPECT_FALSE(etag_matches("\"other\"", a));
+  EXPECT_FALSE(etag_matches("", a));
+}
+
+TEST(HttpApi, JsonAnswers) {
+  auto e = boost::json::parse(error_json("not_found", "no \"such\" key"));
+  EXPECT_EQ(e.at("error").at("code").as_string(), "not_found");
+  EXPECT_EQ(e.at("error").at("message").as_string(), "no \"such\" key");
+
+  auto b = boost::json::parse(batch_get_json(
+      {"a", "b", "c"},
+      {encode_stored("text", "text/plain"), std::nullopt, std::string("\xff\x00", 2)}));
+  const auto& items = b.at("items").as_array();
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].at("value").as_string(), "text");
+  EXPECT_EQ(items[0].at("content_type").as_string(), "text/plain");
+  EXPECT_FALSE(items[1].at("found").as_bool());
+  EXPECT_EQ(items[2].at("value_base64").as_string(), "/wA=") << "binary values as base64";
+
+  EXPECT_TRUE(is_utf8("h\xc3\xa9llo \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(is_utf8("\xc0\xaf")) << "overlong";
+  EXPECT_FALSE(is_utf8("\xed\xa0\x80")) << "surrogate";
+  EXPECT_FALSE(is_utf8("\xe2\x82")) << "truncated";
+}
+
+}  // namespace
+}  // namespace rcache::server

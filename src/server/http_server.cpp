@@ -1,0 +1,435 @@
+// The listener and HTTP sessions of `rcache serve`; see http_server.hpp.
+//
+// A session is one coroutine per connection: wait for the first byte of a
+// request under the idle deadline, read its head under the read deadline
+// (answering `Expect: 100-continue`), read the body, let the gateway
+// answer, write the response under the write deadline, repeat while the
+// connection is kept alive. Pipelined requests simply wait in the read
+// buffer and are answered in order.
+//
+// Shutdown: drain() closes the acceptor, marks the server draining and, on
+// each I/O thread, closes the sessions waiting for a request; busy sessions
+// see the mark after their response (sent with "Connection: close") and end.
+// Each I/O thread keeps its own list of live sessions, touched only there.
+#include "server/http_server.hpp"
+
+#include <rcache/version.hpp>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/object.hpp>
+#include <ctime>
+#include <list>
+#include <unordered_map>
+
+#include "server/log.hpp"
+
+namespace rcache::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// The Date header, formatted once per second per thread.
+const std::string& http_date() {
+  thread_local std::time_t last = 0;
+  thread_local std::string text;
+  const std::time_t now = std::time(nullptr);
+  if (now != last) {
+    char buf[64];
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    text.assign(buf, std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm));
+    last = now;
+  }
+  return text;
+}
+
+http_method to_method(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+      return http_method::get;
+    case http::verb::head:
+      return http_method::head;
+    case http::verb::put:
+      return http_method::put;
+    case http::verb::post:
+      return http_method::post;
+    case http::verb::delete_:
+      return http_method::del;
+    default:
+      return http_method::other;
+  }
+}
+
+// Runs the gateway's execute() as an awaitable operation. An ordinary
+// function, not a lambda in the co_await expression (GCC 12 destroys such
+// temporaries twice).
+template <class Token>
+auto async_execute(gateway& gw, api_call call, Token&& token) {
+  return asio::async_initiate<Token, void(api_response)>(
+      [](auto handler, gateway* g, api_call c) {
+        g->execute(std::move(c), gateway::done_handler(std::move(handler)));
+      },
+      token, &gw, std::move(call));
+}
+
+// One live connection: what drain() and close_all() need to reach it.
+struct connection {
+  explicit connection(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // waiting for the next request
+  std::list<std::shared_ptr<connection>>::iterator self{};
+};
+
+}  // namespace
+
+struct http_server::state : std::enable_shared_from_this<state> {
+  state(std::vector<asio::io_context*> ctxs, gateway& g, const gateway_config& c)
+      : contexts(std::move(ctxs)),
+        gw(g),
+        cfg(c),
+        acceptor(*contexts.front()),
+        live(contexts.size()) {
+    limits.max_key_bytes = c.cache.max_key_size;
+    limits.max_batch_keys = c.max_batch_keys;
+    auto& reg = gw.http_metrics();
+    open_gauge = reg.gauge("rcache_http_connections", "Open HTTP connections").value();
+    in_flight =
+        reg.gauge("rcache_http_requests_in_flight", "Requests read and not yet answered").value();
+    accepted = reg.counter("rcache_http_connections_total", "HTTP connections by outcome",
+                           {{"result", "accepted"}})
+                   .value();
+    rejected = reg.counter("rcache_http_connections_total", "HTTP connections by outcome",
+                           {{"result", "rejected"}})
+                   .value();
+  }
+
+  std::vector<asio::io_context*> contexts;
+  gateway& gw;
+  const gateway_config& cfg;
+  api_limits limits;
+  tcp::acceptor acceptor;
+  std::size_t next_context = 0;
+  std::atomic<std::size_t> open{0};
+  std::atomic<bool> draining{false};
+  // Per I/O thread: the sessions of that thread, touched only on it.
+  std::vector<std::list<std::shared_ptr<connection>>> live;
+  metrics::gauge* open_gauge = nullptr;
+  metrics::gauge* in_flight = nullptr;
+  metrics::counter* accepted = nullptr;
+  metrics::counter* rejected = nullptr;
+
+  // ---- metrics of requests: children cached per thread, so recording
+  // never takes the registry's lock after the first request of a kind ----
+
+  void record(std::string_view route, unsigned status, clock::duration took) {
+    struct key_hash {
+      std::size_t operator()(const std::pair<const char*, unsigned>& k) const noexcept {
+        return std::hash<const void*>()(k.first) ^ (k.second * 0x9E3779B97F4A7C15ull);
+      }
+    };
+    thread_local std::unordered_map<std::pair<const char*, unsigned>, metrics::counter*, key_hash>
+        counters;
+    thread_local std::unordered_map<const char*, metrics::histogram*> latencies;
+    thread_local const state* owner = nullptr;
+    if (owner != this) {  // a new server in this thread (tests): forget old children
+      counters.clear();
+      latencies.clear();
+      owner = this;
+    }
+    auto& reg = gw.http_metrics();
+    auto& c = counters[{route.data(), status}];
+    if (!c) {
+      auto r = reg.counter("rcache_http_requests_total", "HTTP requests by route and status",
+                           {{"route", std::string(route)}, {"status", std::to_string(status)}});
+      if (r) c = *r;
+    }
+    if (c) c->inc();
+    auto& h = latencies[route.data()];
+    if (!h) {
+      auto r = reg.histogram("rcache_http_request_duration_seconds",
+                             "HTTP request latency, first byte read to response written",
+                             {{"route", std::string(route)}});
+      if (r) h = *r;
+    }
+    if (h) h->record(took);
+  }
+
+  // ---- responses ----
+
+  static http::response<http::string_body> to_http(api_response r, unsigned version,
+                                                   bool keep_alive, bool head) {
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "rcache/" + std::string(version_string));
+    res.set(http::field::date, http_date());
+    if (r.status != 304 || !r.body.empty()) res.set(http::field::content_type, r.content_type);
+    if (!r.etag.empty()) res.set(http::field::etag, r.etag);
+    if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+    if (r.retry_after) res.set(http::field::retry_after, "1");
+    res.keep_alive(keep_alive);
+    if (r.status == 304) return res;
+    const auto length = r.body.size();
+    if (!head) res.body() = std::move(r.body);
+    res.content_length(length);  // HEAD: the length GET would send
+    return res;
+  }
+
+  // Writes `res` under the write deadline.
+  static asio::awaitable<bool> send(connection& conn, http::response<http::string_body>& res,
+                                    std::chrono::milliseconds deadline) {
+    conn.stream.expires_after(deadline);
+    auto [ec, n] = co_await http::async_write(conn.stream, res, use_tuple);
+    co_return !ec;
+  }
+
+  // ---- the session ----
+
+  asio::awaitable<void> session(std::shared_ptr<connection> conn, std::size_t ctx_index) {
+    auto self = shared_from_this();
+    std::string remote;
+    {
+      error_code ec;
+      const auto ep = conn->stream.socket().remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    beast::flat_buffer buffer;
+    for (;;) {
+      // ---- wait for a request, under the idle deadline ----
+      conn->idle = true;
+      if (draining.load(std::memory_order_acquire)) break;
+      if (buffer.size() == 0) {
+        conn->stream.expires_after(cfg.idle_timeout);
+        auto [ec, n] = co_await conn->stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+        if (ec) break;  // closed, reset, idle too long, or drained
+        buffer.commit(n);
+      }
+      conn->idle = false;
+      const auto t0 = clock::now();
+
+      // ---- read it, under the read deadline ----
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+      parser.body_limit(cfg.max_body_bytes);
+      conn->stream.expires_after(cfg.read_timeout);
+      auto [hec, hn] = co_await http::async_read_header(conn->stream, buffer, parser, use_tuple);
+      error_code ec = hec;
+      if (!ec && !parser.is_done()) {
+        const auto& head = parser.get();
+        if (beast::iequals(head[http::field::expect], "100-continue")) {
+          if (parser.content_length() && *parser.content_length() > cfg.max_body_bytes) {
+            ec = http::error::body_limit;  // refuse before the client sends it
+          } else {
+            http::response<http::empty_body> cont{http::status::continue_, head.version()};
+            conn->stream.expires_after(cfg.write_timeout);
+            auto [wec, wn] = co_await http::async_write(conn->stream, cont, use_tuple);
+            if (wec) break;
+            conn->stream.expires_after(cfg.read_timeout);
+          }
+        }
+        if (!ec) {
+          auto [bec, bn] = co_await http::async_read(conn->stream, buffer, parser, use_tuple);
+          ec = bec;
+        }
+      }
+      if (ec) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+            ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+            ec == asio::error::eof || ec == http::error::partial_message) {
+          break;  // the peer went away or was too slow: nothing to answer
+        }
+        api_error e{400, "bad_request", "malformed HTTP request: " + ec.message()};
+        if (ec == http::error::body_limit) {
+          e = {413, "payload_too_large",
+               "the body is larger than server.max_body_bytes (" +
+                   std::to_string(cfg.max_body_bytes) + ")"};
+        } else if (ec == http::error::header_limit) {
+          e = {431, "headers_too_large",
+               "the request head is larger than server.max_header_bytes (" +
+                   std::to_string(cfg.max_header_bytes) + ")"};
+        }
+        auto res = to_http(error_response(e), 11, false, false);
+        co_await send(*conn, res, cfg.write_timeout);
+        record(unmatched_route, e.status, clock::now() - t0);
+        break;  // the rest of the stream cannot be trusted
+      }
+
+      // ---- answer ----
+      in_flight->add(1);
+      auto& req = parser.get();
+      http_request_view view;
+      view.method = to_method(req.method());
+      view.target = req.target();
+      view.content_type = req[http::field::content_type];
+      view.if_none_match = req[http::field::if_none_match];
+      view.body = req.body();
+      auto parsed = parse_call(view, limits);
+      api_response answer;
+      std::string_view route = unmatched_route;
+      if (auto* e = std::get_if<api_error>(&parsed)) {
+        answer = error_response(*e);
+      } else {
+        auto& call = std::get<api_call>(parsed);
+        route = call.route;
+        if (auto now = gw.answer_now(call)) {
+          answer = std::move(*now);
+        } else {
+          answer = co_await async_execute(gw, std::move(call), asio::use_awaitable);
+        }
+      }
+      const bool keep = req.keep_alive() && !draining.load(std::memory_order_acquire);
+      const unsigned status = answer.status;
+      auto res = to_http(std::move(answer), req.version(), keep, req.method() == http::verb::head);
+      const auto bytes = res.body().size();
+      const bool sent = co_await send(*conn, res, cfg.write_timeout);
+      in_flight->add(-1);
+      const auto took = clock::now() - t0;
+      record(route, status, took);
+      if (log::access_enabled()) {
+        const auto target = std::string_view(req.target());
+        log::access(
+            {{"method", std::string_view(req.method_string())},
+             {"path", target.substr(0, target.find('?'))},
+             {"route", route},
+             {"status", status},
+             {"bytes", bytes},
+             {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(took).count()},
+             {"remote", remote}});
+      }
+      if (!sent || !keep) break;
+    }
+    error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn->stream.close();
+    live[ctx_index].erase(conn->self);
+    open_gauge->add(-1);
+    open.fetch_sub(1, std::memory_order_acq_rel);
+  }
+
+  // Past max_connections: one 429 answer, then the connection is closed.
+  static asio::awaitable<void> refuse(std::shared_ptr<connection> conn,
+                                      std::chrono::milliseconds deadline) {
+    auto res = to_http(error_response(api_error{429, "too_many_connections",
+                                                "the server is at server.max_connections"}),
+                       11, false, false);
+    co_await send(*conn, res, deadline);
+    error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn->stream.close();
+  }
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      const auto index = next_context++ % contexts.size();
+      auto [ec, socket] = co_await acceptor.async_accept(*contexts[index], use_tuple);
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) {
+        // Out of descriptors or memory: back off instead of spinning.
+        log::warn("accept failed", {{"error", ec.message()}});
+        asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
+        co_await t.async_wait(use_tuple);
+        continue;
+      }
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto conn = std::make_shared<connection>(std::move(socket));
+      if (open.load(std::memory_order_acquire) >= cfg.max_connections) {
+        rejected->inc();
+        asio::co_spawn(*contexts[index], refuse(std::move(conn), cfg.write_timeout),
+                       asio::detached);
+        continue;
+      }
+      open.fetch_add(1, std::memory_order_acq_rel);
+      open_gauge->add(1);
+      accepted->inc();
+      // Registered on the session's own thread, where the list lives.
+      asio::post(*contexts[index], [self, conn, index]() mutable {
+        auto& list = self->live[index];
+        conn->self = list.insert(list.end(), conn);
+        if (self->draining.load(std::memory_order_acquire)) {
+          error_code closed;
+          conn->stream.socket().close(closed);
+        }
+        asio::co_spawn(*self->contexts[index], self->session(conn, index),
+                       [](std::exception_ptr e) {
+                         if (!e) return;
+                         try {
+                           std::rethrow_exception(e);
+                         } catch (const std::exception& ex) {
+                           log::error("session ended by an exception", {{"what", ex.what()}});
+                         }
+                       });
+      });
+    }
+  }
+
+  // Runs `f(connection&)` for every live session, each on its own thread.
+  template <class F>
+  void for_each_connection(F f) {
+    auto self = shared_from_this();
+    for (std::size_t i = 0; i < contexts.size(); ++i) {
+      asio::post(*contexts[i], [self, i, f] {
+        for (auto& c : self->live[i]) f(*c);
+      });
+    }
+  }
+};
+
+http_server::http_server(std::vector<asio::io_context*> contexts, gateway& gw,
+                         const gateway_config& cfg)
+    : state_(std::make_shared<state>(std::move(contexts), gw, cfg)) {}
+
+http_server::~http_server() = default;
+
+std::uint16_t http_server::start() {
+  auto& st = *state_;
+  const tcp::endpoint ep(asio::ip::make_address(st.cfg.listen_host), st.cfg.listen_port);
+  st.acceptor.open(ep.protocol());
+  st.acceptor.set_option(tcp::acceptor::reuse_address(true));
+  st.acceptor.bind(ep);
+  st.acceptor.listen(asio::socket_base::max_listen_connections);
+  const auto port = st.acceptor.local_endpoint().port();
+  asio::co_spawn(st.acceptor.get_executor(), st.accept_loop(), asio::detached);
+  return port;
+}
+
+void http_server::drain() {
+  auto st = state_;
+  st->draining.store(true, std::memory_order_release);
+  asio::post(st->acceptor.get_executor(), [st] {
+    error_code ignored;
+    st->acceptor.close(ignored);
+  });
+  st->for_each_connection([](connection& c) {
+    error_code ignored;
+    if (c.idle) c.stream.socket().close(ignored);
+  });
+}
+
+std::size_t http_server::open_connections() const noexcept {
+  return state_->open.load(std::memory_order_acquire);
+}
+
+void http_server::close_all() {
+  state_->for_each_connection([](connection& c) {
+    error_code ignored;
+    c.stream.socket().close(ignored);
+  });
+}
+
+}  // namespace rcache::server

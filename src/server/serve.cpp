@@ -1,0 +1,236 @@
+// `rcache serve` from start to exit; see serve.hpp.
+//
+// The embedded redis-server is owned by one supervisor thread: it starts the
+// server, checks every 200 ms that it still runs, restarts it when it died,
+// and stops it at the end. Keeping every start and the final stop on that
+// one long-lived thread matters: the child is bound to the thread that
+// spawned it (PR_SET_PDEATHSIG), so it dies with rcache, never before.
+#include "server/serve.hpp"
+
+#include <rcache/version.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/system_error.hpp>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "embedded/redis_process.hpp"
+#include "server/gateway.hpp"
+#include "server/http_server.hpp"
+#include "server/log.hpp"
+
+namespace rcache::server {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// ---- the embedded redis-server ----------------------------------------------------
+
+class embedded_redis {
+ public:
+  // Starts the server on the supervisor thread and returns once it answers;
+  // throws embedded::start_error when it cannot.
+  explicit embedded_redis(const gateway_config& cfg) {
+    embedded::process_options o;
+    o.executable = cfg.redis_executable;
+    o.dir = cfg.data_dir;
+    o.config = {{"appendonly", "yes"}, {"appendfsync", "everysec"}, {"save", "3600 1 300 100"}};
+    if (!cfg.embedded_password.empty()) {
+      o.config.push_back({"requirepass", embedded::config_quote(cfg.embedded_password)});
+      o.admin_password = cfg.embedded_password;
+    }
+    std::promise<void> started;
+    auto ready = started.get_future();
+    thread_ = std::thread([this, o = std::move(o), &started]() mutable {
+      try {
+        process_.emplace(std::move(o));
+        process_->start();
+        socket_ = process_->unix_socket_path().string();
+        started.set_value();
+      } catch (...) {
+        process_.reset();
+        started.set_exception(std::current_exception());
+        return;
+      }
+      supervise();
+    });
+    try {
+      ready.get();
+    } catch (...) {
+      thread_.join();
+      throw;
+    }
+  }
+
+  ~embedded_redis() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  [[nodiscard]] const std::string& socket_path() const { return socket_; }
+
+ private:
+  void supervise() {
+    std::unique_lock lock(mutex_);
+    auto backoff = 200ms;
+    while (!wake_.wait_for(lock, backoff, [this] { return stopping_; })) {
+      lock.unlock();
+      if (!process_->running()) {
+        const auto status = process_->last_wait_status().value_or(-1);
+        log::warn("the embedded redis-server exited; restarting it",
+                  {{"wait_status", status}, {"log_tail", process_->log_tail(5)}});
+        try {
+          process_->start();
+          log::info("the embedded redis-server runs again", {{"pid", process_->pid()}});
+          backoff = 200ms;
+        } catch (const std::exception& e) {
+          log::error("restarting the embedded redis-server failed", {{"error", e.what()}});
+          backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
+        }
+      }
+      lock.lock();
+    }
+    lock.unlock();
+    const bool clean = process_->stop();
+    log::info("the embedded redis-server stopped", {{"clean", clean}});
+  }
+
+  std::thread thread_;
+  std::optional<embedded::redis_process> process_;
+  std::string socket_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+// ---- shutdown ---------------------------------------------------------------------
+
+// Waits (on the first I/O thread) until no connection is open or the
+// deadline passed, then closes what is left and calls `then`.
+void await_drained(http_server& srv, std::shared_ptr<asio::steady_timer> timer,
+                   std::chrono::steady_clock::time_point deadline, std::function<void()> then) {
+  if (srv.open_connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (srv.open_connections() != 0) {
+      log::warn("shutdown deadline reached; closing the remaining connections",
+                {{"open", srv.open_connections()}});
+      srv.close_all();
+    }
+    return then();
+  }
+  timer->expires_after(10ms);
+  timer->async_wait([&srv, timer, deadline, then = std::move(then)](boost::system::error_code) {
+    await_drained(srv, timer, deadline, then);
+  });
+}
+
+}  // namespace
+
+int serve(const loaded_config& loaded) {
+  const auto& cfg = loaded.config;
+  log::setup(cfg.log_level, cfg.access_log);
+  log::info("rcache starting", {{"version", version_string},
+                                {"listen", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
+                                {"threads", cfg.threads},
+                                {"redis", cfg.redis ? redacted_url(*cfg.redis)
+                                                    : "embedded (" + cfg.data_dir.string() + ")"}});
+  for (const auto& w : loaded.warnings()) log::warn(w);
+
+  std::optional<embedded_redis> embedded;
+  cache_options copts = cfg.cache;
+  if (cfg.redis) {
+    copts.redis = *cfg.redis;
+  } else {
+    try {
+      embedded.emplace(cfg);
+    } catch (const std::exception& e) {
+      log::error("cannot start the embedded redis-server", {{"error", e.what()}});
+      return 1;
+    }
+    log::info("embedded redis-server ready", {{"socket", embedded->socket_path()}});
+    copts.redis.server.kind = endpoint::transport::unix_socket;
+    copts.redis.server.path = embedded->socket_path();
+    copts.redis.password = cfg.embedded_password;
+    copts.redis.command_timeout = cfg.command_timeout;
+    copts.redis.connect_timeout = cfg.connect_timeout;
+    copts.redis.health_check_interval = cfg.health_check_interval;
+  }
+  copts.redis.client_name = "rcache-serve";
+
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> raw;
+  for (unsigned i = 0; i < cfg.threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    raw.push_back(contexts.back().get());
+  }
+  using guard_t = asio::executor_work_guard<asio::io_context::executor_type>;
+  std::vector<guard_t> guards;
+  for (auto* c : raw) guards.emplace_back(c->get_executor());
+
+  std::unique_ptr<cache> cache;
+  try {
+    cache = cache::create(raw[0]->get_executor(), copts);
+  } catch (const std::exception& e) {
+    log::error("invalid cache configuration", {{"error", e.what()}});
+    return 1;
+  }
+  gateway gw(*cache, raw[0]->get_executor(),
+             {.max_namespaces = cfg.max_namespaces, .monitoring = cfg.monitoring});
+  http_server srv(raw, gw, cfg);
+  std::uint16_t port = 0;
+  try {
+    port = srv.start();
+  } catch (const boost::system::system_error& e) {
+    log::error(
+        "cannot listen",
+        {{"address", cfg.listen_host}, {"port", cfg.listen_port}, {"error", e.code().message()}});
+    return 1;
+  }
+  log::info("listening", {{"address", cfg.listen_host}, {"port", port}});
+
+  asio::signal_set signals(*raw[0], SIGINT, SIGTERM);
+  bool stopping = false;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int sig) {
+    if (ec) return;
+    if (stopping) {  // a second signal: do not wait any longer
+      log::warn("second signal: closing every connection now");
+      srv.close_all();
+      return;
+    }
+    stopping = true;
+    log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                {"open_connections", srv.open_connections()}});
+    signals.async_wait(on_signal);
+    srv.drain();
+    auto timer = std::make_shared<asio::steady_timer>(*raw[0]);
+    await_drained(srv, timer, std::chrono::steady_clock::now() + cfg.shutdown_timeout, [&] {
+      signals.cancel();
+      cache.reset();  // stops the client: its connection closes on this thread
+      guards.clear();
+    });
+  };
+  signals.async_wait(on_signal);
+
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < raw.size(); ++i) {
+    threads.emplace_back([c = raw[i]] { c->run(); });
+  }
+  raw[0]->run();
+  for (auto& t : threads) t.join();
+  embedded.reset();
+  log::info("rcache stopped");
+  log::flush();
+  return 0;
+}
+
+}  // namespace rcache::server
