@@ -2,7 +2,8 @@
 # Fuzz smoke test: builds the libFuzzer targets with the `fuzz` preset
 # (clang-14, ASan + UBSan) and runs each for its share of a fixed time from
 # its seed corpus: resp_parser_fuzz (fuzz/corpus/resp, with RESP tokens from
-# fuzz/resp.dict) and value_codec_fuzz (fuzz/corpus/codec).
+# fuzz/resp.dict), value_codec_fuzz (fuzz/corpus/codec) and http_request_fuzz
+# (fuzz/corpus/http, with HTTP and API tokens from fuzz/http.dict).
 #
 # Exits non-zero on any crash, sanitizer report, leak, OOM or timeout; then
 # the work directory (log, reproducer artifacts, evolved corpus) is kept and
@@ -31,7 +32,7 @@ if ! cmake --preset fuzz >"$work/configure.log" 2>&1; then
   tail -n 30 "$work/configure.log" >&2
   fail "configure (cmake --preset fuzz)"
 fi
-if ! cmake --build --preset fuzz --target resp_parser_fuzz value_codec_fuzz \
+if ! cmake --build --preset fuzz --target resp_parser_fuzz value_codec_fuzz http_request_fuzz \
   --parallel "${RCACHE_BUILD_JOBS:-1}" \
   >"$work/build.log" 2>&1; then
   tail -n 30 "$work/build.log" >&2
@@ -71,7 +72,8 @@ run_target() {
   echo "fuzz: $name ran $(awk '{print $2}' <<<"$done_line") execs in $(awk '{print $5}' <<<"$done_line") s, no crash"
 }
 
-half=$(( (seconds + 1) / 2 ))
-run_target resp_parser_fuzz "$root/fuzz/corpus/resp" "$half" "$root/fuzz/resp.dict"
-run_target value_codec_fuzz "$root/fuzz/corpus/codec" "$half"
+share=$(( (seconds + 2) / 3 ))
+run_target resp_parser_fuzz "$root/fuzz/corpus/resp" "$share" "$root/fuzz/resp.dict"
+run_target value_codec_fuzz "$root/fuzz/corpus/codec" "$share"
+run_target http_request_fuzz "$root/fuzz/corpus/http" "$share" "$root/fuzz/http.dict"
 rm -rf "$work"

@@ -23,6 +23,18 @@ api_response json_ok(std::string body) {
   return {200, "application/json", std::move(body)};
 }
 
+set_options::condition to_condition(write_condition w) {
+  switch (w) {
+    case write_condition::if_absent:
+      return set_options::condition::if_absent;
+    case write_condition::if_present:
+      return set_options::condition::if_present;
+    case write_condition::always:
+      break;
+  }
+  return set_options::condition::always;
+}
+
 api_response no_such_key() {
   return error_response(api_error{404, "not_found", "no such key"});
 }
@@ -174,7 +186,7 @@ void gateway::execute(api_call call, done_handler done) {
       auto etag = etag_of(stored);
       set_options o{
           .ttl = call.ttl ? std::optional(std::chrono::milliseconds(*call.ttl)) : std::nullopt,
-          .when = call.when};
+          .when = to_condition(call.when)};
       cache_.async_set(
           call.ns, call.key, std::move(stored), o,
           [rep = std::move(reply), etag = std::move(etag)](error_code ec, bool written) mutable {

@@ -296,8 +296,8 @@ std::variant<api_call, api_error> parse_call(const http_request_view& req,
     }
   }
   if (nx && xx) return bad_request("bad_request", "'nx' and 'xx' exclude each other");
-  if (nx) call.when = set_options::condition::if_absent;
-  if (xx) call.when = set_options::condition::if_present;
+  if (nx) call.when = write_condition::if_absent;
+  if (xx) call.when = write_condition::if_present;
 
   // ---- bodies ----
   switch (call.op) {

@@ -20,8 +20,6 @@
 // Threading: pure functions.
 #pragma once
 
-#include <rcache/cache.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -68,6 +66,9 @@ enum class api_op : std::uint8_t {
   metrics,
 };
 
+/// PUT's nx / xx: write only if the key is absent / present.
+enum class write_condition : std::uint8_t { always, if_absent, if_present };
+
 /// One item of a batch set, value already decoded from JSON (base64 if so).
 struct batch_item {
   std::string key;
@@ -84,7 +85,7 @@ struct api_call {
   std::string key{};
   bool head = false;
   std::optional<std::chrono::seconds> ttl{};
-  set_options::condition when = set_options::condition::always;
+  write_condition when = write_condition::always;
   std::string if_none_match{};
   std::string body{};          // put
   std::string content_type{};  // put

@@ -43,7 +43,7 @@ TEST(HttpApi, RoutesKeysWithDecodedNamesAndParameters) {
   EXPECT_EQ(c.ns, "users");
   EXPECT_EQ(c.key, "a/b c") << "percent-decoded; '/' only as %2F";
   EXPECT_EQ(c.ttl, std::optional(60s));
-  EXPECT_EQ(c.when, set_options::condition::if_absent);
+  EXPECT_EQ(c.when, write_condition::if_absent);
 
   EXPECT_EQ(ok(call(http_method::get, "/v1/ns/users/keys/ttl")).op, api_op::get)
       << "a key named like a sub-resource is still a key";
