@@ -66,12 +66,6 @@ struct fan_in {
 
 }  // namespace
 
-api_response error_response(const api_error& e) {
-  api_response r{e.status, "application/json", error_json(e.code, e.message)};
-  r.allow = e.allow;
-  return r;
-}
-
 api_response error_response(error_code ec) {
   if (ec.category() == error_category()) {
     switch (static_cast<error>(ec.value())) {
@@ -103,6 +97,22 @@ gateway::gateway(cache& c, boost::asio::any_io_executor fallback, gateway_option
     : cache_(c), fallback_(std::move(fallback)), options_(o) {}
 
 bool gateway::admit(const std::string& ns) {
+  // Each I/O thread remembers what it has seen admitted: no lock after that.
+  thread_local const gateway* owner = nullptr;
+  thread_local std::unordered_set<std::string> seen;
+  if (owner != this) {
+    seen.clear();
+    owner = this;
+  }
+  if (seen.contains(ns)) return true;
+  if (admit_shared(ns)) {
+    seen.insert(ns);
+    return true;
+  }
+  return false;
+}
+
+bool gateway::admit_shared(const std::string& ns) {
   {
     std::shared_lock lock(ns_mutex_);
     if (namespaces_.contains(ns)) return true;

@@ -31,20 +31,8 @@
 
 namespace rcache::server {
 
-/// What to answer: the server adds Date, Server, Connection and length.
-struct api_response {
-  unsigned status = 200;
-  std::string content_type = "application/json";
-  std::string body{};
-  std::string etag{};
-  std::string allow{};       // 405
-  bool retry_after = false;  // 503: "Retry-After: 1"
-};
-
-/// The JSON error answer for `e`.
-[[nodiscard]] api_response error_response(const api_error& e);
-
-/// The answer for a failed cache operation.
+/// The answer for a failed cache operation (and, in http_api.hpp, the JSON
+/// error answer for an api_error).
 [[nodiscard]] api_response error_response(boost::system::error_code ec);
 
 struct gateway_options {
@@ -74,6 +62,7 @@ class gateway {
  private:
   // Admits a namespace: the first max_namespaces distinct names are served.
   bool admit(const std::string& ns);
+  bool admit_shared(const std::string& ns);
 
   cache& cache_;
   boost::asio::any_io_executor fallback_;

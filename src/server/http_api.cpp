@@ -208,12 +208,29 @@ api_error not_found() {
 
 std::variant<api_call, api_error> parse_call(const http_request_view& req,
                                              const api_limits& limits) {
-  auto url = boost::urls::parse_origin_form(req.target);
-  if (!url) return bad_request("bad_request", "the request target is not a valid path");
+  // Most targets are plain ("/v1/ns/users/keys/42"): split them directly;
+  // Boost.URL decodes and checks the rest (percent-escapes, a query).
   std::vector<std::string> segs;
-  for (auto seg : url->segments()) {
-    if (segs.size() == 7) return not_found();
-    segs.push_back(seg);
+  std::optional<boost::urls::url_view> url;
+  const bool plain = !req.target.empty() && req.target.front() == '/' &&
+                     req.target.find_first_of("%?#") == std::string_view::npos;
+  if (plain) {
+    std::string_view rest = req.target.substr(1);
+    for (;;) {
+      if (segs.size() == 7) return not_found();
+      const auto slash = rest.find('/');
+      segs.emplace_back(rest.substr(0, slash));
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+  } else {
+    auto parsed = boost::urls::parse_origin_form(req.target);
+    if (!parsed) return bad_request("bad_request", "the request target is not a valid path");
+    url = *parsed;
+    for (auto seg : url->segments()) {
+      if (segs.size() == 7) return not_found();
+      segs.push_back(seg);
+    }
   }
   const auto m = req.method;
   api_call call;
@@ -281,7 +298,7 @@ std::variant<api_call, api_error> parse_call(const http_request_view& req,
   const bool takes_ttl = call.op == api_op::put || call.op == api_op::touch;
   bool nx = false;
   bool xx = false;
-  for (auto p : url->params()) {
+  for (auto p : url ? url->params() : boost::urls::params_view()) {
     if (takes_ttl && p.key == "ttl") {
       auto ttl = parse_seconds(p.value);
       if (!ttl)
@@ -364,7 +381,9 @@ stored_view decode_stored(std::string_view stored) {
 std::string etag_of(std::string_view stored) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int n = 0;
-  EVP_Digest(stored.data(), stored.size(), md.data(), &n, EVP_sha256(), nullptr);
+  // Fetched once: OpenSSL 3 looks EVP_sha256() up (under a lock) on every use.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(stored.data(), stored.size(), md.data(), &n, sha256, nullptr);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out = "\"";
   for (std::size_t i = 0; i < 16; ++i) {
@@ -387,6 +406,78 @@ bool etag_matches(std::string_view header, std::string_view etag) {
     if (tag == etag) return true;
   }
   return false;
+}
+
+// ---- responses -------------------------------------------------------------------
+
+api_response error_response(const api_error& e) {
+  api_response r{e.status, "application/json", error_json(e.code, e.message)};
+  r.allow = e.allow;
+  return r;
+}
+
+namespace {
+
+std::string_view reason_phrase(unsigned status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+}  // namespace
+
+void format_response(std::string& out, const api_response& r, unsigned version, bool keep_alive,
+                     bool head, std::string_view date) {
+  char num[24];
+  auto append_number = [&](std::size_t n) {
+    auto [end, ec] = std::to_chars(num, num + sizeof num, n);
+    out.append(num, end);
+  };
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(r.status);
+  out.push_back(' ');
+  out.append(reason_phrase(r.status));
+  out.append("\r\nServer: rcache\r\nDate: ");
+  out.append(date);
+  const bool no_body = r.status == 304 || r.status < 200;
+  if (!no_body) out.append("\r\nContent-Type: ").append(r.content_type);
+  if (!r.etag.empty()) out.append("\r\nETag: ").append(r.etag);
+  if (!r.allow.empty()) out.append("\r\nAllow: ").append(r.allow);
+  if (r.retry_after) out.append("\r\nRetry-After: 1");
+  if (!keep_alive) {
+    out.append("\r\nConnection: close");
+  } else if (version == 10) {
+    out.append("\r\nConnection: keep-alive");
+  }
+  if (!no_body) {
+    out.append("\r\nContent-Length: ");
+    append_number(r.body.size());  // HEAD: the length GET would send
+  }
+  out.append("\r\n\r\n");
+  if (!head && !no_body) out.append(r.body);
 }
 
 // ---- JSON ------------------------------------------------------------------------

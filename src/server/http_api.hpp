@@ -104,6 +104,26 @@ struct api_limits {
 [[nodiscard]] std::variant<api_call, api_error> parse_call(const http_request_view& req,
                                                            const api_limits& limits);
 
+/// What to answer: format_response() adds Server, Date, Connection and
+/// Content-Length.
+struct api_response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body{};
+  std::string etag{};
+  std::string allow{};       // 405
+  bool retry_after = false;  // 503: "Retry-After: 1"
+};
+
+/// The JSON error answer for `e`.
+[[nodiscard]] api_response error_response(const api_error& e);
+
+/// Appends the whole HTTP/1.x response to `out`: status line, headers and
+/// (unless `head`, or a 304) the body. `version` is 10 or 11; `date` is the
+/// Date header's value. One buffer, so one write puts it on the wire.
+void format_response(std::string& out, const api_response& r, unsigned version, bool keep_alive,
+                     bool head, std::string_view date);
+
 /// The route label of a request that did not parse, for metrics.
 inline constexpr std::string_view unmatched_route = "other";
 

@@ -171,6 +171,31 @@ TEST(HttpApi, EtagsAndIfNoneMatch) {
   EXPECT_FALSE(etag_matches("", a));
 }
 
+TEST(HttpApi, ResponsesAreFormattedWhole) {
+  std::string out;
+  api_response ok{200, "text/plain", "hello", "\"e\""};
+  format_response(out, ok, 11, true, false, "D");
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nServer: rcache\r\nDate: D\r\nContent-Type: text/plain\r\n"
+            "ETag: \"e\"\r\nContent-Length: 5\r\n\r\nhello");
+  out.clear();
+  format_response(out, ok, 11, true, true, "D");
+  EXPECT_TRUE(out.ends_with("Content-Length: 5\r\n\r\n")) << "HEAD: GET's length, no body";
+  out.clear();
+  format_response(out, ok, 10, true, false, "D");
+  EXPECT_TRUE(out.starts_with("HTTP/1.0 200 OK\r\n"));
+  EXPECT_NE(out.find("Connection: keep-alive\r\n"), std::string::npos);
+  out.clear();
+  auto unavailable = error_response(api_error{503, "redis_unavailable", "down"});
+  unavailable.retry_after = true;
+  format_response(out, unavailable, 11, false, false, "D");
+  EXPECT_NE(out.find("Retry-After: 1\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
+  out.clear();
+  format_response(out, api_response{304, "text/plain", "", "\"e\""}, 11, true, false, "D");
+  EXPECT_EQ(out, "HTTP/1.1 304 Not Modified\r\nServer: rcache\r\nDate: D\r\nETag: \"e\"\r\n\r\n");
+}
+
 TEST(HttpApi, JsonAnswers) {
   auto e = boost::json::parse(error_json("not_found", "no \"such\" key"));
   EXPECT_EQ(e.at("error").at("code").as_string(), "not_found");

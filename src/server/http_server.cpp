@@ -13,8 +13,6 @@
 // Each I/O thread keeps its own list of live sessions, touched only there.
 #include "server/http_server.hpp"
 
-#include <rcache/version.hpp>
-
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -172,29 +170,18 @@ struct http_server::state : std::enable_shared_from_this<state> {
 
   // ---- responses ----
 
-  static http::response<http::string_body> to_http(api_response r, unsigned version,
-                                                   bool keep_alive, bool head) {
-    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-    res.set(http::field::server, "rcache/" + std::string(version_string));
-    res.set(http::field::date, http_date());
-    if (r.status != 304 || !r.body.empty()) res.set(http::field::content_type, r.content_type);
-    if (!r.etag.empty()) res.set(http::field::etag, r.etag);
-    if (!r.allow.empty()) res.set(http::field::allow, r.allow);
-    if (r.retry_after) res.set(http::field::retry_after, "1");
-    res.keep_alive(keep_alive);
-    if (r.status == 304) return res;
-    const auto length = r.body.size();
-    if (!head) res.body() = std::move(r.body);
-    res.content_length(length);  // HEAD: the length GET would send
-    return res;
-  }
-
-  // Writes `res` under the write deadline.
-  static asio::awaitable<bool> send(connection& conn, http::response<http::string_body>& res,
+  // Writes `bytes` (a whole response) under the write deadline.
+  static asio::awaitable<bool> send(connection& conn, const std::string& bytes,
                                     std::chrono::milliseconds deadline) {
     conn.stream.expires_after(deadline);
-    auto [ec, n] = co_await http::async_write(conn.stream, res, use_tuple);
+    auto [ec, n] = co_await asio::async_write(conn.stream, asio::buffer(bytes), use_tuple);
     co_return !ec;
+  }
+
+  static std::string whole_response(const api_response& r, bool keep_alive) {
+    std::string out;
+    format_response(out, r, 11, keep_alive, false, http_date());
+    return out;
   }
 
   // ---- the session ----
@@ -208,6 +195,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     beast::flat_buffer buffer;
+    std::string out;  // the response being written, reused
     for (;;) {
       // ---- wait for a request, under the idle deadline ----
       conn->idle = true;
@@ -234,10 +222,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
           if (parser.content_length() && *parser.content_length() > cfg.max_body_bytes) {
             ec = http::error::body_limit;  // refuse before the client sends it
           } else {
-            http::response<http::empty_body> cont{http::status::continue_, head.version()};
-            conn->stream.expires_after(cfg.write_timeout);
-            auto [wec, wn] = co_await http::async_write(conn->stream, cont, use_tuple);
-            if (wec) break;
+            static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (!co_await send(*conn, cont, cfg.write_timeout)) break;
             conn->stream.expires_after(cfg.read_timeout);
           }
         }
@@ -262,8 +248,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
                "the request head is larger than server.max_header_bytes (" +
                    std::to_string(cfg.max_header_bytes) + ")"};
         }
-        auto res = to_http(error_response(e), 11, false, false);
-        co_await send(*conn, res, cfg.write_timeout);
+        co_await send(*conn, whole_response(error_response(e), false), cfg.write_timeout);
         record(unmatched_route, e.status, clock::now() - t0);
         break;  // the rest of the stream cannot be trusted
       }
@@ -293,9 +278,11 @@ struct http_server::state : std::enable_shared_from_this<state> {
       }
       const bool keep = req.keep_alive() && !draining.load(std::memory_order_acquire);
       const unsigned status = answer.status;
-      auto res = to_http(std::move(answer), req.version(), keep, req.method() == http::verb::head);
-      const auto bytes = res.body().size();
-      const bool sent = co_await send(*conn, res, cfg.write_timeout);
+      out.clear();
+      format_response(out, answer, req.version() == 10 ? 10 : 11, keep,
+                      req.method() == http::verb::head, http_date());
+      const auto bytes = answer.body.size();
+      const bool sent = co_await send(*conn, out, cfg.write_timeout);
       in_flight->add(-1);
       const auto took = clock::now() - t0;
       record(route, status, took);
@@ -323,9 +310,10 @@ struct http_server::state : std::enable_shared_from_this<state> {
   // Past max_connections: one 429 answer, then the connection is closed.
   static asio::awaitable<void> refuse(std::shared_ptr<connection> conn,
                                       std::chrono::milliseconds deadline) {
-    auto res = to_http(error_response(api_error{429, "too_many_connections",
+    const auto res =
+        whole_response(error_response(api_error{429, "too_many_connections",
                                                 "the server is at server.max_connections"}),
-                       11, false, false);
+                       false);
     co_await send(*conn, res, deadline);
     error_code ignored;
     conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
