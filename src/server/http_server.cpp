@@ -13,6 +13,7 @@
 // Each I/O thread keeps its own list of live sessions, touched only there.
 #include "server/http_server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,7 +23,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
 #include <ctime>
@@ -86,12 +86,26 @@ auto async_execute(gateway& gw, api_call call, Token&& token) {
       token, &gw, std::move(call));
 }
 
-// One live connection: what drain() and close_all() need to reach it.
+// The socket type of sessions: a concrete executor, not any_io_executor,
+// which would be copied and type-erased on every operation.
+using socket_t = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+
+// One live connection: what drain(), close_all() and the deadline sweep
+// need to reach it.
 struct connection {
-  explicit connection(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+  explicit connection(socket_t s) : socket(std::move(s)) {}
+  socket_t socket;
+  // The current operation must end by then, or the sweep closes the socket
+  // (which ends the operation with operation_aborted).
+  clock::time_point deadline = clock::time_point::max();
   bool idle = true;  // waiting for the next request
   std::list<std::shared_ptr<connection>>::iterator self{};
+
+  void expires_after(std::chrono::milliseconds d) { deadline = clock::now() + d; }
+  void close() {
+    error_code ignored;
+    socket.close(ignored);
+  }
 };
 
 }  // namespace
@@ -125,6 +139,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
   std::size_t next_context = 0;
   std::atomic<std::size_t> open{0};
   std::atomic<bool> draining{false};
+  std::atomic<bool> stopped{false};
+  std::vector<std::unique_ptr<asio::steady_timer>> sweep_timers;
   // Per I/O thread: the sessions of that thread, touched only on it.
   std::vector<std::list<std::shared_ptr<connection>>> live;
   metrics::gauge* open_gauge = nullptr;
@@ -173,8 +189,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
   // Writes `bytes` (a whole response) under the write deadline.
   static asio::awaitable<bool> send(connection& conn, const std::string& bytes,
                                     std::chrono::milliseconds deadline) {
-    conn.stream.expires_after(deadline);
-    auto [ec, n] = co_await asio::async_write(conn.stream, asio::buffer(bytes), use_tuple);
+    conn.expires_after(deadline);
+    auto [ec, n] = co_await asio::async_write(conn.socket, asio::buffer(bytes), use_tuple);
     co_return !ec;
   }
 
@@ -191,7 +207,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
     std::string remote;
     {
       error_code ec;
-      const auto ep = conn->stream.socket().remote_endpoint(ec);
+      const auto ep = conn->socket.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     beast::flat_buffer buffer;
@@ -201,8 +217,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
       conn->idle = true;
       if (draining.load(std::memory_order_acquire)) break;
       if (buffer.size() == 0) {
-        conn->stream.expires_after(cfg.idle_timeout);
-        auto [ec, n] = co_await conn->stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+        conn->expires_after(cfg.idle_timeout);
+        auto [ec, n] = co_await conn->socket.async_read_some(buffer.prepare(16 * 1024), use_tuple);
         if (ec) break;  // closed, reset, idle too long, or drained
         buffer.commit(n);
       }
@@ -213,8 +229,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
       parser.body_limit(cfg.max_body_bytes);
-      conn->stream.expires_after(cfg.read_timeout);
-      auto [hec, hn] = co_await http::async_read_header(conn->stream, buffer, parser, use_tuple);
+      conn->expires_after(cfg.read_timeout);
+      auto [hec, hn] = co_await http::async_read_header(conn->socket, buffer, parser, use_tuple);
       error_code ec = hec;
       if (!ec && !parser.is_done()) {
         const auto& head = parser.get();
@@ -224,18 +240,18 @@ struct http_server::state : std::enable_shared_from_this<state> {
           } else {
             static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
             if (!co_await send(*conn, cont, cfg.write_timeout)) break;
-            conn->stream.expires_after(cfg.read_timeout);
+            conn->expires_after(cfg.read_timeout);
           }
         }
         if (!ec) {
-          auto [bec, bn] = co_await http::async_read(conn->stream, buffer, parser, use_tuple);
+          auto [bec, bn] = co_await http::async_read(conn->socket, buffer, parser, use_tuple);
           ec = bec;
         }
       }
       if (ec) {
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-            ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-            ec == asio::error::eof || ec == http::error::partial_message) {
+        if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+            ec == asio::error::connection_reset || ec == asio::error::eof ||
+            ec == http::error::partial_message) {
           break;  // the peer went away or was too slow: nothing to answer
         }
         api_error e{400, "bad_request", "malformed HTTP request: " + ec.message()};
@@ -300,14 +316,16 @@ struct http_server::state : std::enable_shared_from_this<state> {
       if (!sent || !keep) break;
     }
     error_code ignored;
-    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    conn->stream.close();
+    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    conn->close();
     live[ctx_index].erase(conn->self);
     open_gauge->add(-1);
     open.fetch_sub(1, std::memory_order_acq_rel);
   }
 
   // Past max_connections: one 429 answer, then the connection is closed.
+  // No deadline: the answer fits the fresh socket's send buffer, so the
+  // write completes without waiting for the peer.
   static asio::awaitable<void> refuse(std::shared_ptr<connection> conn,
                                       std::chrono::milliseconds deadline) {
     const auto res =
@@ -316,8 +334,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
                        false);
     co_await send(*conn, res, deadline);
     error_code ignored;
-    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    conn->stream.close();
+    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    conn->close();
   }
 
   asio::awaitable<void> accept_loop() {
@@ -335,7 +353,9 @@ struct http_server::state : std::enable_shared_from_this<state> {
       }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto conn = std::make_shared<connection>(std::move(socket));
+      const auto protocol = socket.local_endpoint(ignored).protocol();
+      auto conn = std::make_shared<connection>(
+          socket_t(contexts[index]->get_executor(), protocol, socket.release(ignored)));
       if (open.load(std::memory_order_acquire) >= cfg.max_connections) {
         rejected->inc();
         asio::co_spawn(*contexts[index], refuse(std::move(conn), cfg.write_timeout),
@@ -349,10 +369,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       asio::post(*contexts[index], [self, conn, index]() mutable {
         auto& list = self->live[index];
         conn->self = list.insert(list.end(), conn);
-        if (self->draining.load(std::memory_order_acquire)) {
-          error_code closed;
-          conn->stream.socket().close(closed);
-        }
+        if (self->draining.load(std::memory_order_acquire)) conn->close();
         asio::co_spawn(*self->contexts[index], self->session(conn, index),
                        [](std::exception_ptr e) {
                          if (!e) return;
@@ -363,6 +380,27 @@ struct http_server::state : std::enable_shared_from_this<state> {
                          }
                        });
       });
+    }
+  }
+
+  // Per I/O thread: closes the sockets whose deadline passed. One timer per
+  // thread instead of one per connection and operation.
+  asio::awaitable<void> sweep(std::size_t index) {
+    auto self = shared_from_this();
+    auto& timer = *sweep_timers[index];
+    const auto shortest = std::min({cfg.read_timeout, cfg.idle_timeout, cfg.write_timeout});
+    const auto tick = std::clamp<std::chrono::milliseconds>(
+        shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+    while (!stopped.load(std::memory_order_acquire)) {
+      timer.expires_after(tick);
+      co_await timer.async_wait(use_tuple);
+      const auto now = clock::now();
+      for (auto& c : live[index]) {
+        if (c->deadline <= now) {
+          c->deadline = clock::time_point::max();
+          c->close();
+        }
+      }
     }
   }
 
@@ -393,6 +431,10 @@ std::uint16_t http_server::start() {
   st.acceptor.listen(asio::socket_base::max_listen_connections);
   const auto port = st.acceptor.local_endpoint().port();
   asio::co_spawn(st.acceptor.get_executor(), st.accept_loop(), asio::detached);
+  for (std::size_t i = 0; i < st.contexts.size(); ++i) {
+    st.sweep_timers.push_back(std::make_unique<asio::steady_timer>(*st.contexts[i]));
+    asio::co_spawn(*st.contexts[i], st.sweep(i), asio::detached);
+  }
   return port;
 }
 
@@ -404,8 +446,7 @@ void http_server::drain() {
     st->acceptor.close(ignored);
   });
   st->for_each_connection([](connection& c) {
-    error_code ignored;
-    if (c.idle) c.stream.socket().close(ignored);
+    if (c.idle) c.close();
   });
 }
 
@@ -414,10 +455,16 @@ std::size_t http_server::open_connections() const noexcept {
 }
 
 void http_server::close_all() {
-  state_->for_each_connection([](connection& c) {
-    error_code ignored;
-    c.stream.socket().close(ignored);
-  });
+  state_->for_each_connection([](connection& c) { c.close(); });
+}
+
+void http_server::stop() {
+  auto st = state_;
+  st->stopped.store(true, std::memory_order_release);
+  close_all();
+  for (auto& t : st->sweep_timers) {
+    asio::post(t->get_executor(), [st, timer = t.get()] { timer->cancel(); });
+  }
 }
 
 }  // namespace rcache::server

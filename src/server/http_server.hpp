@@ -8,7 +8,8 @@
 // from any thread.
 //
 // Limits: header and body sizes (431 / 413), a read deadline for a whole
-// request, an idle deadline between keep-alive requests, a write deadline,
+// request, an idle deadline between keep-alive requests, a write deadline
+// (kept per connection and enforced by one sweep timer per thread),
 // and a maximum of open connections (a connection past it is answered 429
 // and closed). Malformed requests are answered 400 and the connection is
 // closed; nothing a client sends can end the process.
@@ -46,6 +47,10 @@ class http_server {
 
   /// Step two, at the deadline: close every connection still open.
   void close_all();
+
+  /// The end: closes every connection and stops the deadline sweeps, so
+  /// that the I/O threads run out of work.
+  void stop();
 
  private:
   struct state;

@@ -215,6 +215,7 @@ int serve(const loaded_config& loaded) {
     auto timer = std::make_shared<asio::steady_timer>(*raw[0]);
     await_drained(srv, timer, std::chrono::steady_clock::now() + cfg.shutdown_timeout, [&] {
       signals.cancel();
+      srv.stop();     // the deadline sweeps end with the connections
       cache.reset();  // stops the client: its connection closes on this thread
       guards.clear();
     });
