@@ -418,16 +418,25 @@ loaded_config load_config(const config_sources& sources) {
     throw config_error(msg);
   }
   if (c.redis) {
-    // Options in redis.url (timeout_ms, ...) hold unless a setting was given.
+    // A timeout given in redis.url (timeout_ms, connect_timeout_ms) holds
+    // unless the setting is given too; otherwise the settings apply.
     auto given = [&](std::string_view key) { return r.raw(key).from != source::default_value; };
-    const bool from_url = r.is_set("redis.url");
-    if (!from_url || given("redis.command_timeout_ms"))
+    const auto url_text = r.text("redis.url");
+    auto in_url = [&](std::string_view option) {
+      const auto needle = std::string(option) + "=";
+      for (auto at = url_text.find(needle); at != std::string::npos;
+           at = url_text.find(needle, at + 1)) {
+        if (at > 0 && (url_text[at - 1] == '?' || url_text[at - 1] == '&')) return true;
+      }
+      return false;
+    };
+    if (!in_url("timeout_ms") || given("redis.command_timeout_ms")) {
       c.redis->command_timeout = c.command_timeout;
-    if (!from_url || given("redis.connect_timeout_ms"))
-      c.redis->connect_timeout = c.connect_timeout;
-    if (!from_url || given("redis.health_check_interval_ms")) {
-      c.redis->health_check_interval = c.health_check_interval;
     }
+    if (!in_url("connect_timeout_ms") || given("redis.connect_timeout_ms")) {
+      c.redis->connect_timeout = c.connect_timeout;
+    }
+    c.redis->health_check_interval = c.health_check_interval;
   }
   return out;
 }

@@ -156,10 +156,14 @@ TEST(Config, EmptyValuesCountAsUnset) {
 
 TEST(Config, UrlOptionsHoldUnlessASettingIsGiven) {
   config_sources src;
-  src.env = {{"REDIS_URL", "redis://127.0.0.1:6379?timeout_ms=123"}};
+  src.env = {{"REDIS_URL", "redis://127.0.0.1:6379?connect_timeout_ms=9&timeout_ms=123"}};
   EXPECT_EQ(load_config(src).config.redis->command_timeout, 123ms);
   src.flags = {{"redis.command_timeout_ms", "456"}};
   EXPECT_EQ(load_config(src).config.redis->command_timeout, 456ms);
+  config_sources plain;
+  plain.env = {{"REDIS_URL", "redis://127.0.0.1:6379"}};
+  EXPECT_EQ(load_config(plain).config.redis->command_timeout, 2000ms)
+      << "without the option in the URL, the gateway's default";
 }
 
 TEST(Config, FileErrorsNameTheFileKeyAndLine) {

@@ -270,6 +270,9 @@ struct http_server::state : std::enable_shared_from_this<state> {
       }
 
       // ---- answer ----
+      // No deadline while the gateway works: Redis has its own (the command
+      // timeout), and the write below sets the next one.
+      conn->deadline = clock::time_point::max();
       in_flight->add(1);
       auto& req = parser.get();
       http_request_view view;
