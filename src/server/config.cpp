@@ -6,6 +6,7 @@
 #include <rcache/config.hpp>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -244,6 +245,9 @@ void parse_listen(reader& r, gateway_config& c) {
   }
   c.listen_host = host == "localhost" ? "127.0.0.1" : host;
   c.listen_port = static_cast<std::uint16_t>(port);
+  boost::system::error_code ec2;
+  (void)boost::asio::ip::make_address(c.listen_host, ec2);
+  if (ec2) r.fail("server.listen", "'" + host + "' is not an IP address (or localhost)");
 }
 
 void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& reports) {

@@ -131,6 +131,11 @@ TEST(Config, InvalidValuesNameTheSettingTheSourceAndTheReason) {
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("server.listen (from flag)"), std::string::npos) << msg;
+  config_sources host;
+  host.flags = {{"server.listen", "example.com:80"}};
+  EXPECT_NE(error_of(host).find("is not an IP address"), std::string::npos);
+  host.flags = {{"server.listen", "[::1]:8080"}};
+  EXPECT_EQ(load_config(host).config.listen_host, "::1");
   EXPECT_NE(msg.find("log.level (from flag): 'loud'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unknown setting 'no.such'"), std::string::npos) << msg;
 

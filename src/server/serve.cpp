@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/system_error.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -137,6 +138,9 @@ void await_drained(http_server& srv, std::shared_ptr<asio::steady_timer> timer,
 
 int serve(const loaded_config& loaded) {
   const auto& cfg = loaded.config;
+  // A closed stdout (a log pipe that went away) must not kill the server;
+  // sockets already send with MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
   log::setup(cfg.log_level, cfg.access_log);
   log::info("rcache starting", {{"version", version_string},
                                 {"listen", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
