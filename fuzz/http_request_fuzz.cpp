@@ -67,14 +67,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     parser.eager(true);
     boost::system::error_code ec;
     std::size_t used = 0;
+    // put()'s contract, as Beast's own read loop keeps it: after need_more
+    // the next call must bring more bytes. The input is all there is, so
+    // need_more means the message is incomplete.
     while (!parser.is_done() && used < input.size()) {
       const auto k = parser.put(boost::asio::buffer(input.data() + used, input.size() - used), ec);
-      if (ec == http::error::need_more && k == 0) break;
-      if (ec && ec != http::error::need_more) break;
       used += k;
-      if (k == 0) break;
+      if (ec || k == 0) break;
     }
-    if (!parser.is_done() || (ec && ec != http::error::need_more)) return 0;
+    if (!parser.is_done() || ec) return 0;
     input.remove_prefix(used);
     const auto& req = parser.get();
     rcache::server::http_request_view view;
