@@ -1,0 +1,71 @@
+// Polling helpers for the multi-process fixtures; see process_poll.hpp.
+#include "process_poll.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <iterator>
+
+namespace rcache::test::poll {
+
+bool is_stopped(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+}
+
+bool can_answer(const embedded::redis_process& process) {
+  return process.pid() > 0 && !is_stopped(process.pid());
+}
+
+rcache::result<embedded::admin_reply> command(const embedded::redis_process& process,
+                                              std::initializer_list<std::string_view> args) {
+  if (!can_answer(process)) return make_error_code(rcache::error::connection_lost);
+  auto target = process.admin();
+  target.timeout = std::min(target.timeout, command_timeout);
+  return embedded::admin_command(target, args);
+}
+
+std::optional<long long> parse_number(std::string_view text) {
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  const auto value = parse_number(text);
+  if (!value || *value <= 0 || *value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(*value);
+}
+
+std::string info_field(std::string_view info, std::string_view key) {
+  for (std::size_t pos = 0; pos < info.size();) {
+    auto end = info.find('\n', pos);
+    if (end == std::string_view::npos) end = info.size();
+    auto line = info.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ':') {
+      return std::string(line.substr(key.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
+std::vector<std::string> lines(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; pos <= text.size();) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    out.emplace_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::string text_or_error(const rcache::result<embedded::admin_reply>& reply) {
+  return reply ? reply->text : "(" + reply.error().message() + ")";
+}
+
+}  // namespace rcache::test::poll

@@ -1,0 +1,75 @@
+// Polling helpers shared by the multi-process fixtures (sentinel_topology,
+// redis_cluster): asking a Redis process something only when it can answer
+// (running, not SIGSTOPped), with a short deadline, and waiting for a
+// condition under one overall deadline with a growing pause between polls.
+// Also the small parsers of INFO / CLUSTER / ROLE replies they need.
+//
+// Threading: free functions, no shared state.
+#pragma once
+
+#include <rcache/error.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "embedded/admin_command.hpp"
+#include "embedded/redis_process.hpp"
+
+namespace rcache::test::poll {
+
+/// The admin deadline of one command while polling: long enough for a busy
+/// machine, short enough that a wedged process does not stall the wait.
+inline constexpr auto command_timeout = std::chrono::milliseconds(1000);
+inline constexpr auto max_interval = std::chrono::milliseconds(100);
+
+/// Whether the process is stopped by a signal (state 'T' in
+/// /proc/<pid>/stat): its kernel accepts connections it never answers.
+[[nodiscard]] bool is_stopped(pid_t pid);
+
+/// Whether the process may answer a command now.
+[[nodiscard]] bool can_answer(const embedded::redis_process& process);
+
+/// One command with the poll deadline; connection_lost when the process
+/// cannot answer.
+[[nodiscard]] rcache::result<embedded::admin_reply> command(
+    const embedded::redis_process& process, std::initializer_list<std::string_view> args);
+
+/// A whole decimal number, or nullopt.
+[[nodiscard]] std::optional<long long> parse_number(std::string_view text);
+/// A port (1..65535), or nullopt.
+[[nodiscard]] std::optional<std::uint16_t> parse_port(std::string_view text);
+
+/// The value of `key:value` in INFO / CLUSTER INFO output; empty when absent.
+[[nodiscard]] std::string info_field(std::string_view info, std::string_view key);
+
+/// The lines of `text` (split at '\n'), as the admin reply renders aggregates.
+[[nodiscard]] std::vector<std::string> lines(std::string_view text);
+
+/// The reply's text, or the error in parentheses, for messages.
+[[nodiscard]] std::string text_or_error(const rcache::result<embedded::admin_reply>& reply);
+
+/// Calls `check` until it returns no complaint or `timeout` passes; returns
+/// the last complaint on timeout, std::nullopt once satisfied.
+template <class Check>
+std::optional<std::string> until(std::chrono::milliseconds timeout, Check check) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + timeout;
+  auto interval = std::chrono::milliseconds(10);
+  for (;;) {
+    auto complaint = check();
+    if (!complaint) return std::nullopt;
+    const auto left = deadline - clock::now();
+    if (left <= clock::duration::zero()) return complaint;
+    std::this_thread::sleep_for(std::min<clock::duration>(interval, left));
+    interval = std::min(interval * 2, max_interval);
+  }
+}
+
+}  // namespace rcache::test::poll
