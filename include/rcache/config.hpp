@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rcache {
 
@@ -86,6 +87,17 @@ struct client_config {
   int max_retries = 2;
   /// Largest bulk string accepted in a reply.
   std::size_t max_reply_bulk_length = 512u * 1024 * 1024;
+
+  /// Redis Sentinel: when `sentinels` is not empty, the client asks them
+  /// for the address of `sentinel_master` before every connection attempt
+  /// (instead of using `server`), and accepts the server only when ROLE
+  /// says master. `server` then only supplies the transport options (tls).
+  /// Credentials: `sentinel_username` / `sentinel_password` for the
+  /// sentinels; username / password above for the master.
+  std::vector<endpoint> sentinels{};
+  std::string sentinel_master{};
+  std::string sentinel_username{};
+  std::string sentinel_password{};  // never logged or printed
 };
 
 /// Parses a redis://, rediss:// or unix:// URL into a configuration.

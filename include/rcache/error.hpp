@@ -51,6 +51,11 @@ enum class error {
   invalid_key,         // an empty key, or one above the configured key size limit
   compression_failed,  // zstd refused to compress or decompress
   redis_error,         // Redis answered a cache operation with an error reply (WRONGTYPE, OOM, ...)
+
+  // ---- topologies ----
+  sentinel_unreachable,     // no sentinel of the list answered
+  sentinel_unknown_master,  // the sentinels that answered do not know the master name
+  not_master,               // ROLE says the server is not a master (a stale address)
 };
 
 /// The category of rcache::error; name() is "rcache".

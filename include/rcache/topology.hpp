@@ -14,6 +14,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace rcache {
 
@@ -45,5 +49,24 @@ class single_server final : public topology {
  private:
   endpoint ep_;
 };
+
+/// Redis Sentinel (the Sentinel client guide): resolve() asks the sentinels
+/// in turn — starting with the one that answered last — for the master's
+/// address (SENTINEL GET-MASTER-ADDR-BY-NAME), each within `timeout`; the
+/// handshake sends ROLE and refuses a server that is not a master, so a
+/// stale address is never used. Every reconnect resolves again. Errors of
+/// resolve(): error::sentinel_unreachable when no sentinel answered,
+/// error::sentinel_unknown_master when those that answered do not know the
+/// name. The client builds one itself from client_config::sentinels.
+struct sentinel_options {
+  std::vector<endpoint> sentinels{};
+  std::string master_name{};
+  std::string username{};  // for the sentinels
+  std::string password{};
+  std::chrono::milliseconds timeout{1000};
+  /// Transport of the master connection (tls), as in client_config::server.
+  bool tls = false;
+};
+[[nodiscard]] std::shared_ptr<topology> make_sentinel_topology(sentinel_options options);
 
 }  // namespace rcache

@@ -104,12 +104,24 @@ struct pending {
 };
 using pending_ptr = std::shared_ptr<pending>;
 
+// The topology client_config asks for: Sentinel when sentinels are listed,
+// else the one server.
+std::shared_ptr<topology> default_topology(const client_config& cfg) {
+  if (cfg.sentinels.empty()) return std::make_shared<single_server>(cfg.server);
+  return make_sentinel_topology({.sentinels = cfg.sentinels,
+                                 .master_name = cfg.sentinel_master,
+                                 .username = cfg.sentinel_username,
+                                 .password = cfg.sentinel_password,
+                                 .timeout = cfg.connect_timeout,
+                                 .tls = cfg.server.tls});
+}
+
 class client_impl : public std::enable_shared_from_this<client_impl> {
  public:
   client_impl(asio::any_io_executor ex, client_config cfg, std::shared_ptr<topology> topo)
       : strand_(asio::make_strand(ex)),
         cfg_(std::move(cfg)),
-        topology_(topo ? std::move(topo) : std::make_shared<single_server>(cfg_.server)),
+        topology_(topo ? std::move(topo) : default_topology(cfg_)),
         parser_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}),
         health_timer_(strand_),
         deadline_timer_(strand_),
@@ -455,7 +467,10 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   // closes the socket when connect_timeout passes.
   asio::awaitable<error_code> connect_once() {
     auto resolved = co_await topology_->resolve(strand_);
-    if (!resolved) co_return resolved.error();
+    if (!resolved) {
+      set_last_error(resolved.error(), "the topology found no server to connect to");
+      co_return resolved.error();
+    }
     const endpoint ep = *resolved;
 
     const auto my_attempt = ++connect_attempt_;

@@ -68,6 +68,12 @@ class category final : public boost::system::error_category {
         return "zstd compression or decompression failed";
       case error::redis_error:
         return "Redis answered with an error reply (e.g. WRONGTYPE or OOM)";
+      case error::sentinel_unreachable:
+        return "no sentinel could be reached";
+      case error::sentinel_unknown_master:
+        return "the sentinels do not know this master name";
+      case error::not_master:
+        return "the server is not a master (ROLE)";
       case error::invalid_argument:
         return "invalid argument";
     }
@@ -137,6 +143,12 @@ std::string_view to_string(error e) noexcept {
       return "compression_failed";
     case error::redis_error:
       return "redis_error";
+    case error::sentinel_unreachable:
+      return "sentinel_unreachable";
+    case error::sentinel_unknown_master:
+      return "sentinel_unknown_master";
+    case error::not_master:
+      return "not_master";
   }
   return "unknown";
 }

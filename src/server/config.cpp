@@ -48,6 +48,9 @@ constexpr setting_def settings_table[] = {
     {"redis.url", "REDIS_URL", "", "redis://, rediss:// or unix:// URL; wins over host/port"},
     {"redis.host", "REDIS_HOST", "", "Redis host (unset with url and port: embedded Redis)"},
     {"redis.port", "REDIS_PORT", "", "Redis port (default 6379 when host is set)"},
+    {"redis.sentinels", "REDIS_SENTINELS", "", "host:port,... of Redis Sentinels (wins over url)"},
+    {"redis.sentinel_master", "REDIS_SENTINEL_MASTER", "", "the master name the sentinels know"},
+    {"redis.sentinel_password", "REDIS_SENTINEL_PASSWORD", "", "password of the sentinels", true},
     {"redis.username", "REDIS_USERNAME", "", "ACL user (empty: default)"},
     {"redis.password", "REDIS_PASSWORD", "", "password (never logged or printed)", true},
     {"redis.db", "REDIS_DB", "", "database number"},
@@ -263,7 +266,36 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
   const int db = r.integer<int>("redis.db", 0, 1'000'000, 0);
   const auto port = r.integer<std::uint16_t>("redis.port", 1, 65535, 6379);
   std::optional<client_config> cfg;
-  if (r.is_set("redis.url")) {
+  if (r.is_set("redis.sentinels")) {
+    cfg.emplace();
+    std::string_view list = r.raw("redis.sentinels").text;
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      auto item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      const auto colon = item.rfind(':');
+      unsigned sport = 0;
+      const auto port_text = colon == std::string_view::npos ? item : item.substr(colon + 1);
+      auto [end, ec] =
+          std::from_chars(port_text.data(), port_text.data() + port_text.size(), sport);
+      if (colon == std::string_view::npos || colon == 0 || ec != std::errc() ||
+          end != port_text.data() + port_text.size() || sport == 0 || sport > 65535) {
+        r.fail("redis.sentinels", "'" + std::string(item) + "' is not host:port");
+        return;
+      }
+      cfg->sentinels.push_back(endpoint{.host = std::string(item.substr(0, colon)),
+                                        .port = static_cast<std::uint16_t>(sport)});
+    }
+    if (!r.is_set("redis.sentinel_master")) {
+      r.fail("redis.sentinels", "needs redis.sentinel_master (REDIS_SENTINEL_MASTER)");
+      return;
+    }
+    cfg->sentinel_master = r.text("redis.sentinel_master");
+    cfg->sentinel_password = r.text("redis.sentinel_password");
+    for (auto key : {"redis.url", "redis.host", "redis.port"}) {
+      if (r.is_set(key)) note(key, "ignored: redis.sentinels is set");
+    }
+  } else if (r.is_set("redis.url")) {
     auto parsed = parse_url(r.text("redis.url"));
     if (!parsed) {
       r.fail("redis.url", "not a redis://, rediss:// or unix:// URL");
@@ -425,7 +457,7 @@ loaded_config load_config(const config_sources& sources) {
     // A timeout given in redis.url (timeout_ms, connect_timeout_ms) holds
     // unless the setting is given too; otherwise the settings apply.
     auto given = [&](std::string_view key) { return r.raw(key).from != source::default_value; };
-    const auto url_text = r.text("redis.url");
+    const auto url_text = c.redis->sentinels.empty() ? r.text("redis.url") : std::string();
     auto in_url = [&](std::string_view option) {
       const auto needle = std::string(option) + "=";
       for (auto at = url_text.find(needle); at != std::string::npos;
@@ -461,6 +493,15 @@ std::vector<std::string> loaded_config::warnings() const {
   }
   for (const auto& s : settings) {
     if (!s.note.empty()) out.push_back(s.key + " " + s.note);
+  }
+  return out;
+}
+
+std::string describe_target(const client_config& cfg) {
+  if (cfg.sentinels.empty()) return redacted_url(cfg);
+  std::string out = "sentinel " + cfg.sentinel_master + " via ";
+  for (std::size_t i = 0; i < cfg.sentinels.size(); ++i) {
+    out += (i ? "," : "") + cfg.sentinels[i].host + ":" + std::to_string(cfg.sentinels[i].port);
   }
   return out;
 }
@@ -506,7 +547,7 @@ std::string describe(const loaded_config& loaded) {
   }
   const auto& c = loaded.config;
   out << "\n# Redis: "
-      << (c.redis ? redacted_url(*c.redis)
+      << (c.redis ? describe_target(*c.redis)
                   : "embedded redis-server in " + c.data_dir.string() + " (unix socket, AOF on)")
       << "\n# threads: " << c.threads << "\n";
   return out.str();

@@ -123,6 +123,10 @@ class config_error : public std::runtime_error {
 /// The output is a valid config file.
 [[nodiscard]] std::string describe(const loaded_config& loaded);
 
+/// Where the gateway's Redis is, for logs and `config check`, without
+/// secrets: the redacted URL, or "sentinel <master> via <host:port,...>".
+[[nodiscard]] std::string describe_target(const client_config& cfg);
+
 /// The names of all settings (TOML keys), for --help and tests.
 [[nodiscard]] std::vector<std::string_view> setting_keys();
 

@@ -145,7 +145,7 @@ int serve(const loaded_config& loaded) {
   log::info("rcache starting", {{"version", version_string},
                                 {"listen", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
                                 {"threads", cfg.threads},
-                                {"redis", cfg.redis ? redacted_url(*cfg.redis)
+                                {"redis", cfg.redis ? describe_target(*cfg.redis)
                                                     : "embedded (" + cfg.data_dir.string() + ")"}});
   for (const auto& w : loaded.warnings()) log::warn(w);
 

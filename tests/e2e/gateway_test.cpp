@@ -19,6 +19,7 @@
 #include "gateway_process.hpp"
 #include "http_client.hpp"
 #include "redis_server.hpp"
+#include "sentinel_topology.hpp"
 
 namespace rcache::test {
 namespace {
@@ -488,6 +489,32 @@ TEST(Gateway, SigtermFinishesInFlightRequestsAndExitsZero) {
   EXPECT_EQ(r->header("connection"), "close");
   EXPECT_EQ(gw.wait_exit(30s), std::optional<int>(0)) << gw.log();
   EXPECT_NE(gw.log().find("\"msg\":\"rcache stopped\""), std::string::npos);
+}
+
+TEST(Gateway, FollowsASentinelFailover) {
+  sentinel_topology t;
+  gateway_options o;
+  o.args = {"--threads", "2", "--set", "redis.command_timeout_ms=1000"};
+  o.env = {{"REDIS_SENTINELS", t.sentinel_list()}, {"REDIS_SENTINEL_MASTER", t.master_name()}};
+  gateway_process gw(o);
+  const auto p = gw.port();
+  ASSERT_EQ(must(http_request(p, "PUT", "/v1/ns/s/keys/k", "before")).status, 200);
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/s/keys/k")).body, "before");
+  t.wait_for_replication(0, 2);
+  const auto old_master = t.master_port();
+  t.kill_server(t.server_index(old_master));
+  const auto new_master = t.wait_for_failover(old_master);
+  t.server_command(t.server_index(new_master), {"SET", "s:k", "after"});
+  // Answers are 503s while the gateway reconnects, then the new master's
+  // value: never the old near-cache copy.
+  EXPECT_TRUE(eventually([&] {
+    auto r = must(http_request(p, "GET", "/v1/ns/s/keys/k"));
+    EXPECT_NE(r.body, "before") << "stale after the failover";
+    return r.status == 200 && r.body == "after";
+  }));
+  EXPECT_EQ(must(http_request(p, "PUT", "/v1/ns/s/keys/k2", "x")).status, 200);
+  EXPECT_EQ(t.server_command(t.server_index(new_master), {"GET", "s:k2"}).text, "x");
+  EXPECT_EQ(gw.stop(), 0);
 }
 
 // ---- the embedded Redis -----------------------------------------------------------
