@@ -206,7 +206,11 @@ api_error not_found() {
 
 }  // namespace
 
-std::variant<api_call, api_error> parse_call(const http_request_view& req,
+namespace {
+
+// parse_call() with the call under construction kept by the caller, so that
+// an error found after routing can carry the route's label.
+std::variant<api_call, api_error> parse_into(api_call& call, const http_request_view& req,
                                              const api_limits& limits) {
   // Most targets are plain ("/v1/ns/users/keys/42"): split them directly;
   // Boost.URL decodes and checks the rest (percent-escapes, a query).
@@ -233,7 +237,6 @@ std::variant<api_call, api_error> parse_call(const http_request_view& req,
     }
   }
   const auto m = req.method;
-  api_call call;
   call.head = m == http_method::head;
 
   // ---- operational routes ----
@@ -243,7 +246,7 @@ std::variant<api_call, api_error> parse_call(const http_request_view& req,
               : segs[0] == "readyz" ? api_op::readyz
                                     : api_op::metrics;
     call.route = segs[0] == "healthz" ? "/healthz" : segs[0] == "readyz" ? "/readyz" : "/metrics";
-    return call;
+    return std::move(call);
   }
   if (segs.size() < 4 || segs[0] != "v1" || segs[1] != "ns") return not_found();
   call.ns = segs[2];
@@ -347,7 +350,17 @@ std::variant<api_call, api_error> parse_call(const http_request_view& req,
     default:
       break;
   }
-  return call;
+  return std::move(call);
+}
+
+}  // namespace
+
+std::variant<api_call, api_error> parse_call(const http_request_view& req,
+                                             const api_limits& limits) {
+  api_call call;
+  auto r = parse_into(call, req, limits);
+  if (auto* e = std::get_if<api_error>(&r)) e->route = call.route;
+  return r;
 }
 
 // ---- the envelope ----------------------------------------------------------------

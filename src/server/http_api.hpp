@@ -48,6 +48,9 @@ struct api_error {
   std::string code;     // machine-readable: "invalid_key", "not_found", ...
   std::string message;  // for humans
   std::string allow{};  // 405: the methods the route takes
+  /// The route's label when the path matched one (a 400 for a bad key, a
+  /// 405); empty otherwise.
+  std::string_view route{};
 };
 
 enum class api_op : std::uint8_t {

@@ -68,6 +68,9 @@ TEST(HttpApi, WrongRoutesMethodsAndParametersAreRefusedClearly) {
   EXPECT_EQ(err(call(http_method::other, "/healthz")).status, 405u);
 
   EXPECT_EQ(err(call(http_method::get, "/v1/ns/bad%20ns/keys/k")).code, "invalid_namespace");
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/bad%20ns/keys/k")).route, "/v1/ns/{ns}/keys/{key}")
+      << "errors after routing carry the route's metric label";
+  EXPECT_EQ(err(call(http_method::get, "/v2/x")).route, "");
   EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/")).code, "invalid_key");
   EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/" + std::string(20, 'k'), {},
                      {.max_key_bytes = 10}))

@@ -286,6 +286,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       std::string_view route = unmatched_route;
       if (auto* e = std::get_if<api_error>(&parsed)) {
         answer = error_response(*e);
+        if (!e->route.empty()) route = e->route;
       } else {
         auto& call = std::get<api_call>(parsed);
         route = call.route;
