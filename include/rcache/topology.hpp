@@ -15,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,12 @@ class topology {
   virtual boost::system::error_code check_handshake(const response& /*extra_replies*/) {
     return {};
   }
+  /// Called once, when the client starts: the topology may watch for
+  /// changes on `ex` and call `changed` (on `ex`) when the server in use is
+  /// no longer the right one; the client then drops its connection and
+  /// resolves again. stop_watching() is called when the client stops.
+  virtual void watch(boost::asio::any_io_executor /*ex*/, std::function<void()> /*changed*/) {}
+  virtual void stop_watching() {}
 };
 
 /// The topology of one fixed server.
@@ -54,7 +61,10 @@ class single_server final : public topology {
 /// in turn — starting with the one that answered last — for the master's
 /// address (SENTINEL GET-MASTER-ADDR-BY-NAME), each within `timeout`; the
 /// handshake sends ROLE and refuses a server that is not a master, so a
-/// stale address is never used. Every reconnect resolves again. Errors of
+/// stale address is never used. Every reconnect resolves again. watch()
+/// subscribes to `+switch-master` on one sentinel at a time and treats a
+/// switch of this master as a hint: the client reconnects at once, even
+/// when the old master still accepts the connection. Errors of
 /// resolve(): error::sentinel_unreachable when no sentinel answered,
 /// error::sentinel_unknown_master when those that answered do not know the
 /// name. The client builds one itself from client_config::sentinels.

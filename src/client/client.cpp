@@ -273,6 +273,13 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     if (started_ || stopped_) return;
     started_ = true;
     auto self = shared_from_this();
+    std::weak_ptr<client_impl> weak = self;
+    topology_->watch(strand_, [weak] {
+      auto me = weak.lock();
+      if (!me || me->stopped_) return;
+      me->set_last_error(make_error_code(error::not_master), "the topology saw the server change");
+      me->close_connection(make_error_code(error::connection_lost));
+    });
     asio::co_spawn(strand_, run(), [self](std::exception_ptr e) { self->on_coroutine_end(e); });
     asio::co_spawn(strand_, deadline_loop(),
                    [self](std::exception_ptr e) { self->on_coroutine_end(e); });
@@ -791,6 +798,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   void do_stop() {
     if (stopped_) return;
     stopped_ = true;
+    topology_->stop_watching();
     close_connection(make_error_code(error::client_stopped));
     close_socket();
     backoff_timer_.cancel();

@@ -7,15 +7,21 @@
 // SENTINEL GET-MASTER-ADDR-BY-NAME, read the replies with the RESP parser,
 // close. A watchdog timer closes the socket when the sentinel's deadline
 // passes, so a sentinel that accepts but never answers costs one timeout.
+// Beside that, one long-lived connection subscribes to +switch-master (on
+// the sentinels in turn, a pause between attempts) and tells the client
+// when our master was switched: a hint to reconnect at once.
 //
 // Threading: called on the client's strand only (the topology contract).
 #include <rcache/detail/resp_command.hpp>
 #include <rcache/topology.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
@@ -46,9 +52,26 @@ void arm(asio::steady_timer& timer, const std::shared_ptr<tcp::socket>& sock,
   });
 }
 
-class sentinel_topology final : public topology {
+class sentinel_topology final : public topology,
+                                public std::enable_shared_from_this<sentinel_topology> {
  public:
   explicit sentinel_topology(sentinel_options o) : o_(std::move(o)) {}
+
+  void watch(asio::any_io_executor ex, std::function<void()> changed) override {
+    if (o_.sentinels.empty()) return;
+    changed_ = std::move(changed);
+    pause_.emplace(ex);
+    asio::co_spawn(ex, watch_loop(shared_from_this()), asio::detached);
+  }
+
+  void stop_watching() override {
+    stopped_ = true;
+    if (auto sock = watch_sock_.lock()) {
+      error_code ignored;
+      sock->close(ignored);
+    }
+    if (pause_) pause_->cancel();
+  }
 
   asio::awaitable<result<endpoint>> resolve(asio::any_io_executor ex) override {
     bool any_answered = false;
@@ -144,8 +167,73 @@ class sentinel_topology final : public topology {
     co_return answer{std::pair{v.elements[0].str, static_cast<std::uint16_t>(port)}};
   }
 
+  // ---- +switch-master: one subscription at a time, sentinels in turn ----
+
+  static asio::awaitable<void> watch_loop(std::shared_ptr<sentinel_topology> self) {
+    auto ex = co_await asio::this_coro::executor;
+    for (std::size_t i = 0; !self->stopped_; ++i) {
+      auto sock = std::make_shared<tcp::socket>(ex);
+      self->watch_sock_ = sock;
+      co_await self->listen(ex, sock, self->o_.sentinels[i % self->o_.sentinels.size()]);
+      if (self->stopped_) break;
+      self->pause_->expires_after(self->o_.timeout);  // then the next sentinel
+      co_await self->pause_->async_wait(nothrow);
+    }
+  }
+
+  // Subscribes on one sentinel and reports switches of our master until the
+  // connection ends.
+  asio::awaitable<void> listen(asio::any_io_executor ex, std::shared_ptr<tcp::socket> sock,
+                               const endpoint& s) {
+    asio::steady_timer watchdog(ex);
+    arm(watchdog, sock, o_.timeout);  // connecting and subscribing only
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(s.host, std::to_string(s.port), nothrow);
+    if (rec) co_return;
+    auto [cec, connected] = co_await asio::async_connect(*sock, results, nothrow);
+    if (cec) co_return;
+    std::string out;
+    if (!o_.password.empty()) {
+      if (o_.username.empty()) {
+        resp::append_command(out, "AUTH", o_.password);
+      } else {
+        resp::append_command(out, "AUTH", o_.username, o_.password);
+      }
+    }
+    resp::append_command(out, "SUBSCRIBE", "+switch-master");
+    auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(out), nothrow);
+    if (wec) co_return;
+    resp::parser parser;
+    char buf[4096];
+    for (;;) {
+      auto [ec, n] = co_await sock->async_read_some(asio::buffer(buf), nothrow);
+      if (ec || stopped_) co_return;
+      std::string_view in(buf, n);
+      while (!in.empty()) {
+        error_code pec;
+        const auto used = parser.feed(in, pec);
+        if (pec) co_return;
+        in.remove_prefix(used);
+        if (!parser.ready()) continue;
+        const value v = parser.take();
+        if (v.is_error()) co_return;  // AUTH refused: try the next sentinel
+        const auto& e = v.elements;
+        if (e.size() == 3 && e[0].str == "subscribe") watchdog.cancel();  // subscribed
+        // "<name> <old ip> <old port> <new ip> <new port>"
+        if (e.size() == 3 && e[0].str == "message" && e[1].str == "+switch-master" &&
+            e[2].str.starts_with(o_.master_name + " ") && changed_) {
+          changed_();
+        }
+      }
+    }
+  }
+
   sentinel_options o_;
   std::size_t first_ = 0;  // the sentinel that answered last
+  std::function<void()> changed_;
+  bool stopped_ = false;
+  std::weak_ptr<tcp::socket> watch_sock_;
+  std::optional<asio::steady_timer> pause_;
 };
 
 }  // namespace

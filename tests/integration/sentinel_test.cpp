@@ -77,6 +77,28 @@ TEST(Sentinel, NoSentinelReachableAndUnknownMasterAreDistinctErrors) {
   }
 }
 
+TEST(Sentinel, SwitchMasterMovesAClientOffAFrozenMaster) {
+  sentinel_topology t;
+  auto cfg = via_sentinels(t);
+  cfg.health_check_interval = 0ms;  // no PING will find the frozen master out
+  blocking_client c(cfg);
+  ASSERT_TRUE(c.command("SET", "k", "v"));
+  const auto old_master = t.master_port();
+  t.pause_server(t.server_index(old_master));  // alive for TCP, answers nothing
+  const auto new_master = t.wait_for_failover(old_master);
+  // Each attempt waits at most its deadline; the +switch-master hint makes
+  // the client reconnect, to the new master.
+  bool moved = false;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!moved && std::chrono::steady_clock::now() < deadline) {
+    auto r = c.command("SET", "k2", "x");
+    moved = r && !r->is_error();
+  }
+  EXPECT_TRUE(moved);
+  EXPECT_EQ(t.server_command(t.server_index(new_master), {"GET", "k2"}).text, "x");
+  t.resume_server(t.server_index(old_master));
+}
+
 TEST(Sentinel, TheCacheFollowsAFailoverAndServesNothingStale) {
   sentinel_topology t;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
