@@ -20,24 +20,7 @@
 namespace {
 
 namespace http = boost::beast::http;
-using rcache::server::http_method;
-
-http_method to_method(http::verb v) {
-  switch (v) {
-    case http::verb::get:
-      return http_method::get;
-    case http::verb::head:
-      return http_method::head;
-    case http::verb::put:
-      return http_method::put;
-    case http::verb::post:
-      return http_method::post;
-    case http::verb::delete_:
-      return http_method::del;
-    default:
-      return http_method::other;
-  }
-}
+using rcache::server::method_from;
 
 void answer(const rcache::server::api_call& call, std::string_view body) {
   using namespace rcache::server;
@@ -79,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     input.remove_prefix(used);
     const auto& req = parser.get();
     rcache::server::http_request_view view;
-    view.method = to_method(req.method());
+    view.method = method_from(req.method_string());
     view.target = req.target();
     view.content_type = req[http::field::content_type];
     view.if_none_match = req[http::field::if_none_match];

@@ -114,14 +114,15 @@ class sentinel_topology final : public topology,
     co_return r;
   }
 
-  asio::awaitable<result<answer>> exchange(asio::any_io_executor ex, tcp::socket& sock,
-                                           const endpoint& s) {
+  // Connects to sentinel `s` and sends [AUTH] then `command` (RESP-encoded);
+  // the number of replies to read, AUTH's included.
+  asio::awaitable<result<std::size_t>> open(asio::any_io_executor ex, tcp::socket& sock,
+                                            const endpoint& s, std::string_view command) {
     tcp::resolver resolver(ex);
     auto [rec, results] = co_await resolver.async_resolve(s.host, std::to_string(s.port), nothrow);
     if (rec) co_return rec;
     auto [cec, connected] = co_await asio::async_connect(sock, results, nothrow);
     if (cec) co_return cec;
-
     std::string out;
     std::size_t expected = 1;
     if (!o_.password.empty()) {
@@ -132,9 +133,19 @@ class sentinel_topology final : public topology,
       }
       ++expected;
     }
-    resp::append_command(out, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", o_.master_name);
+    out += command;
     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
     if (wec) co_return wec;
+    co_return expected;
+  }
+
+  asio::awaitable<result<answer>> exchange(asio::any_io_executor ex, tcp::socket& sock,
+                                           const endpoint& s) {
+    std::string command;
+    resp::append_command(command, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", o_.master_name);
+    auto sent = co_await open(ex, sock, s, command);
+    if (!sent) co_return sent.error();
+    const std::size_t expected = *sent;
 
     resp::parser parser;
     std::vector<value> replies;
@@ -187,22 +198,9 @@ class sentinel_topology final : public topology,
                                const endpoint& s) {
     asio::steady_timer watchdog(ex);
     arm(watchdog, sock, o_.timeout);  // connecting and subscribing only
-    tcp::resolver resolver(ex);
-    auto [rec, results] = co_await resolver.async_resolve(s.host, std::to_string(s.port), nothrow);
-    if (rec) co_return;
-    auto [cec, connected] = co_await asio::async_connect(*sock, results, nothrow);
-    if (cec) co_return;
-    std::string out;
-    if (!o_.password.empty()) {
-      if (o_.username.empty()) {
-        resp::append_command(out, "AUTH", o_.password);
-      } else {
-        resp::append_command(out, "AUTH", o_.username, o_.password);
-      }
-    }
-    resp::append_command(out, "SUBSCRIBE", "+switch-master");
-    auto [wec, wn] = co_await asio::async_write(*sock, asio::buffer(out), nothrow);
-    if (wec) co_return;
+    std::string command;
+    resp::append_command(command, "SUBSCRIBE", "+switch-master");
+    if (!co_await open(ex, *sock, s, command)) co_return;
     resp::parser parser;
     char buf[4096];
     for (;;) {

@@ -35,6 +35,21 @@ set_options::condition to_condition(write_condition w) {
   return set_options::condition::always;
 }
 
+// The answer to a GET of a stored value (from L1 or Redis): its body and
+// content type, its ETag, or 304 when If-None-Match already has it.
+api_response value_answer(std::string stored, std::string_view if_none_match) {
+  const auto v = decode_stored(stored);
+  api_response r{200, std::string(v.content_type), {}, etag_of(stored)};
+  if (!if_none_match.empty() && etag_matches(if_none_match, r.etag)) {
+    r.status = 304;
+  } else if (v.body.size() == stored.size()) {
+    r.body = std::move(stored);  // no envelope: the value is the body
+  } else {
+    r.body = v.body;
+  }
+  return r;
+}
+
 api_response no_such_key() {
   return error_response(api_error{404, "not_found", "no such key"});
 }
@@ -145,13 +160,7 @@ std::optional<api_response> gateway::answer_now(const api_call& call) {
   }
   if (call.op == api_op::get) {
     if (auto v = cache_.try_get_local(call.ns, call.key)) {
-      const auto stored = decode_stored(*v);
-      api_response r{200, std::string(stored.content_type), std::string(stored.body), etag_of(*v)};
-      if (!call.if_none_match.empty() && etag_matches(call.if_none_match, r.etag)) {
-        r.status = 304;
-        r.body.clear();
-      }
-      return r;
+      return value_answer(std::move(*v), call.if_none_match);
     }
   }
   return std::nullopt;
@@ -181,14 +190,7 @@ void gateway::execute(api_call call, done_handler done) {
                            error_code ec, std::optional<std::string> v) mutable {
                          if (ec) return rep(error_response(ec));
                          if (!v) return rep(no_such_key());
-                         const auto stored = decode_stored(*v);
-                         api_response r{200, std::string(stored.content_type),
-                                        std::string(stored.body), etag_of(*v)};
-                         if (!inm.empty() && etag_matches(inm, r.etag)) {
-                           r.status = 304;
-                           r.body.clear();
-                         }
-                         rep(std::move(r));
+                         rep(value_answer(std::move(*v), inm));
                        });
       return;
     case api_op::put: {

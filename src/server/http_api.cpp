@@ -355,6 +355,15 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
 
 }  // namespace
 
+http_method method_from(std::string_view name) noexcept {
+  if (name == "GET") return http_method::get;
+  if (name == "HEAD") return http_method::head;
+  if (name == "PUT") return http_method::put;
+  if (name == "POST") return http_method::post;
+  if (name == "DELETE") return http_method::del;
+  return http_method::other;
+}
+
 std::variant<api_call, api_error> parse_call(const http_request_view& req,
                                              const api_limits& limits) {
   api_call call;

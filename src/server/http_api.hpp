@@ -33,6 +33,9 @@ namespace rcache::server {
 
 enum class http_method : std::uint8_t { get, head, put, post, del, other };
 
+/// The method of a request line ("GET", ...); other for the rest.
+[[nodiscard]] http_method method_from(std::string_view name) noexcept;
+
 /// The parts of a request the API looks at; views into the caller's message.
 struct http_request_view {
   http_method method = http_method::other;

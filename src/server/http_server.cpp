@@ -57,23 +57,6 @@ const std::string& http_date() {
   return text;
 }
 
-http_method to_method(http::verb v) {
-  switch (v) {
-    case http::verb::get:
-      return http_method::get;
-    case http::verb::head:
-      return http_method::head;
-    case http::verb::put:
-      return http_method::put;
-    case http::verb::post:
-      return http_method::post;
-    case http::verb::delete_:
-      return http_method::del;
-    default:
-      return http_method::other;
-  }
-}
-
 // Runs the gateway's execute() as an awaitable operation. An ordinary
 // function, not a lambda in the co_await expression (GCC 12 destroys such
 // temporaries twice).
@@ -276,7 +259,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       in_flight->add(1);
       auto& req = parser.get();
       http_request_view view;
-      view.method = to_method(req.method());
+      view.method = method_from(req.method_string());
       view.target = req.target();
       view.content_type = req[http::field::content_type];
       view.if_none_match = req[http::field::if_none_match];

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "embedded/free_port.hpp"
+
 namespace rcache::test::poll {
 
 bool is_stopped(pid_t pid) {
@@ -62,6 +64,26 @@ std::vector<std::string> lines(std::string_view text) {
     pos = end + 1;
   }
   return out;
+}
+
+void start_with_port_retries(const std::function<void()>& start,
+                             const std::function<void()>& reassign, int attempts) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const embedded::start_error& e) {
+      if (e.why() != embedded::start_error::reason::address_in_use || attempt >= attempts) throw;
+    }
+    reassign();
+  }
+}
+
+std::uint16_t fresh_port(std::set<std::uint16_t>& taken) {
+  for (;;) {
+    const auto port = embedded::free_port().value();
+    if (taken.insert(port).second) return port;
+  }
 }
 
 std::string text_or_error(const rcache::result<embedded::admin_reply>& reply) {

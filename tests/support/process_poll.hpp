@@ -1,8 +1,8 @@
-// Polling helpers shared by the multi-process fixtures (sentinel_topology,
-// redis_cluster): asking a Redis process something only when it can answer
-// (running, not SIGSTOPped), with a short deadline, and waiting for a
-// condition under one overall deadline with a growing pause between polls.
-// Also the small parsers of INFO / CLUSTER / ROLE replies they need.
+// Helpers shared by the process fixtures (redis_server, sentinel_topology,
+// redis_cluster): starting with fresh ports when one was taken meanwhile; asking a Redis process
+// something only when it can answer (running, not SIGSTOPped), with a short deadline, and waiting
+// for a condition under one overall deadline with a growing pause between polls. Also the small
+// parsers of INFO / CLUSTER / ROLE replies they need.
 //
 // Threading: free functions, no shared state.
 #pragma once
@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -54,6 +56,17 @@ inline constexpr auto max_interval = std::chrono::milliseconds(100);
 
 /// The reply's text, or the error in parentheses, for messages.
 [[nodiscard]] std::string text_or_error(const rcache::result<embedded::admin_reply>& reply);
+
+/// Runs `start`; when it fails because a port was taken meanwhile (rare
+/// between free_port() and the bind; a few fresh tries make it vanishingly so)
+/// (embedded::start_error::reason::address_in_use), runs `reassign` (fresh
+/// ports, a new process object) and tries again, `attempts` times in all.
+/// Other failures, and the last one, are rethrown.
+void start_with_port_retries(const std::function<void()>& start,
+                             const std::function<void()>& reassign, int attempts = 5);
+
+/// A free loopback port that is not in `taken`; added to it.
+[[nodiscard]] std::uint16_t fresh_port(std::set<std::uint16_t>& taken);
 
 /// Calls `check` until it returns no complaint or `timeout` passes; returns
 /// the last complaint on timeout, std::nullopt once satisfied.

@@ -32,9 +32,6 @@ using slot_map = std::vector<std::uint16_t>;
 
 const std::string loopback = "127.0.0.1";
 
-// A port taken between free_ports() and the node's bind is rare; a few
-// fresh tries make it vanishingly so.
-constexpr int max_start_attempts = 5;
 // Keys moved per MIGRATE by finish_slot_migration().
 constexpr int migrate_batch = 100;
 
@@ -166,29 +163,18 @@ embedded::process_options redis_cluster::node_process_options(std::size_t i, std
 }
 
 void redis_cluster::start_with_retries(std::size_t i) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      nodes_[i]->start();
-      return;
-    } catch (const embedded::start_error& e) {
-      if (e.why() != embedded::start_error::reason::address_in_use ||
-          attempt == max_start_attempts) {
-        throw;
-      }
-    }
-    // Either the client port or the bus port was taken: replace both.
-    std::set<std::uint16_t> taken(bus_ports_.begin(), bus_ports_.end());
-    for (const auto& node : nodes_) {
-      if (node) taken.insert(node->options().port);
-    }
-    std::vector<std::uint16_t> fresh;
-    while (fresh.size() < 2) {
-      const auto candidate = embedded::free_port().value();
-      if (taken.insert(candidate).second) fresh.push_back(candidate);
-    }
-    bus_ports_[i] = fresh[1];
-    nodes_[i].emplace(node_process_options(i, fresh[0], fresh[1]));
-  }
+  poll::start_with_port_retries(
+      [&] { nodes_[i]->start(); },
+      [&] {
+        // The client or the bus port was taken: replace both.
+        std::set<std::uint16_t> taken(bus_ports_.begin(), bus_ports_.end());
+        for (const auto& node : nodes_) {
+          if (node) taken.insert(node->options().port);
+        }
+        const auto client_port = poll::fresh_port(taken);
+        bus_ports_[i] = poll::fresh_port(taken);
+        nodes_[i].emplace(node_process_options(i, client_port, bus_ports_[i]));
+      });
 }
 
 std::vector<std::string> redis_cluster::auth_args() const {

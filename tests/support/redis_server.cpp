@@ -8,13 +8,10 @@
 #include <utility>
 
 #include "embedded/free_port.hpp"
+#include "process_poll.hpp"
 
 namespace rcache::test {
 namespace {
-
-// A port taken between free_ports() and the server's bind is rare; a few
-// fresh tries make it vanishingly so.
-constexpr int max_start_attempts = 5;
 
 const std::string loopback = "127.0.0.1";
 
@@ -26,22 +23,15 @@ redis_server::redis_server(redis_server_options options)
     throw std::invalid_argument("redis_server: neither tcp nor tls: nothing for a client to use");
   }
   if (options_.tls) tls_ = write_test_certs(dir_.path());
-  for (int attempt = 1;; ++attempt) {
+  auto pick_ports = [&] {
     const std::size_t wanted = (options_.tcp ? 1 : 0) + (options_.tls ? 1 : 0);
     const auto ports = embedded::free_ports(wanted).value();
     port_ = options_.tcp ? ports.front() : 0;
     tls_port_ = options_.tls ? ports.back() : 0;
     process_.emplace(make_process_options());
-    try {
-      process_->start();
-      return;
-    } catch (const embedded::start_error& e) {
-      if (e.why() != embedded::start_error::reason::address_in_use ||
-          attempt == max_start_attempts) {
-        throw;
-      }
-    }
-  }
+  };
+  pick_ports();
+  poll::start_with_port_retries([&] { process_->start(); }, pick_ports);
 }
 
 redis_server::~redis_server() = default;

@@ -29,10 +29,6 @@ using embedded::redis_process;
 
 const std::string loopback = "127.0.0.1";
 
-// A port taken between free_ports() and the server's bind is rare; a few
-// fresh tries make it vanishingly so.
-constexpr int max_start_attempts = 5;
-
 // A RESP2 "map" (k0 v0 k1 v1 ...) given as lines: the rendering of one
 // element of SENTINEL REPLICAS, or the elements of SENTINEL MASTER.
 std::map<std::string, std::string> pairs(const std::vector<std::string>& flat) {
@@ -136,30 +132,18 @@ embedded::process_options sentinel_topology::sentinel_process_options(std::size_
 
 void sentinel_topology::start_with_retries(std::optional<redis_process>& process, bool is_sentinel,
                                            std::size_t i) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      process->start();
-      return;
-    } catch (const embedded::start_error& e) {
-      if (e.why() != embedded::start_error::reason::address_in_use ||
-          attempt == max_start_attempts) {
-        throw;
-      }
-    }
-    std::set<std::uint16_t> taken;
-    for (const auto& s : servers_) {
-      if (s) taken.insert(s->options().port);
-    }
-    for (const auto& s : sentinels_) {
-      if (s) taken.insert(s->options().port);
-    }
-    std::uint16_t port = 0;
-    do {
-      port = embedded::free_port().value();
-    } while (taken.count(port) != 0);
-    process.emplace(is_sentinel ? sentinel_process_options(i, port)
-                                : server_process_options(i, port));
-  }
+  poll::start_with_port_retries([&] { process->start(); },
+                                [&] {
+                                  std::set<std::uint16_t> taken;
+                                  for (const auto* group : {&servers_, &sentinels_}) {
+                                    for (const auto& s : *group) {
+                                      if (s) taken.insert(s->options().port);
+                                    }
+                                  }
+                                  const auto port = poll::fresh_port(taken);
+                                  process.emplace(is_sentinel ? sentinel_process_options(i, port)
+                                                              : server_process_options(i, port));
+                                });
 }
 
 void sentinel_topology::apply_sentinel_debug(std::size_t i) {
