@@ -9,6 +9,14 @@
 // jitter after a failure; pub/sub subscriptions are restored after a
 // reconnect.
 //
+// Redis Cluster: with client_config::cluster_nodes the same class is a
+// cluster client — one such connection per master, each command routed by
+// its key's slot, multi-key commands and pipelines split and merged back in
+// order, MOVED / ASK / TRYAGAIN / CLUSTERDOWN followed or retried within the
+// request's deadline (see src/client/cluster.cpp). Its state is `connected`
+// while every master's connection is up; its push handler also receives a
+// null `invalidate` push when slots change owner.
+//
 // Failure model: every request has a deadline. A request whose connection
 // drops before its replies arrive fails with error::connection_lost, unless
 // it is retryable (read-only by default), in which case it is re-sent after
@@ -46,15 +54,15 @@ enum class connection_state : std::uint8_t { idle, connecting, connected, discon
 
 /// Counters of one client, read without locks.
 struct client_stats {
-  std::uint64_t requests = 0;          // requests accepted
-  std::uint64_t commands = 0;          // commands written
-  std::uint64_t writes = 0;            // write calls (commands / writes = pipelining factor)
-  std::uint64_t replies = 0;           // replies matched
-  std::uint64_t pushes = 0;            // push messages received
-  std::uint64_t timeouts = 0;          // requests that passed their deadline
-  std::uint64_t retries = 0;           // requests re-sent after a connection loss
-  std::uint64_t rejected = 0;          // requests refused by backpressure
-  std::uint64_t connects = 0;          // successful handshakes
+  std::uint64_t requests = 0;  // requests accepted
+  std::uint64_t commands = 0;  // commands written
+  std::uint64_t writes = 0;    // write calls (commands / writes = pipelining factor)
+  std::uint64_t replies = 0;   // replies matched
+  std::uint64_t pushes = 0;    // push messages received
+  std::uint64_t timeouts = 0;  // requests that passed their deadline
+  std::uint64_t retries = 0;   // re-sent after a connection loss (cluster: or a redirection)
+  std::uint64_t rejected = 0;  // requests refused by backpressure
+  std::uint64_t connects = 0;  // successful handshakes
   std::uint64_t connect_failures = 0;  // failed connection attempts
   std::uint64_t bytes_written = 0;
   std::uint64_t bytes_read = 0;
@@ -74,7 +82,7 @@ class script {
 };
 
 namespace detail {
-class client_impl;
+class client_base;
 using exec_handler = boost::asio::any_completion_handler<void(boost::system::error_code, response)>;
 using eval_handler = boost::asio::any_completion_handler<void(boost::system::error_code, value)>;
 }  // namespace detail
@@ -136,14 +144,19 @@ class client {
   /// The server's HELLO reply from the current or last connection.
   [[nodiscard]] value server_hello() const;
   [[nodiscard]] executor_type get_executor() const noexcept;
+  /// The masters in use, as "host:port" for request::options::node: one
+  /// per cluster shard (from the current slot map); a single server or
+  /// Sentinel gives one empty string (the server in use). A cluster client
+  /// gives none until its first slot map has arrived.
+  [[nodiscard]] std::vector<std::string> masters() const;
 
  private:
-  static void submit(const std::shared_ptr<detail::client_impl>& impl, request req,
+  static void submit(const std::shared_ptr<detail::client_base>& impl, request req,
                      detail::exec_handler h);
-  static void submit_eval(const std::shared_ptr<detail::client_impl>& impl, const script& s,
+  static void submit_eval(const std::shared_ptr<detail::client_base>& impl, const script& s,
                           std::vector<std::string> keys, std::vector<std::string> args,
                           detail::eval_handler h);
-  std::shared_ptr<detail::client_impl> impl_;
+  std::shared_ptr<detail::client_base> impl_;
 };
 
 }  // namespace rcache

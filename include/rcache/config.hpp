@@ -98,6 +98,15 @@ struct client_config {
   std::string sentinel_master{};
   std::string sentinel_username{};
   std::string sentinel_password{};  // never logged or printed
+
+  /// Redis Cluster: when `cluster_nodes` is not empty the client is a
+  /// cluster client (`sentinels` are then ignored). The nodes are seeds: the slot map is
+  /// read from any of them (CLUSTER SHARDS, or CLUSTER SLOTS before Redis
+  /// 7) and kept fresh after MOVED, connection losses and every
+  /// `cluster_refresh_interval`. `server` then only supplies the transport
+  /// options (tls); every other setting applies to each node connection.
+  std::vector<endpoint> cluster_nodes{};
+  std::chrono::milliseconds cluster_refresh_interval{30'000};
 };
 
 /// Parses a redis://, rediss:// or unix:// URL into a configuration.

@@ -44,6 +44,11 @@ class request {
     /// before its replies arrived. Unset: only if every command is a
     /// read-only command (GET, MGET, EXISTS, TTL, ...).
     std::optional<bool> retry_on_connection_lost{};
+    /// Redis Cluster: send the whole request to this master ("host:port",
+    /// from client::masters()) instead of routing it by key; redirections
+    /// are not followed. For commands that act per node (SCAN, DBSIZE).
+    /// Ignored by a single-server or Sentinel client.
+    std::string node{};
   };
 
   request() = default;

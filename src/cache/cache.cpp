@@ -741,23 +741,33 @@ class cache_impl final : public cache {
     return out;
   }
 
-  // One walk: SCAN a page, UNLINK what it found, repeat until the cursor
-  // comes back as "0". Each step is one request, so the walk yields to other
-  // traffic between pages and every page has the client's deadline.
+  // One walk per master (one in all but a cluster): SCAN a page, UNLINK
+  // what it found, repeat until the cursor comes back as "0". Each step is
+  // one request, so the walk yields to other traffic between pages and every
+  // page has the client's deadline.
   struct invalidation {
     // The handler is constructed, never assigned: Boost 1.81's
     // any_completion_handler move-assignment recurses without end.
     invalidation(std::shared_ptr<state> s, std::string m, int_handler h)
-        : st(std::move(s)), match(std::move(m)), handler(std::move(h)) {}
+        : st(std::move(s)),
+          match(std::move(m)),
+          nodes(st->redis->masters()),
+          handler(std::move(h)) {}
     std::shared_ptr<state> st;
     std::string match;
+    std::vector<std::string> nodes;  // "" for a single server
+    std::size_t node = 0;
     std::string cursor = "0";
     std::int64_t deleted = 0;
     int_handler handler;
   };
 
   static void scan_page(std::shared_ptr<invalidation> w) {
+    if (w->nodes.empty()) {  // a cluster client before its first slot map
+      return finish_invalidation(std::move(w), make_error_code(error::not_connected));
+    }
     request r = fail_fast_request();
+    r.opts().node = w->nodes[w->node];
     r.push("SCAN", w->cursor, "MATCH", w->match, "COUNT", 1000);
     auto& redis = *w->st->redis;
     redis.async_exec(std::move(r), [w](error_code ec, response resp) mutable {
@@ -769,10 +779,7 @@ class cache_impl final : public cache {
       w->cursor = reply.elements[0].str;
       std::vector<std::string> keys;
       for (const auto& k : reply.elements[1].elements) keys.push_back(k.str);
-      if (keys.empty()) {
-        if (w->cursor == "0") return finish_invalidation(std::move(w), {});
-        return scan_page(std::move(w));
-      }
+      if (keys.empty()) return next_page(std::move(w));
       if (w->st->l1) {
         for (const auto& k : keys) w->st->l1->invalidate(k);
       }
@@ -783,10 +790,15 @@ class cache_impl final : public cache {
         if (!ec2 && r2.at(0).is_error()) ec2 = make_error_code(error::redis_error);
         if (ec2) return finish_invalidation(std::move(w), ec2);
         w->deleted += r2.at(0).integer;
-        if (w->cursor == "0") return finish_invalidation(std::move(w), {});
-        scan_page(std::move(w));
+        next_page(std::move(w));
       });
     });
+  }
+
+  static void next_page(std::shared_ptr<invalidation> w) {
+    if (w->cursor == "0" && ++w->node == w->nodes.size())
+      return finish_invalidation(std::move(w), {});
+    scan_page(std::move(w));
   }
 
   static void finish_invalidation(std::shared_ptr<invalidation> w, error_code ec) {

@@ -56,6 +56,7 @@
 #include <variant>
 
 #include "client/backoff.hpp"
+#include "client/client_base.hpp"
 #include "client/completion.hpp"
 #include "resp/parser.hpp"
 
@@ -116,7 +117,7 @@ std::shared_ptr<topology> default_topology(const client_config& cfg) {
                                  .tls = cfg.server.tls});
 }
 
-class client_impl : public std::enable_shared_from_this<client_impl> {
+class client_impl final : public client_base, public std::enable_shared_from_this<client_impl> {
  public:
   client_impl(asio::any_io_executor ex, client_config cfg, std::shared_ptr<topology> topo)
       : strand_(asio::make_strand(ex)),
@@ -134,22 +135,22 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 
   // ---- public entry points (any thread) ------------------------------------
 
-  void start() {
+  void start() override {
     asio::dispatch(strand_, [self = shared_from_this()] { self->ensure_started(); });
   }
 
-  void stop() {
+  void stop() override {
     asio::post(strand_, [self = shared_from_this()] { self->do_stop(); });
   }
 
   // The client object is going away: its push and state handlers (which may
   // capture the caller's objects) are never called again, from now on.
-  void detach() {
+  void detach() override {
     handlers_off_.store(true, std::memory_order_release);
     stop();
   }
 
-  void submit(request req, exec_handler h) {
+  void submit(request req, exec_handler h) override {
     if (req.empty()) {
       complete_later(strand_, std::move(h), make_error_code(error::empty_request), response{});
       return;
@@ -161,58 +162,24 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     });
   }
 
-  void submit_eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
-                   eval_handler h) {
-    auto build = [&s, &keys, &args](request& r) {
-      std::vector<std::string_view> argv;
-      argv.reserve(2 + keys.size() + args.size());
-      const std::string nkeys = std::to_string(keys.size());
-      argv.push_back(s.sha1());
-      argv.push_back(nkeys);
-      for (auto& k : keys) argv.push_back(k);
-      for (auto& a : args) argv.push_back(a);
-      r.push_range("EVALSHA", argv);
-    };
-    request first;
-    build(first);
-    request reload;  // SCRIPT LOAD + EVALSHA, sent only on NOSCRIPT
-    reload.push("SCRIPT", "LOAD", s.source());
-    build(reload);
-    auto self = shared_from_this();
-    submit(std::move(first),
-           [self, reload = std::move(reload), h = std::move(h)](error_code ec, response r) mutable {
-             if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
-               self->submit(std::move(reload),
-                            [self, h = std::move(h)](error_code ec2, response r2) mutable {
-                              // A script that does not compile fails in SCRIPT LOAD: report that.
-                              value v = (ec2 || r2.size() != 2) ? value{}
-                                        : r2[0].is_error()      ? std::move(r2[0])
-                                                                : std::move(r2[1]);
-                              complete_now(self->strand_, std::move(h), ec2, std::move(v));
-                            });
-               return;
-             }
-             value v = ec ? value{} : std::move(r.at(0));
-             complete_now(self->strand_, std::move(h), ec, std::move(v));
-           });
-  }
-
   // Posted, not dispatched: a handler may replace itself while it runs.
-  void set_push_handler(std::function<void(const value&)> h) {
+  void set_push_handler(std::function<void(const value&)> h) override {
     asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
       self->push_handler_ = std::move(h);
     });
   }
 
-  void set_state_handler(std::function<void(connection_state, error_code)> h) {
+  void set_state_handler(std::function<void(connection_state, error_code)> h) override {
     asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
       self->state_handler_ = std::move(h);
     });
   }
 
-  connection_state state() const noexcept { return state_.load(std::memory_order_relaxed); }
+  connection_state state() const noexcept override {
+    return state_.load(std::memory_order_relaxed);
+  }
 
-  client_stats stats() const noexcept {
+  client_stats stats() const noexcept override {
     client_stats s;
     s.requests = stats_.requests.load(std::memory_order_relaxed);
     s.commands = stats_.commands.load(std::memory_order_relaxed);
@@ -229,17 +196,19 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     return s;
   }
 
-  std::pair<error_code, std::string> last_error() const {
+  std::pair<error_code, std::string> last_error() const override {
     std::lock_guard lock(diag_mutex_);
     return {last_error_, last_error_message_};
   }
 
-  value server_hello() const {
+  value server_hello() const override {
     std::lock_guard lock(diag_mutex_);
     return hello_;
   }
 
-  asio::any_io_executor get_executor() const noexcept { return strand_.get_inner_executor(); }
+  asio::any_io_executor get_executor() const noexcept override {
+    return strand_.get_inner_executor();
+  }
 
  private:
   struct atomic_stats {
@@ -1186,6 +1155,43 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   value hello_;
 };
 
+// EVALSHA; on NOSCRIPT, SCRIPT LOAD + EVALSHA in one request (so a cluster
+// sends both to the node of the script's keys) and report that.
+void submit_eval(const std::shared_ptr<client_base>& self, const script& s,
+                 std::vector<std::string> keys, std::vector<std::string> args, eval_handler h) {
+  auto build = [&s, &keys, &args](request& r) {
+    std::vector<std::string_view> argv;
+    argv.reserve(2 + keys.size() + args.size());
+    const std::string nkeys = std::to_string(keys.size());
+    argv.push_back(s.sha1());
+    argv.push_back(nkeys);
+    for (auto& k : keys) argv.push_back(k);
+    for (auto& a : args) argv.push_back(a);
+    r.push_range("EVALSHA", argv);
+  };
+  request first;
+  build(first);
+  request reload;  // sent only on NOSCRIPT
+  reload.push("SCRIPT", "LOAD", s.source());
+  build(reload);
+  self->submit(std::move(first), [self, reload = std::move(reload), h = std::move(h)](
+                                     error_code ec, response r) mutable {
+    if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
+      self->submit(std::move(reload),
+                   [self, h = std::move(h)](error_code ec2, response r2) mutable {
+                     // A script that does not compile fails in SCRIPT LOAD: report that.
+                     value v = (ec2 || r2.size() != 2) ? value{}
+                               : r2[0].is_error()      ? std::move(r2[0])
+                                                       : std::move(r2[1]);
+                     complete_now(self->get_executor(), std::move(h), ec2, std::move(v));
+                   });
+      return;
+    }
+    value v = ec ? value{} : std::move(r.at(0));
+    complete_now(self->get_executor(), std::move(h), ec, std::move(v));
+  });
+}
+
 }  // namespace detail
 
 // ---- rcache::script -----------------------------------------------------------
@@ -1204,9 +1210,18 @@ script::script(std::string source) : source_(std::move(source)) {
 
 // ---- rcache::client -----------------------------------------------------------
 
-client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo)
-    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg), std::move(topo))) {
+namespace {
+std::shared_ptr<detail::client_base> make_impl(asio::any_io_executor ex, client_config cfg,
+                                               std::shared_ptr<topology> topo) {
+  if (!cfg.cluster_nodes.empty() && !topo) {
+    return detail::make_cluster_client(std::move(ex), std::move(cfg));
+  }
+  return std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg), std::move(topo));
 }
+}  // namespace
+
+client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo)
+    : impl_(make_impl(std::move(ex), std::move(cfg), std::move(topo))) {}
 
 client::~client() {
   impl_->detach();
@@ -1218,14 +1233,14 @@ void client::start() {
 void client::stop() {
   impl_->stop();
 }
-void client::submit(const std::shared_ptr<detail::client_impl>& impl, request req,
+void client::submit(const std::shared_ptr<detail::client_base>& impl, request req,
                     detail::exec_handler h) {
   impl->submit(std::move(req), std::move(h));
 }
-void client::submit_eval(const std::shared_ptr<detail::client_impl>& impl, const script& s,
+void client::submit_eval(const std::shared_ptr<detail::client_base>& impl, const script& s,
                          std::vector<std::string> keys, std::vector<std::string> args,
                          detail::eval_handler h) {
-  impl->submit_eval(s, std::move(keys), std::move(args), std::move(h));
+  detail::submit_eval(impl, s, std::move(keys), std::move(args), std::move(h));
 }
 
 void client::set_push_handler(std::function<void(const value&)> h) {
@@ -1248,6 +1263,9 @@ value client::server_hello() const {
 }
 client::executor_type client::get_executor() const noexcept {
   return impl_->get_executor();
+}
+std::vector<std::string> client::masters() const {
+  return impl_->masters();
 }
 
 }  // namespace rcache

@@ -51,6 +51,8 @@ constexpr setting_def settings_table[] = {
     {"redis.sentinels", "REDIS_SENTINELS", "", "host:port,... of Redis Sentinels (wins over url)"},
     {"redis.sentinel_master", "REDIS_SENTINEL_MASTER", "", "the master name the sentinels know"},
     {"redis.sentinel_password", "REDIS_SENTINEL_PASSWORD", "", "password of the sentinels", true},
+    {"redis.cluster_nodes", "REDIS_CLUSTER_NODES", "",
+     "host:port,... of Redis Cluster nodes to start from (wins over url)"},
     {"redis.username", "REDIS_USERNAME", "", "ACL user (empty: default)"},
     {"redis.password", "REDIS_PASSWORD", "", "password (never logged or printed)", true},
     {"redis.db", "REDIS_DB", "", "database number"},
@@ -265,27 +267,46 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
       r.integer<long long>("redis.health_check_interval_ms", 0, 3'600'000, 2000));
   const int db = r.integer<int>("redis.db", 0, 1'000'000, 0);
   const auto port = r.integer<std::uint16_t>("redis.port", 1, 65535, 6379);
-  std::optional<client_config> cfg;
-  if (r.is_set("redis.sentinels")) {
-    cfg.emplace();
-    std::string_view list = r.raw("redis.sentinels").text;
+  // "host:port,host:port,..." of `key`; false (and the setting failed) on a bad item.
+  auto endpoints = [&](std::string_view key, std::vector<endpoint>& out) {
+    std::string_view list = r.raw(key).text;
     while (!list.empty()) {
       const auto comma = list.find(',');
       auto item = list.substr(0, comma);
       list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
       const auto colon = item.rfind(':');
-      unsigned sport = 0;
+      unsigned item_port = 0;
       const auto port_text = colon == std::string_view::npos ? item : item.substr(colon + 1);
       auto [end, ec] =
-          std::from_chars(port_text.data(), port_text.data() + port_text.size(), sport);
+          std::from_chars(port_text.data(), port_text.data() + port_text.size(), item_port);
       if (colon == std::string_view::npos || colon == 0 || ec != std::errc() ||
-          end != port_text.data() + port_text.size() || sport == 0 || sport > 65535) {
-        r.fail("redis.sentinels", "'" + std::string(item) + "' is not host:port");
-        return;
+          end != port_text.data() + port_text.size() || item_port == 0 || item_port > 65535) {
+        r.fail(key, "'" + std::string(item) + "' is not host:port");
+        return false;
       }
-      cfg->sentinels.push_back(endpoint{.host = std::string(item.substr(0, colon)),
-                                        .port = static_cast<std::uint16_t>(sport)});
+      out.push_back(endpoint{.host = std::string(item.substr(0, colon)),
+                             .port = static_cast<std::uint16_t>(item_port)});
     }
+    return true;
+  };
+  std::optional<client_config> cfg;
+  if (r.is_set("redis.sentinels") && r.is_set("redis.cluster_nodes")) {
+    r.fail("redis.cluster_nodes", "is set together with redis.sentinels: choose one");
+    return;
+  }
+  if (r.is_set("redis.cluster_nodes")) {
+    cfg.emplace();
+    if (!endpoints("redis.cluster_nodes", cfg->cluster_nodes)) return;
+    if (db != 0) {
+      r.fail("redis.db", "must be 0 with redis.cluster_nodes: a cluster has only database 0");
+      return;
+    }
+    for (auto key : {"redis.url", "redis.host", "redis.port"}) {
+      if (r.is_set(key)) note(key, "ignored: redis.cluster_nodes is set");
+    }
+  } else if (r.is_set("redis.sentinels")) {
+    cfg.emplace();
+    if (!endpoints("redis.sentinels", cfg->sentinels)) return;
     if (!r.is_set("redis.sentinel_master")) {
       r.fail("redis.sentinels", "needs redis.sentinel_master (REDIS_SENTINEL_MASTER)");
       return;
@@ -457,7 +478,9 @@ loaded_config load_config(const config_sources& sources) {
     // A timeout given in redis.url (timeout_ms, connect_timeout_ms) holds
     // unless the setting is given too; otherwise the settings apply.
     auto given = [&](std::string_view key) { return r.raw(key).from != source::default_value; };
-    const auto url_text = c.redis->sentinels.empty() ? r.text("redis.url") : std::string();
+    const auto url_text = c.redis->sentinels.empty() && c.redis->cluster_nodes.empty()
+                              ? r.text("redis.url")
+                              : std::string();
     auto in_url = [&](std::string_view option) {
       const auto needle = std::string(option) + "=";
       for (auto at = url_text.find(needle); at != std::string::npos;
@@ -498,12 +521,17 @@ std::vector<std::string> loaded_config::warnings() const {
 }
 
 std::string describe_target(const client_config& cfg) {
-  if (cfg.sentinels.empty()) return redacted_url(cfg);
-  std::string out = "sentinel " + cfg.sentinel_master + " via ";
-  for (std::size_t i = 0; i < cfg.sentinels.size(); ++i) {
-    out += (i ? "," : "") + cfg.sentinels[i].host + ":" + std::to_string(cfg.sentinels[i].port);
-  }
-  return out;
+  auto list = [](const std::vector<endpoint>& nodes) {
+    std::string out;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      out += (i ? "," : "") + nodes[i].host + ":" + std::to_string(nodes[i].port);
+    }
+    return out;
+  };
+  if (!cfg.cluster_nodes.empty()) return "cluster via " + list(cfg.cluster_nodes);
+  if (!cfg.sentinels.empty())
+    return "sentinel " + cfg.sentinel_master + " via " + list(cfg.sentinels);
+  return redacted_url(cfg);
 }
 
 std::string describe(const loaded_config& loaded) {

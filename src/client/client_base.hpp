@@ -1,0 +1,38 @@
+// What rcache::client forwards to: one multiplexed connection
+// (client_impl, client.cpp) or a Redis Cluster of them (cluster.cpp),
+// chosen by client_config. The public client is a thin handle over this.
+//
+// Threading: as rcache::client — every method is thread-safe.
+#pragma once
+
+#include <rcache/client.hpp>
+
+namespace rcache::detail {
+
+class client_base {
+ public:
+  virtual ~client_base() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  /// The handle is going away: push and state handlers are never called
+  /// again, and the client stops.
+  virtual void detach() = 0;
+  virtual void submit(request req, exec_handler h) = 0;
+  virtual void set_push_handler(std::function<void(const value&)> h) = 0;
+  virtual void set_state_handler(
+      std::function<void(connection_state, boost::system::error_code)> h) = 0;
+  [[nodiscard]] virtual connection_state state() const noexcept = 0;
+  [[nodiscard]] virtual client_stats stats() const noexcept = 0;
+  [[nodiscard]] virtual std::pair<boost::system::error_code, std::string> last_error() const = 0;
+  [[nodiscard]] virtual value server_hello() const = 0;
+  [[nodiscard]] virtual boost::asio::any_io_executor get_executor() const noexcept = 0;
+  /// The masters' addresses ("host:port"), for request::options::node; one
+  /// empty string for a single server.
+  [[nodiscard]] virtual std::vector<std::string> masters() const { return {std::string()}; }
+};
+
+/// A Redis Cluster client (cluster.cpp), for client_config::cluster_nodes.
+[[nodiscard]] std::shared_ptr<client_base> make_cluster_client(boost::asio::any_io_executor ex,
+                                                               client_config cfg);
+
+}  // namespace rcache::detail

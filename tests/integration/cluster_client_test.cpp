@@ -1,0 +1,438 @@
+// The client and the cache on Redis Cluster (issue 5, items 3 and 5),
+// against a real 3 + 3 cluster (tests/support/redis_cluster): routing by
+// slot (checked against the owners the nodes report), multi-key commands
+// split by slot and merged back in order, pipelines split per node,
+// transactions, scripts, per-node commands, MOVED after a resharding done
+// behind the client's back, ASK during a slot migration, a live resharding
+// under load with no error reaching a caller, a killed master, and the
+// near cache kept coherent across nodes and failovers.
+#include <rcache/blocking_client.hpp>
+#include <rcache/cache.hpp>
+
+#include <atomic>
+#include <future>
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "async_test.hpp"
+#include "redis_cluster.hpp"
+
+namespace rcache {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using test::eventually;
+using test::nothrow;
+using test::redis_cluster;
+
+client_config via_cluster(const redis_cluster& c, bool all_seeds = false) {
+  client_config cfg;
+  // One seed is enough: the client learns the rest from the slot map.
+  for (std::size_t i = 0; i < (all_seeds ? c.size() : 1); ++i) {
+    cfg.cluster_nodes.push_back(endpoint{.host = c.host(), .port = c.port(i)});
+  }
+  cfg.connect_timeout = 1000ms;
+  cfg.command_timeout = 2000ms;
+  cfg.reconnect_backoff_initial = 20ms;
+  cfg.reconnect_backoff_max = 200ms;
+  return cfg;
+}
+
+std::string key(int i) {
+  return "key:" + std::to_string(i);
+}
+
+// What the node owning `k` holds for it, by the fixture's own oracle.
+std::string owner_value(const redis_cluster& c, std::string_view k) {
+  return c.command(c.index_of(c.key_owner(k)), {"GET", k}).text;
+}
+
+// A key whose slot `port` serves.
+std::string key_on(const redis_cluster& c, std::uint16_t port, std::string_view prefix) {
+  for (int i = 0;; ++i) {
+    auto k = std::string(prefix) + std::to_string(i);
+    if (c.key_owner(k) == port) return k;
+  }
+}
+
+// One cluster for the tests that leave it whole.
+class ClusterClient : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new redis_cluster(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  static redis_cluster* cluster_;
+};
+redis_cluster* ClusterClient::cluster_ = nullptr;
+
+TEST_F(ClusterClient, EveryKeyGoesToTheMasterOfItsSlot) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  for (int i = 0; i < 60; ++i) {
+    auto r = redis.command("SET", key(i), "v" + std::to_string(i));
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_FALSE(r->is_error()) << r->str;
+  }
+  for (int i = 0; i < 60; ++i) {
+    EXPECT_EQ(owner_value(c, key(i)), "v" + std::to_string(i)) << key(i);
+    auto r = redis.command("GET", key(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->str, "v" + std::to_string(i));
+  }
+  const auto masters = redis.async().masters();
+  EXPECT_EQ(masters.size(), 3u);
+  for (auto port : c.master_ports()) {
+    EXPECT_NE(std::find(masters.begin(), masters.end(), c.host() + ":" + std::to_string(port)),
+              masters.end());
+  }
+  EXPECT_EQ(redis.async().state(), connection_state::connected);
+}
+
+TEST_F(ClusterClient, MultiKeyCommandsAreSplitBySlotAndMergedInOrder) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  request mset;
+  std::vector<std::string> args;
+  for (int i = 0; i < 40; ++i) {
+    args.push_back("m" + std::to_string(i));
+    args.push_back("value" + std::to_string(i));
+  }
+  mset.push_range("MSET", args);
+  auto r = redis.exec(std::move(mset));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->at(0).str, "OK");
+  for (int i = 0; i < 40; i += 7) {
+    EXPECT_EQ(owner_value(c, "m" + std::to_string(i)), "value" + std::to_string(i));
+  }
+
+  // Keys in an order that interleaves the nodes, a missing one, a repeat.
+  std::vector<std::string> keys = {"m39", "m0", "missing", "m17", "m3", "m0", "m28"};
+  request mget;
+  mget.push_range("MGET", keys);
+  auto got = redis.exec(std::move(mget));
+  ASSERT_TRUE(got) << got.error().message();
+  const auto& v = got->at(0);
+  ASSERT_EQ(v.elements.size(), keys.size()) << to_display(v);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == "missing") {
+      EXPECT_TRUE(v.elements[i].is_null());
+    } else {
+      EXPECT_EQ(v.elements[i].str, "value" + keys[i].substr(1)) << i;
+    }
+  }
+
+  auto exists = redis.command("EXISTS", "m1", "m2", "missing", "m1");
+  ASSERT_TRUE(exists);
+  EXPECT_EQ(exists->integer, 3);
+  auto touched = redis.command("TOUCH", "m5", "m6", "nope");
+  ASSERT_TRUE(touched);
+  EXPECT_EQ(touched->integer, 2);
+  auto deleted = redis.command("DEL", "m1", "m2", "m3", "missing");
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->integer, 3);
+  EXPECT_TRUE(c.command(c.index_of(c.key_owner("m2")), {"GET", "m2"}).is_nil);
+  auto unlinked = redis.command("UNLINK", "m4", "m5");
+  ASSERT_TRUE(unlinked);
+  EXPECT_EQ(unlinked->integer, 2);
+}
+
+TEST_F(ClusterClient, APipelineIsSplitPerNodeAndAnsweredInOrder) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  request r;
+  for (int i = 0; i < 30; ++i) {
+    r.push("SET", "p" + std::to_string(i), i);
+    r.push("INCR", "p" + std::to_string(i));
+  }
+  r.push("PING");
+  auto resp = redis.exec(std::move(r));
+  ASSERT_TRUE(resp) << resp.error().message();
+  ASSERT_EQ(resp->size(), 61u);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(resp->at(2 * i).str, "OK");
+    EXPECT_EQ(resp->at(2 * i + 1).integer, i + 1) << "the reply of p" << i;
+  }
+  EXPECT_EQ(resp->back().str, "PONG");
+}
+
+TEST_F(ClusterClient, TransactionsScriptsAndPerNodeCommands) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  request tx;
+  tx.push("MULTI").push("SET", "{t}a", "1").push("INCR", "{t}a").push("EXEC");
+  auto resp = redis.exec(std::move(tx));
+  ASSERT_TRUE(resp) << resp.error().message();
+  ASSERT_EQ(resp->size(), 4u);
+  ASSERT_EQ(resp->at(3).elements.size(), 2u) << to_display(resp->at(3));
+  EXPECT_EQ(resp->at(3).elements[1].integer, 2);
+  EXPECT_EQ(owner_value(c, "{t}a"), "2");
+
+  // Keys of two slots in one transaction: Redis refuses it, as a value.
+  const auto masters = c.master_ports();
+  request cross;
+  cross.push("MULTI")
+      .push("SET", key_on(c, masters[0], "x"), "1")
+      .push("SET", key_on(c, masters[1], "y"), "2")
+      .push("EXEC");
+  auto refused = redis.exec(std::move(cross));
+  ASSERT_TRUE(refused) << refused.error().message();
+  EXPECT_TRUE(refused->at(3).is_error()) << to_display(refused->at(3));
+
+  // A command before MULTI runs once, even when the transaction is refused.
+  const auto counter = key_on(c, masters[0], "counter");
+  request mixed;
+  mixed.push("INCR", counter)
+      .push("MULTI")
+      .push("SET", key_on(c, masters[1], "z"), "1")
+      .push("EXEC");
+  auto once = redis.exec(std::move(mixed));
+  ASSERT_TRUE(once) << once.error().message();
+  EXPECT_EQ(owner_value(c, counter), "1") << "INCR ran more than once";
+
+  request bad_node({.node = "no-port"});
+  bad_node.push("PING");
+  auto refused_node = redis.exec(std::move(bad_node));
+  ASSERT_FALSE(refused_node);
+  EXPECT_EQ(refused_node.error(), make_error_code(error::invalid_argument));
+
+  script incr_by("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  for (int i = 0; i < 6; ++i) {
+    auto k = "s" + std::to_string(i);
+    auto v = redis.eval(incr_by, {k}, {"5"});
+    ASSERT_TRUE(v) << v.error().message();
+    EXPECT_EQ(v->integer, 5) << to_display(*v);
+    EXPECT_EQ(owner_value(c, k), "5");
+  }
+
+  // DBSIZE per master through request::options::node adds up to the keys.
+  std::int64_t total = 0;
+  for (const auto& m : redis.async().masters()) {
+    request r({.node = m});
+    r.push("DBSIZE");
+    auto n = redis.exec(std::move(r));
+    ASSERT_TRUE(n) << n.error().message();
+    total += n->at(0).integer;
+  }
+  std::int64_t oracle = 0;
+  for (auto port : c.master_ports()) {
+    oracle += std::stoll(c.command(c.index_of(port), {"DBSIZE"}).text);
+  }
+  EXPECT_EQ(total, oracle);
+}
+
+TEST_F(ClusterClient, FollowsMovedAfterAReshardingBehindItsBack) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  const auto masters = c.master_ports();
+  const auto k = key_on(c, masters[0], "moving:");
+  ASSERT_TRUE(redis.command("SET", k, "here"));
+  const auto retries_before = redis.async().stats().retries;
+  c.migrate_slot(c.key_slot(k), masters[1]);  // the client's map is now stale
+  ASSERT_EQ(c.key_owner(k), masters[1]);
+  auto r = redis.command("GET", k);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->str, "here");
+  EXPECT_GT(redis.async().stats().retries, retries_before) << "a MOVED was followed";
+  auto w = redis.command("SET", k, "there");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->str, "OK");
+  EXPECT_EQ(owner_value(c, k), "there");
+}
+
+TEST_F(ClusterClient, FollowsAskDuringASlotMigration) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  const auto masters = c.master_ports();
+  const auto k = key_on(c, masters[2], "asking:");
+  const auto slot = c.key_slot(k);
+  ASSERT_TRUE(redis.command("SET", k, "migrated"));
+  c.begin_slot_migration(slot, masters[0]);
+  // Move the key itself; the slot still belongs to its old owner, which
+  // answers ASK for a key it no longer has.
+  auto moved = c.command(c.index_of(masters[2]),
+                         {"MIGRATE", c.host(), std::to_string(masters[0]), k, "0", "5000"});
+  ASSERT_FALSE(moved.is_error) << moved.text;
+  auto r = redis.command("GET", k);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->str, "migrated");
+  c.finish_slot_migration(slot, masters[0]);
+  r = redis.command("GET", k);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->str, "migrated");
+}
+
+TEST_F(ClusterClient, TheCacheInvalidatesAPatternOnEveryMaster) {
+  auto& c = *cluster_;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    cache_options o;
+    o.redis = via_cluster(c);
+    auto cache = cache::create(ex, o);
+    for (int i = 0; i < 40; ++i) {
+      auto [e, ok] = co_await cache->async_set("inv", "a" + std::to_string(i), "x", {}, nothrow);
+      EXPECT_TRUE(ok) << e.message();
+    }
+    co_await cache->async_set("inv", "keep", "x", {}, nothrow);
+    auto [ec, n] = co_await cache->async_invalidate("inv", "a*", nothrow);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(n, 40);
+    for (int i = 0; i < 40; i += 3) {
+      const auto k = "inv:a" + std::to_string(i);
+      EXPECT_TRUE(c.command(c.index_of(c.key_owner(k)), {"GET", k}).is_nil) << k;
+    }
+    EXPECT_EQ(owner_value(c, "inv:keep"), "x");
+  });
+}
+
+// ---- tests that change the cluster for good: a cluster each ----------------
+
+// Traffic from another thread until stopped: single-key writes and reads of
+// keys spread over every slot; counts every error a caller saw.
+struct load {
+  explicit load(client_config cfg) : redis(std::move(cfg)) {
+    worker = std::thread([this] {
+      for (int i = 0; !stop.load(); i = (i + 1) % 500) {
+        const auto k = "load:" + std::to_string(i);
+        auto w = redis.command("SET", k, i);
+        auto r = redis.command("GET", k);
+        ++ops;
+        if (!w || w->is_error() || !r || r->str != std::to_string(i)) {
+          ++errors;
+          std::lock_guard lock(mu);
+          last = !w              ? w.error().message()
+                 : w->is_error() ? w->str
+                 : !r            ? r.error().message()
+                                 : r->str;
+        }
+      }
+    });
+  }
+  ~load() { finish(); }
+  void finish() {
+    stop = true;
+    if (worker.joinable()) worker.join();
+  }
+  blocking_client redis;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ops{0};
+  std::atomic<int> errors{0};
+  std::mutex mu;
+  std::string last;
+  std::thread worker;
+};
+
+TEST(ClusterFaults, ALiveReshardingUnderLoadReachesNoCaller) {
+  redis_cluster c;
+  load traffic(via_cluster(c));
+  const auto masters = c.master_ports();
+  const auto moved = c.reshard(masters[0], masters[1], 200);
+  EXPECT_EQ(moved.size(), 200u);
+  const int during = traffic.ops.load();
+  // And some more traffic after it, on the settled map.
+  const int target = during + 500;
+  while (traffic.ops.load() < target) std::this_thread::yield();
+  traffic.finish();
+  EXPECT_GT(during, 0);
+  EXPECT_EQ(traffic.errors.load(), 0) << "last error: " << traffic.last;
+}
+
+TEST(ClusterFaults, AKilledMasterIsReplacedAndTrafficResumes) {
+  redis_cluster c;
+  blocking_client redis(via_cluster(c, /*all_seeds=*/true));
+  const auto masters = c.master_ports();
+  const auto doomed = masters[0];
+  const auto k = key_on(c, doomed, "doomed:");
+  const auto other = key_on(c, masters[1], "safe:");
+  ASSERT_TRUE(redis.command("SET", k, "v1"));
+  c.wait_for_replication(doomed);
+
+  c.kill(c.index_of(doomed));
+  // While it is down: the dead node's keys fail (clearly, within the
+  // deadline), the other nodes' keys keep working, a multi-key command that
+  // spans the dead node fails as a whole.
+  // (Its deadline is well inside cluster-node-timeout: no failover yet.)
+  request span({.timeout = 300ms});
+  span.push("MGET", k, other);
+  auto spanning = redis.exec(std::move(span));
+  EXPECT_TRUE(!spanning || spanning->at(0).is_error()) << to_display(spanning->at(0));
+  auto safe = redis.command("SET", other, "ok");
+  ASSERT_TRUE(safe) << safe.error().message();
+  EXPECT_EQ(safe->str, "OK");
+
+  const auto promoted = c.wait_for_failover(doomed);
+  bool resumed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!resumed && std::chrono::steady_clock::now() < deadline) {
+    auto w = redis.command("SET", k, "v2");
+    resumed = w && w->str == "OK";
+  }
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(c.command(c.index_of(promoted), {"GET", k}).text, "v2");
+  auto both = redis.command("MGET", k, other);
+  ASSERT_TRUE(both) << both.error().message();
+  ASSERT_EQ(both->elements.size(), 2u) << to_display(*both);
+  EXPECT_EQ(both->elements[0].str, "v2");
+  EXPECT_EQ(both->elements[1].str, "ok");
+}
+
+TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
+  redis_cluster c;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    cache_options o;
+    o.redis = via_cluster(c, /*all_seeds=*/true);
+    auto cache = cache::create(ex, o);
+    // L1 serves once every master's connection is up.
+    EXPECT_TRUE(
+        co_await eventually([&] { return cache->redis().state() == connection_state::connected; }));
+    const auto masters = c.master_ports();
+    // One key on each master, each read into L1.
+    std::vector<std::string> keys;
+    for (auto port : masters) keys.push_back(key_on(c, port, "n:l1-").substr(2));
+    for (const auto& k : keys) {
+      auto [e, ok] = co_await cache->async_set("n", k, "before", {}, nothrow);
+      EXPECT_TRUE(ok) << e.message();
+      co_await cache->async_get("n", k, nothrow);
+      EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("before")) << k;
+    }
+    // Written behind the cache's back on each owner: each node's tracking
+    // invalidates its own key.
+    for (const auto& k : keys)
+      c.command(c.index_of(c.key_owner("n:" + k)), {"SET", "n:" + k, "direct"});
+    for (const auto& k : keys) {
+      EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_local("n", k).has_value(); }))
+          << k << " still in L1 after a write on its node";
+      auto [e, v] = co_await cache->async_get("n", k, nothrow);
+      EXPECT_EQ(v, std::optional<std::string>("direct")) << e.message();
+    }
+
+    // Kill the first key's master; write on the promoted replica directly.
+    const auto doomed = masters[0];
+    c.wait_for_replication(doomed);
+    auto failover = std::async(std::launch::async, [&] {
+      c.kill(c.index_of(doomed));
+      return c.wait_for_failover(doomed);
+    });
+    EXPECT_TRUE(co_await eventually(
+        [&] { return failover.wait_for(0s) == std::future_status::ready; }, 60s));
+    const auto promoted = failover.get();
+    c.command(c.index_of(promoted), {"SET", "n:" + keys[0], "after"});
+    asio::steady_timer pause(ex);
+    bool fresh = false;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!fresh && std::chrono::steady_clock::now() < deadline) {
+      auto [ec, v] = co_await cache->async_get("n", keys[0], nothrow);
+      EXPECT_NE(v, std::optional<std::string>("direct")) << "a stale value after the failover";
+      fresh = !ec && v == std::optional<std::string>("after");
+      if (!fresh) {
+        pause.expires_after(20ms);
+        co_await pause.async_wait(nothrow);
+      }
+    }
+    EXPECT_TRUE(fresh);
+  });
+}
+
+}  // namespace
+}  // namespace rcache
