@@ -332,6 +332,9 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
 
   // Sends every unfinished unit: grouped by node, one pipeline per node.
   void dispatch_round(const job_ptr& j) {
+    if (stopped_.load(std::memory_order_acquire)) {  // no new node connections after stop()
+      return finish(j, make_error_code(error::client_stopped));
+    }
     std::map<std::string, std::vector<std::size_t>> by_node;  // node -> unit indexes
     {
       std::lock_guard lock(j->mu);
@@ -497,12 +500,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     const auto delay = std::min<clock::duration>(
         std::chrono::milliseconds(std::min(200, 10 << std::min(j->round, 5))), j->deadline - now);
     auto timer = std::make_shared<asio::steady_timer>(ex_, delay);
-    timer->async_wait([self = shared_from_this(), j, timer](error_code) {
-      if (self->stopped_.load(std::memory_order_acquire)) {
-        return self->finish(j, make_error_code(error::client_stopped));
-      }
-      self->dispatch_round(j);
-    });
+    timer->async_wait(
+        [self = shared_from_this(), j, timer](error_code) { self->dispatch_round(j); });
   }
 
   // Completes the caller: the merged replies, or the job's error (an
