@@ -5,6 +5,12 @@
 //   redis://[[user]:password@]host[:port][/db][?option=value&...]
 //   rediss://...                      (TLS, certificate verification on)
 //   unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+//   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db]
+//       [?master=NAME&sentinel_password=...&prefer_replica=true][#NAME]
+//       (sentinels, port 26379 by default; the credentials and db are the
+//       master's; rediss-sentinel:// for TLS to the master)
+//   redis-cluster://[[user]:password@]host[:port][,host[:port]...][?...]
+//       (seed nodes, port 6379 by default; db must be 0; rediss-cluster://)
 // Options: db, client_name, connect_timeout_ms, timeout_ms, ca_file,
 // cert_file, key_file, server_name, verify (true|false; true by default).
 //
@@ -98,6 +104,10 @@ struct client_config {
   std::string sentinel_master{};
   std::string sentinel_username{};
   std::string sentinel_password{};  // never logged or printed
+  /// Reads from replicas: connect to a replica of `sentinel_master` (the
+  /// master when none is healthy); see sentinel_options::prefer_replica.
+  /// Writes on such a client get READONLY error replies.
+  bool sentinel_prefer_replica = false;
 
   /// Redis Cluster: when `cluster_nodes` is not empty the client is a
   /// cluster client (`sentinels` are then ignored). The nodes are seeds: the slot map is

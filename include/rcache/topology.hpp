@@ -76,6 +76,12 @@ struct sentinel_options {
   std::chrono::milliseconds timeout{1000};
   /// Transport of the master connection (tls), as in client_config::server.
   bool tls = false;
+  /// Connect to a replica instead, for reads: one the sentinels list as up
+  /// and linked to the master (SENTINEL REPLICAS), taken in turn on each
+  /// reconnect, and accepted only when ROLE says "slave", "connected". With
+  /// no such replica, the master (ROLE "master"). Replication is
+  /// asynchronous: a read may not see a write made just before on the master.
+  bool prefer_replica = false;
 };
 [[nodiscard]] std::shared_ptr<topology> make_sentinel_topology(sentinel_options options);
 

@@ -114,7 +114,8 @@ std::shared_ptr<topology> default_topology(const client_config& cfg) {
                                  .username = cfg.sentinel_username,
                                  .password = cfg.sentinel_password,
                                  .timeout = cfg.connect_timeout,
-                                 .tls = cfg.server.tls});
+                                 .tls = cfg.server.tls,
+                                 .prefer_replica = cfg.sentinel_prefer_replica});
 }
 
 class client_impl final : public client_base, public std::enable_shared_from_this<client_impl> {

@@ -1,4 +1,5 @@
-// Redis URL parsing (redis://, rediss://, unix://) and redaction, on
+// Redis URL parsing (redis://, rediss://, unix://, and the multi-host
+// redis-sentinel:// and redis-cluster:// forms) and redaction, on
 // Boost.URL: the URL grammar, percent-decoding of user / password, and the
 // query string are Boost's; the mapping onto client_config is ours.
 #include <rcache/config.hpp>
@@ -6,6 +7,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <charconv>
+#include <functional>
+#include <optional>
+#include <vector>
 
 namespace rcache {
 namespace {
@@ -30,7 +34,13 @@ std::string endpoint::to_string() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + (tls ? " (tls)" : "");
 }
 
-result<client_config> parse_url(std::string_view text) {
+namespace {
+
+// Options a multi-host form adds to the query (master=, sentinel_password=).
+using extra_option =
+    std::function<bool(std::string_view key, std::string_view value, client_config& cfg, bool& ok)>;
+
+result<client_config> parse_single(std::string_view text, const extra_option& extra) {
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return make_error_code(error::invalid_url);
   const auto& u = *parsed;
@@ -98,6 +108,8 @@ result<client_config> parse_url(std::string_view text) {
       cfg.tls.server_name = v;
     } else if (k == "verify") {
       ok = parse_bool(v, cfg.tls.verify_peer);
+    } else if (extra && extra(k, v, cfg, ok)) {
+      // handled by the multi-host form
     } else {
       ok = false;  // an unknown option is a typo, not something to ignore
     }
@@ -106,15 +118,134 @@ result<client_config> parse_url(std::string_view text) {
   return cfg;
 }
 
+// "host[:port]" or "[v6][:port]" of a multi-host list.
+std::optional<endpoint> parse_host(std::string_view item, std::uint16_t default_port) {
+  endpoint ep;
+  ep.port = default_port;
+  std::string_view port;
+  if (item.starts_with('[')) {
+    const auto close = item.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    ep.host = std::string(item.substr(1, close - 1));
+    const auto rest = item.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':')) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const auto colon = item.rfind(':');
+    ep.host = std::string(item.substr(0, colon));
+    if (colon != std::string_view::npos) port = item.substr(colon + 1);
+  }
+  if (ep.host.empty()) return std::nullopt;
+  if (!port.empty() && (!parse_int(port, ep.port) || ep.port == 0)) return std::nullopt;
+  return ep;
+}
+
+// redis-sentinel:// and redis-cluster:// (and their rediss- TLS forms): the
+// authority holds a comma-separated host list, which Boost.URL does not
+// parse; the URL is read as redis:// with the first host, then the list is
+// put in place.
+result<client_config> parse_multi_host(std::string_view text, std::string_view scheme) {
+  const bool sentinel = scheme.ends_with("-sentinel");
+  const bool tls = scheme.starts_with("rediss");
+  auto rest = text.substr(scheme.size() + 3);  // after "://"
+  std::string fragment;
+  if (auto hash = rest.find('#'); hash != std::string_view::npos) {
+    fragment = std::string(rest.substr(hash + 1));
+    rest = rest.substr(0, hash);
+  }
+  const auto end = rest.find_first_of("/?");
+  auto authority = rest.substr(0, end);
+  const auto tail = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+  std::string_view userinfo;
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    userinfo = authority.substr(0, at + 1);
+    authority = authority.substr(at + 1);
+  }
+  std::vector<endpoint> hosts;
+  while (!authority.empty()) {
+    const auto comma = authority.find(',');
+    auto h = parse_host(authority.substr(0, comma), sentinel ? 26379 : 6379);
+    if (!h) return make_error_code(error::invalid_url);
+    hosts.push_back(std::move(*h));
+    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
+  }
+  if (hosts.empty()) return make_error_code(error::invalid_url);
+  const auto first = hosts.front().host.find(':') != std::string::npos
+                         ? "[" + hosts.front().host + "]"
+                         : hosts.front().host;
+  std::string single = std::string(tls ? "rediss://" : "redis://") + std::string(userinfo) + first +
+                       ":" + std::to_string(hosts.front().port) + std::string(tail);
+  auto cfg = parse_single(
+      single, [sentinel](std::string_view k, std::string_view v, client_config& c, bool& ok) {
+        if (!sentinel) return false;
+        if (k == "master" || k == "master_name") {
+          c.sentinel_master = v;
+        } else if (k == "sentinel_password") {
+          c.sentinel_password = v;
+        } else if (k == "sentinel_username") {
+          c.sentinel_username = v;
+        } else if (k == "prefer_replica") {
+          ok = parse_bool(v, c.sentinel_prefer_replica);
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!cfg) return cfg.error();
+  for (auto& h : hosts) h.tls = tls;
+  if (sentinel) {
+    if (!fragment.empty()) cfg->sentinel_master = fragment;
+    if (cfg->sentinel_master.empty()) return make_error_code(error::invalid_url);
+    cfg->sentinels = std::move(hosts);
+  } else {
+    if (!fragment.empty() || cfg->db != 0) return make_error_code(error::invalid_url);
+    cfg->cluster_nodes = std::move(hosts);
+  }
+  return cfg;
+}
+
+}  // namespace
+
+result<client_config> parse_url(std::string_view text) {
+  for (std::string_view scheme :
+       {"redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster"}) {
+    if (text.size() > scheme.size() + 3 && text.starts_with(scheme) &&
+        text.substr(scheme.size(), 3) == "://") {
+      return parse_multi_host(text, scheme);
+    }
+  }
+  return parse_single(text, nullptr);
+}
+
 std::string redacted_url(const client_config& cfg) {
   std::string out;
   const auto& ep = cfg.server;
   const bool unix_socket = ep.kind == endpoint::transport::unix_socket;
-  out = unix_socket ? "unix://" : (ep.tls ? "rediss://" : "redis://");
+  const bool multi = !cfg.cluster_nodes.empty() || !cfg.sentinels.empty();
+  out = unix_socket ? "unix://" : (ep.tls ? "rediss" : "redis");
+  if (!unix_socket) {
+    out += !cfg.cluster_nodes.empty() ? "-cluster://"
+           : !cfg.sentinels.empty()   ? "-sentinel://"
+                                      : "://";
+  }
   if (!cfg.username.empty() || !cfg.password.empty()) {
     out += cfg.username;
     if (!cfg.password.empty()) out += ":***";
     out += "@";
+  }
+  if (multi) {
+    const auto& hosts = cfg.cluster_nodes.empty() ? cfg.sentinels : cfg.cluster_nodes;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      const bool v6 = hosts[i].host.find(':') != std::string::npos;
+      out += (i ? "," : "") + (v6 ? "[" + hosts[i].host + "]" : hosts[i].host) + ":" +
+             std::to_string(hosts[i].port);
+    }
+    if (cfg.db != 0) out += "/" + std::to_string(cfg.db);
+    if (!cfg.sentinels.empty() && cfg.cluster_nodes.empty()) {
+      out += "?master=" + cfg.sentinel_master;
+      if (!cfg.sentinel_password.empty()) out += "&sentinel_password=***";
+    }
+    return out;
   }
   if (unix_socket) {
     out += ep.path;

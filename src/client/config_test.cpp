@@ -56,6 +56,54 @@ TEST(Url, RejectsWhatItCannotHonour) {
   EXPECT_EQ(parse_url("not a url").error(), error::invalid_url);
 }
 
+TEST(Url, SentinelFormListsTheSentinelsAndNamesTheMaster) {
+  auto cfg = parse_url(
+      "redis-sentinel://:p%40ss@10.0.0.1,10.0.0.2:26380,[::1]:26381/2"
+      "?master=mymaster&sentinel_password=sp&prefer_replica=true&timeout_ms=300");
+  ASSERT_TRUE(cfg);
+  ASSERT_EQ(cfg->sentinels.size(), 3u);
+  EXPECT_EQ(cfg->sentinels[0].host, "10.0.0.1");
+  EXPECT_EQ(cfg->sentinels[0].port, 26379) << "the Sentinel default port";
+  EXPECT_EQ(cfg->sentinels[1].port, 26380);
+  EXPECT_EQ(cfg->sentinels[2].host, "::1");
+  EXPECT_EQ(cfg->sentinels[2].port, 26381);
+  EXPECT_EQ(cfg->sentinel_master, "mymaster");
+  EXPECT_EQ(cfg->sentinel_password, "sp");
+  EXPECT_TRUE(cfg->sentinel_prefer_replica);
+  EXPECT_EQ(cfg->password, "p@ss") << "the master's, percent-decoded";
+  EXPECT_EQ(cfg->db, 2);
+  EXPECT_EQ(cfg->command_timeout, std::chrono::milliseconds(300));
+
+  auto fragment = parse_url("rediss-sentinel://s1:1,s2:2#other");
+  ASSERT_TRUE(fragment);
+  EXPECT_EQ(fragment->sentinel_master, "other") << "Lettuce's #name form";
+  EXPECT_TRUE(fragment->server.tls);
+  EXPECT_FALSE(parse_url("redis-sentinel://s1:1")) << "no master name";
+  EXPECT_FALSE(parse_url("redis-sentinel://s1:1,,s2?master=m")) << "an empty host";
+  EXPECT_FALSE(parse_url("redis-sentinel://s1:x?master=m"));
+}
+
+TEST(Url, ClusterFormListsTheSeedNodes) {
+  auto cfg = parse_url("redis-cluster://u:pw@n1:7000,n2:7001,n3?client_name=app");
+  ASSERT_TRUE(cfg);
+  ASSERT_EQ(cfg->cluster_nodes.size(), 3u);
+  EXPECT_EQ(cfg->cluster_nodes[1].host, "n2");
+  EXPECT_EQ(cfg->cluster_nodes[1].port, 7001);
+  EXPECT_EQ(cfg->cluster_nodes[2].port, 6379);
+  EXPECT_EQ(cfg->username, "u");
+  EXPECT_EQ(cfg->password, "pw");
+  EXPECT_EQ(cfg->client_name, "app");
+  EXPECT_TRUE(cfg->sentinels.empty());
+  EXPECT_FALSE(parse_url("redis-cluster://n1:7000/1")) << "a cluster has only db 0";
+  EXPECT_FALSE(parse_url("redis-cluster://n1:7000?master=m")) << "a Sentinel option";
+  EXPECT_FALSE(parse_url("redis-cluster://")) << "no node";
+  EXPECT_EQ(redacted_url(*cfg), "redis-cluster://u:***@n1:7000,n2:7001,n3:6379");
+  auto sentinel = parse_url("redis-sentinel://:pw@s1:1,s2:2/3?master=m&sentinel_password=sp");
+  ASSERT_TRUE(sentinel);
+  EXPECT_EQ(redacted_url(*sentinel),
+            "redis-sentinel://:***@s1:1,s2:2/3?master=m&sentinel_password=***");
+}
+
 TEST(Url, RedactionHidesThePassword) {
   auto cfg = parse_url("redis://bob:hunter2@10.0.0.1:6379/1");
   ASSERT_TRUE(cfg);

@@ -1,7 +1,9 @@
 // The Sentinel topology (include/rcache/topology.hpp), following the Redis
 // Sentinel client guide: ask the sentinels, one after another, for the
 // master's address; remember the one that answered and ask it first next
-// time; verify the master with ROLE in the handshake.
+// time; verify the master with ROLE in the handshake. With prefer_replica
+// it asks for the replicas (SENTINEL REPLICAS) and takes a healthy one in
+// turn, verified as a linked replica by ROLE; the master when none is.
 //
 // Each question is one short exchange on its own connection: [AUTH],
 // SENTINEL GET-MASTER-ADDR-BY-NAME, read the replies with the RESP parser,
@@ -36,9 +38,46 @@ using asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-// What one sentinel said: the master's address, or that it does not know
-// the name (nullopt).
+// What one sentinel said: an address, or that it does not know the name
+// (nullopt).
 using answer = std::optional<std::pair<std::string, std::uint16_t>>;
+
+std::optional<std::uint16_t> to_port(std::string_view text) {
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(port);
+}
+
+// The value of `key` in a flat k, v, ... array (RESP2) or a map (RESP3).
+const value* field(const value& v, std::string_view key) {
+  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+    if (v.elements[i].str == key) return &v.elements[i + 1];
+  }
+  return nullptr;
+}
+
+// The replicas of a SENTINEL REPLICAS reply that the sentinel sees up and
+// linked to their master.
+std::vector<std::pair<std::string, std::uint16_t>> healthy_replicas(const value& reply) {
+  std::vector<std::pair<std::string, std::uint16_t>> out;
+  for (const auto& r : reply.elements) {
+    const auto* ip = field(r, "ip");
+    const auto* port = field(r, "port");
+    const auto* flags = field(r, "flags");
+    const auto* link = field(r, "master-link-status");
+    if (!ip || !port || !flags || !link || link->str != "ok") continue;
+    if (flags->str.find("s_down") != std::string::npos ||
+        flags->str.find("o_down") != std::string::npos ||
+        flags->str.find("disconnected") != std::string::npos) {
+      continue;
+    }
+    if (auto p = to_port(port->str)) out.emplace_back(ip->str, *p);
+  }
+  return out;
+}
 
 // Arms the watchdog: closes `sock` when the deadline passes. The socket is
 // shared, so a late timer never touches a destroyed one.
@@ -76,18 +115,38 @@ class sentinel_topology final : public topology,
   asio::awaitable<result<endpoint>> resolve(asio::any_io_executor ex) override {
     bool any_answered = false;
     const auto n = o_.sentinels.size();
+    auto at = [this](const std::pair<std::string, std::uint16_t>& a) {
+      endpoint ep;
+      ep.host = a.first;
+      ep.port = a.second;
+      ep.tls = o_.tls;
+      return ep;
+    };
     for (std::size_t k = 0; k < n; ++k) {
       const auto i = (first_ + k) % n;
-      auto r = co_await ask(ex, o_.sentinels[i]);
-      if (!r) continue;  // unreachable, refused our credentials, or garbage
+      if (o_.prefer_replica) {
+        auto r = co_await ask(ex, o_.sentinels[i], "REPLICAS");
+        if (!r) continue;  // unreachable, refused our credentials, or garbage
+        any_answered = true;
+        if (r->is_error()) continue;  // does not know the master
+        auto replicas = healthy_replicas(*r);
+        if (!replicas.empty()) {
+          first_ = i;
+          expect_master_ = false;
+          co_return at(replicas[next_replica_++ % replicas.size()]);
+        }
+        // No healthy replica: the master serves the reads.
+      }
+      auto r = co_await ask(ex, o_.sentinels[i], "GET-MASTER-ADDR-BY-NAME");
+      if (!r) continue;
+      auto a = master_address(*r);
+      if (!a) continue;  // garbage
       any_answered = true;
-      if (!*r) continue;  // does not know the master: maybe another one does
+      if (!*a) continue;  // does not know the master: maybe another one does
       first_ = i;
-      endpoint ep;
-      ep.host = (*r)->first;
-      ep.port = (*r)->second;
-      ep.tls = o_.tls;
-      co_return ep;
+      expect_master_ = true;
+      last_master_ = **a;
+      co_return at(**a);
     }
     co_return make_error_code(any_answered ? error::sentinel_unknown_master
                                            : error::sentinel_unreachable);
@@ -95,19 +154,27 @@ class sentinel_topology final : public topology,
 
   void append_handshake(request& r) override { r.push("ROLE"); }
 
+  // A master must say "master"; a replica "slave", linked ("connected") to
+  // its master, else its data may be arbitrarily old.
   error_code check_handshake(const response& extra) override {
-    if (extra.empty() || extra[0].elements.empty() || extra[0].elements[0].str != "master") {
+    if (extra.empty() || extra[0].elements.empty()) return make_error_code(error::not_master);
+    const auto& role = extra[0].elements;
+    if (expect_master_ ? role[0].str != "master"
+                       : role[0].str != "slave" || role.size() < 4 || role[3].str != "connected") {
       return make_error_code(error::not_master);
     }
     return {};
   }
 
  private:
-  asio::awaitable<result<answer>> ask(asio::any_io_executor ex, const endpoint& s) {
+  // SENTINEL <subcommand> <master name> on sentinel `s`: its reply (an
+  // error reply included), or the error that kept us from getting one.
+  asio::awaitable<result<value>> ask(asio::any_io_executor ex, const endpoint& s,
+                                     std::string_view subcommand) {
     auto sock = std::make_shared<tcp::socket>(ex);
     asio::steady_timer watchdog(ex);
     arm(watchdog, sock, o_.timeout);
-    auto r = co_await exchange(ex, *sock, s);
+    auto r = co_await exchange(ex, *sock, s, subcommand);
     watchdog.cancel();
     error_code ignored;
     sock->close(ignored);
@@ -139,10 +206,10 @@ class sentinel_topology final : public topology,
     co_return expected;
   }
 
-  asio::awaitable<result<answer>> exchange(asio::any_io_executor ex, tcp::socket& sock,
-                                           const endpoint& s) {
+  asio::awaitable<result<value>> exchange(asio::any_io_executor ex, tcp::socket& sock,
+                                          const endpoint& s, std::string_view subcommand) {
     std::string command;
-    resp::append_command(command, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", o_.master_name);
+    resp::append_command(command, "SENTINEL", subcommand, o_.master_name);
     auto sent = co_await open(ex, sock, s, command);
     if (!sent) co_return sent.error();
     const std::size_t expected = *sent;
@@ -165,17 +232,21 @@ class sentinel_topology final : public topology,
     for (std::size_t i = 0; i + 1 < replies.size(); ++i) {
       if (replies[i].is_error()) co_return make_error_code(error::auth_failed);
     }
-    const value& v = replies.back();
-    if (v.is_null()) co_return answer{};
-    if (v.is_error() || v.elements.size() != 2) co_return make_error_code(error::unexpected_reply);
-    const auto& port_text = v.elements[1].str;
-    unsigned port = 0;
-    auto [end, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (pec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
-      co_return make_error_code(error::unexpected_reply);
+    // A sentinel that wants a password we did not give refuses the command.
+    const auto code = replies.back().error_code();
+    if (code == "NOAUTH" || code == "WRONGPASS" || code == "NOPERM") {
+      co_return make_error_code(error::auth_failed);
     }
-    co_return answer{std::pair{v.elements[0].str, static_cast<std::uint16_t>(port)}};
+    co_return std::move(replies.back());
+  }
+
+  // GET-MASTER-ADDR-BY-NAME's reply: [ip, port], or null for an unknown name.
+  static result<answer> master_address(const value& v) {
+    if (v.is_null()) return answer{};
+    if (v.is_error() || v.elements.size() != 2) return make_error_code(error::unexpected_reply);
+    auto port = to_port(v.elements[1].str);
+    if (!port) return make_error_code(error::unexpected_reply);
+    return answer{std::pair{v.elements[0].str, *port}};
   }
 
   // ---- +switch-master: one subscription at a time, sentinels in turn ----
@@ -192,20 +263,44 @@ class sentinel_topology final : public topology,
     }
   }
 
+  // Every `timeout` a PING on the subscribed connection (answered even
+  // while subscribed), so a sentinel that froze is noticed: the watchdog in
+  // listen() closes the socket when nothing was read for 3 x timeout.
+  static asio::awaitable<void> keepalive(std::shared_ptr<tcp::socket> sock,
+                                         std::shared_ptr<asio::steady_timer> timer,
+                                         std::chrono::milliseconds every) {
+    std::string ping;
+    resp::append_command(ping, "PING");
+    while (sock->is_open()) {
+      timer->expires_after(every);
+      auto [ec] = co_await timer->async_wait(nothrow);
+      if (ec || !sock->is_open()) co_return;
+      auto [wec, n] = co_await asio::async_write(*sock, asio::buffer(ping), nothrow);
+      if (wec) co_return;
+    }
+  }
+
   // Subscribes on one sentinel and reports switches of our master until the
-  // connection ends.
+  // connection ends (or goes quiet: see keepalive()).
   asio::awaitable<void> listen(asio::any_io_executor ex, std::shared_ptr<tcp::socket> sock,
                                const endpoint& s) {
     asio::steady_timer watchdog(ex);
-    arm(watchdog, sock, o_.timeout);  // connecting and subscribing only
+    arm(watchdog, sock, o_.timeout);  // connecting and subscribing
     std::string command;
     resp::append_command(command, "SUBSCRIBE", "+switch-master");
     if (!co_await open(ex, *sock, s, command)) co_return;
+    auto pinger = std::make_shared<asio::steady_timer>(ex);
+    asio::co_spawn(ex, keepalive(sock, pinger, o_.timeout), asio::detached);
+    struct stop_pinger {
+      std::shared_ptr<asio::steady_timer> t;
+      ~stop_pinger() { t->cancel(); }
+    } stop_on_exit{pinger};
     resp::parser parser;
     char buf[4096];
     for (;;) {
       auto [ec, n] = co_await sock->async_read_some(asio::buffer(buf), nothrow);
       if (ec || stopped_) co_return;
+      arm(watchdog, sock, 3 * o_.timeout);  // alive: the next deadline
       std::string_view in(buf, n);
       while (!in.empty()) {
         error_code pec;
@@ -216,7 +311,10 @@ class sentinel_topology final : public topology,
         const value v = parser.take();
         if (v.is_error()) co_return;  // AUTH refused: try the next sentinel
         const auto& e = v.elements;
-        if (e.size() == 3 && e[0].str == "subscribe") watchdog.cancel();  // subscribed
+        if (e.size() == 3 && e[0].str == "subscribe") {
+          // A switch announced while we were not listening is lost: ask now.
+          asio::co_spawn(ex, check_master(shared_from_this(), s), asio::detached);
+        }
         // "<name> <old ip> <old port> <new ip> <new port>"
         if (e.size() == 3 && e[0].str == "message" && e[1].str == "+switch-master" &&
             e[2].str.starts_with(o_.master_name + " ") && changed_) {
@@ -226,8 +324,23 @@ class sentinel_topology final : public topology,
     }
   }
 
+  // After (re)subscribing: if the sentinel names another master than the
+  // one we connected to, that is a switch we missed.
+  static asio::awaitable<void> check_master(std::shared_ptr<sentinel_topology> self, endpoint s) {
+    auto ex = co_await asio::this_coro::executor;
+    auto r = co_await self->ask(ex, s, "GET-MASTER-ADDR-BY-NAME");
+    if (!r || self->stopped_) co_return;
+    auto a = master_address(*r);
+    if (a && *a && self->last_master_ && **a != *self->last_master_ && self->changed_) {
+      self->changed_();
+    }
+  }
+
   sentinel_options o_;
-  std::size_t first_ = 0;  // the sentinel that answered last
+  std::size_t first_ = 0;         // the sentinel that answered last
+  std::size_t next_replica_ = 0;  // replicas are taken in turn across reconnects
+  bool expect_master_ = true;     // what resolve() chose, for the ROLE check
+  answer last_master_;            // the master resolve() last named
   std::function<void()> changed_;
   bool stopped_ = false;
   std::weak_ptr<tcp::socket> watch_sock_;

@@ -319,7 +319,8 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
   } else if (r.is_set("redis.url")) {
     auto parsed = parse_url(r.text("redis.url"));
     if (!parsed) {
-      r.fail("redis.url", "not a redis://, rediss:// or unix:// URL");
+      r.fail("redis.url",
+             "not a redis://, rediss://, unix://, redis-sentinel:// or redis-cluster:// URL");
       return;
     }
     cfg = std::move(*parsed);

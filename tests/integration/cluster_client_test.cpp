@@ -16,6 +16,7 @@
 
 #include "async_test.hpp"
 #include "redis_cluster.hpp"
+#include "stale_probe.hpp"
 
 namespace rcache {
 namespace {
@@ -89,6 +90,16 @@ TEST_F(ClusterClient, EveryKeyGoesToTheMasterOfItsSlot) {
               masters.end());
   }
   EXPECT_EQ(redis.async().state(), connection_state::connected);
+}
+
+TEST_F(ClusterClient, TheUrlFormNamesTheSeeds) {
+  auto& c = *cluster_;
+  auto cfg = parse_url("redis-cluster://" + c.seed_list() + "?timeout_ms=2000");
+  ASSERT_TRUE(cfg);
+  blocking_client redis(*cfg);
+  auto w = redis.command("SET", "via-url", "yes");
+  ASSERT_TRUE(w) << w.error().message();
+  EXPECT_EQ(owner_value(c, "via-url"), "yes");
 }
 
 TEST_F(ClusterClient, MultiKeyCommandsAreSplitBySlotAndMergedInOrder) {
@@ -418,19 +429,7 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
         [&] { return failover.wait_for(0s) == std::future_status::ready; }, 60s));
     const auto promoted = failover.get();
     c.command(c.index_of(promoted), {"SET", "n:" + keys[0], "after"});
-    asio::steady_timer pause(ex);
-    bool fresh = false;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!fresh && std::chrono::steady_clock::now() < deadline) {
-      auto [ec, v] = co_await cache->async_get("n", keys[0], nothrow);
-      EXPECT_NE(v, std::optional<std::string>("direct")) << "a stale value after the failover";
-      fresh = !ec && v == std::optional<std::string>("after");
-      if (!fresh) {
-        pause.expires_after(20ms);
-        co_await pause.async_wait(nothrow);
-      }
-    }
-    EXPECT_TRUE(fresh);
+    EXPECT_TRUE(co_await test::read_until_fresh(*cache, "n", keys[0], "after", "direct"));
   });
 }
 

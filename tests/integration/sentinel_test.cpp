@@ -7,12 +7,15 @@
 #include <rcache/blocking_client.hpp>
 #include <rcache/cache.hpp>
 
+#include <csignal>
 #include <future>
 #include <gtest/gtest.h>
 
 #include "async_test.hpp"
 #include "embedded/free_port.hpp"
+#include "network_partition.hpp"
 #include "sentinel_topology.hpp"
+#include "stale_probe.hpp"
 
 namespace rcache {
 namespace {
@@ -77,17 +80,14 @@ TEST(Sentinel, NoSentinelReachableAndUnknownMasterAreDistinctErrors) {
   }
 }
 
-TEST(Sentinel, SwitchMasterMovesAClientOffAFrozenMaster) {
-  sentinel_topology t;
-  auto cfg = via_sentinels(t);
-  cfg.health_check_interval = 0ms;  // no PING will find the frozen master out
-  blocking_client c(cfg);
-  ASSERT_TRUE(c.command("SET", "k", "v"));
+// Freezes the master (alive for TCP, answering nothing), waits for the
+// failover, and expects `c` (health checks off) to write to the new master
+// within 30 s: only the +switch-master hint can move it. Each attempt waits
+// at most its deadline.
+void expect_writes_follow_a_frozen_master(sentinel_topology& t, blocking_client& c) {
   const auto old_master = t.master_port();
-  t.pause_server(t.server_index(old_master));  // alive for TCP, answers nothing
+  t.pause_server(t.server_index(old_master));
   const auto new_master = t.wait_for_failover(old_master);
-  // Each attempt waits at most its deadline; the +switch-master hint makes
-  // the client reconnect, to the new master.
   bool moved = false;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (!moved && std::chrono::steady_clock::now() < deadline) {
@@ -99,50 +99,133 @@ TEST(Sentinel, SwitchMasterMovesAClientOffAFrozenMaster) {
   t.resume_server(t.server_index(old_master));
 }
 
+TEST(Sentinel, SwitchMasterMovesAClientOffAFrozenMaster) {
+  sentinel_topology t;
+  auto cfg = via_sentinels(t);
+  cfg.health_check_interval = 0ms;  // no PING will find the frozen master out
+  blocking_client c(cfg);
+  ASSERT_TRUE(c.command("SET", "k", "v"));
+  expect_writes_follow_a_frozen_master(t, c);
+}
+
+TEST(Sentinel, TheSwitchMasterWatchLeavesAFrozenSentinel) {
+  sentinel_topology t;
+  auto cfg = via_sentinels(t);
+  cfg.health_check_interval = 0ms;  // only the hint can move the client
+  blocking_client c(cfg);
+  ASSERT_TRUE(c.command("SET", "k", "v"));
+  // The watch subscribes to the first sentinel: freeze it. Its keepalive
+  // PINGs go unanswered and the watch moves on to the next sentinel.
+  const auto frozen = t.sentinel(0).pid();
+  ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
+  expect_writes_follow_a_frozen_master(t, c);
+  ::kill(frozen, SIGCONT);
+}
+
+TEST(Sentinel, ReadsFromAReplicaWhenAskedAndFromTheMasterWhenNoneIsUp) {
+  sentinel_topology t;
+  blocking_client writer(via_sentinels(t));
+  ASSERT_TRUE(writer.command("SET", "k", "v"));
+  t.wait_for_replication(0, 2);
+  auto cfg = via_sentinels(t);
+  cfg.sentinel_prefer_replica = true;
+  blocking_client reader(cfg);
+  auto role = reader.command("ROLE");
+  ASSERT_TRUE(role) << role.error().message();
+  EXPECT_EQ(role->elements.at(0).str, "slave");
+  EXPECT_EQ(role->elements.at(2).integer, t.master_port()) << "a replica of our master";
+  auto v = reader.command("GET", "k");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->str, "v");
+  auto w = reader.command("SET", "k", "x");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->error_code(), "READONLY");
+
+  // Both replicas die: once the sentinels see them down, the reads go to
+  // the master.
+  for (std::size_t i = 1; i < sentinel_topology::server_count; ++i) t.kill_server(i);
+  bool on_master = false;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!on_master && std::chrono::steady_clock::now() < deadline) {
+    auto r = reader.command("ROLE");
+    on_master = r && !r->elements.empty() && r->elements[0].str == "master";
+  }
+  EXPECT_TRUE(on_master);
+  auto after = reader.command("GET", "k");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->str, "v");
+}
+
+// Writes n:k = "before" through the cache, reads it into L1, and waits
+// until both replicas have it.
+asio::awaitable<void> cache_before(cache& c, sentinel_topology& t) {
+  auto [e1, ok] = co_await c.async_set("n", "k", "before", {}, nothrow);
+  EXPECT_TRUE(ok) << e1.message();
+  co_await c.async_get("n", "k", nothrow);
+  EXPECT_EQ(c.try_get_local("n", "k"), std::optional<std::string>("before")) << "in L1";
+  t.wait_for_replication(0, 2);
+}
+
+// Runs a fault and the wait for its failover (which returns the new
+// master's port) on another thread while the event loop goes on, as it
+// would in an application.
+asio::awaitable<std::uint16_t> off_the_loop(std::function<std::uint16_t()> fault) {
+  auto failover = std::async(std::launch::async, std::move(fault));
+  EXPECT_TRUE(
+      co_await eventually([&] { return failover.wait_for(0s) == std::future_status::ready; }, 60s));
+  co_return failover.get();
+}
+
 TEST(Sentinel, TheCacheFollowsAFailoverAndServesNothingStale) {
   sentinel_topology t;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
     cache_options o;
     o.redis = via_sentinels(t);
     auto c = cache::create(ex, o);
-    auto [e1, ok] = co_await c->async_set("n", "k", "before", {}, nothrow);
-    EXPECT_TRUE(ok) << e1.message();
-    co_await c->async_get("n", "k", nothrow);
-    EXPECT_EQ(c->try_get_local("n", "k"), std::optional<std::string>("before")) << "in L1";
-    t.wait_for_replication(0, 2);
-
-    // The failover runs on another thread while the event loop goes on, as
-    // it would in an application.
+    co_await cache_before(*c, t);
     const auto old_master = t.master_port();
-    auto failover = std::async(std::launch::async, [&] {
+    const auto new_master = co_await off_the_loop([&] {
       t.kill_server(t.server_index(old_master));
       return t.wait_for_failover(old_master);
     });
-    EXPECT_TRUE(co_await eventually(
-        [&] { return failover.wait_for(0s) == std::future_status::ready; }, 60s));
-    const auto new_master = failover.get();
     // Written behind the cache's back, straight into the new master.
     t.server_command(t.server_index(new_master), {"SET", "n:k", "after"});
 
     // Callers get answers (an error while the master is gone, never a hang),
     // then the new master's value: never the old L1 copy.
-    asio::steady_timer pause(ex);
-    bool fresh = false;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!fresh && std::chrono::steady_clock::now() < deadline) {
-      auto [ec, v] = co_await c->async_get("n", "k", nothrow);
-      EXPECT_NE(v, std::optional<std::string>("before")) << "a stale value after the failover";
-      fresh = !ec && v == std::optional<std::string>("after");
-      if (!fresh) {  // an error while the client reconnects: ask again shortly
-        pause.expires_after(20ms);
-        co_await pause.async_wait(nothrow);
-      }
-    }
-    EXPECT_TRUE(fresh);
+    EXPECT_TRUE(co_await test::read_until_fresh(*c, "n", "k", "after", "before"));
     auto [e2, written] = co_await c->async_set("n", "k2", "on the new master", {}, nothrow);
     EXPECT_TRUE(written) << e2.message();
     EXPECT_EQ(t.server_command(t.server_index(new_master), {"GET", "n:k2"}).text,
               "on the new master");
+  });
+}
+
+// A partition, not a crash: the master is cut off from everyone (its
+// connections hang rather than reset). The sentinels fail over; the cache
+// leaves the old master (its health check finds the connection dead), reads
+// nothing stale, and after the heal the old master comes back as a replica.
+TEST(Sentinel, ACutOffMasterIsReplacedAndNothingStaleIsRead) {
+  if (auto why = test::enter_private_network(); !why.empty()) FAIL() << why;
+  sentinel_topology t;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    cache_options o;
+    o.redis = via_sentinels(t);
+    o.redis.health_check_interval = 500ms;
+    auto c = cache::create(ex, o);
+    co_await cache_before(*c, t);
+    const auto old_master = t.master_port();
+    test::network_partition cut;
+    cut.isolate({old_master});
+    const auto new_master = co_await off_the_loop([&] { return t.wait_for_failover(old_master); });
+    t.server_command(t.server_index(new_master), {"SET", "n:k", "after"});
+
+    EXPECT_TRUE(co_await test::read_until_fresh(*c, "n", "k", "after", "before"));
+
+    cut.heal();
+    t.wait_until_replica(t.server_index(old_master), new_master);
+    auto [e2, v2] = co_await c->async_get("n", "k", nothrow);
+    EXPECT_EQ(v2, std::optional<std::string>("after")) << e2.message();
   });
 }
 
