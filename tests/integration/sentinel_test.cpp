@@ -166,16 +166,6 @@ asio::awaitable<void> cache_before(cache& c, sentinel_topology& t) {
   t.wait_for_replication(0, 2);
 }
 
-// Runs a fault and the wait for its failover (which returns the new
-// master's port) on another thread while the event loop goes on, as it
-// would in an application.
-asio::awaitable<std::uint16_t> off_the_loop(std::function<std::uint16_t()> fault) {
-  auto failover = std::async(std::launch::async, std::move(fault));
-  EXPECT_TRUE(
-      co_await eventually([&] { return failover.wait_for(0s) == std::future_status::ready; }, 60s));
-  co_return failover.get();
-}
-
 TEST(Sentinel, TheCacheFollowsAFailoverAndServesNothingStale) {
   sentinel_topology t;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
@@ -184,7 +174,7 @@ TEST(Sentinel, TheCacheFollowsAFailoverAndServesNothingStale) {
     auto c = cache::create(ex, o);
     co_await cache_before(*c, t);
     const auto old_master = t.master_port();
-    const auto new_master = co_await off_the_loop([&] {
+    const auto new_master = co_await test::off_the_loop([&] {
       t.kill_server(t.server_index(old_master));
       return t.wait_for_failover(old_master);
     });
@@ -217,7 +207,8 @@ TEST(Sentinel, ACutOffMasterIsReplacedAndNothingStaleIsRead) {
     const auto old_master = t.master_port();
     test::network_partition cut;
     cut.isolate({old_master});
-    const auto new_master = co_await off_the_loop([&] { return t.wait_for_failover(old_master); });
+    const auto new_master =
+        co_await test::off_the_loop([&] { return t.wait_for_failover(old_master); });
     t.server_command(t.server_index(new_master), {"SET", "n:k", "after"});
 
     EXPECT_TRUE(co_await test::read_until_fresh(*c, "n", "k", "after", "before"));

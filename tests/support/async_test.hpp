@@ -13,6 +13,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <future>
 #include <gtest/gtest.h>
 
 namespace rcache::test {
@@ -47,6 +48,18 @@ inline boost::asio::awaitable<bool> eventually(
     co_await t.async_wait(nothrow);
   }
   co_return true;
+}
+
+/// Runs `work` (a fault and the wait for what follows it) on another
+/// thread while the event loop goes on, as it would in an application, and
+/// returns its result; an exception it throws is rethrown here.
+template <class F>
+auto off_the_loop(F work, std::chrono::milliseconds limit = std::chrono::seconds(60))
+    -> boost::asio::awaitable<decltype(work())> {
+  auto done = std::async(std::launch::async, std::move(work));
+  EXPECT_TRUE(co_await eventually(
+      [&] { return done.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }, limit));
+  co_return done.get();
 }
 
 }  // namespace rcache::test

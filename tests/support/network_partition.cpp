@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sched.h>
 #include <stdexcept>
+#include <type_traits>
 #include <unistd.h>
 
 #include "run_program.hpp"
@@ -43,14 +44,28 @@ network_partition::~network_partition() {
   }
 }
 
-void network_partition::isolate(const std::vector<std::uint16_t>& ports) {
-  std::string set = "{ ";
-  for (std::size_t i = 0; i < ports.size(); ++i) {
-    set += (i ? ", " : "") + std::to_string(ports[i]);
+void network_partition::isolate(const std::vector<std::uint16_t>& ports,
+                                const std::vector<std::string>& addresses) {
+  auto set_of = [](const auto& items) {
+    std::string set = "{ ";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i) set += ", ";
+      if constexpr (std::is_integral_v<std::decay_t<decltype(items[i])>>) {
+        set += std::to_string(items[i]);
+      } else {
+        set += items[i];
+      }
+    }
+    return set + " }";
+  };
+  if (!ports.empty()) {
+    nft({"add", "rule", "inet", table_, "out", "tcp", "dport", set_of(ports), "drop"});
+    nft({"add", "rule", "inet", table_, "out", "tcp", "sport", set_of(ports), "drop"});
   }
-  set += " }";
-  nft({"add", "rule", "inet", table_, "out", "tcp", "dport", set, "drop"});
-  nft({"add", "rule", "inet", table_, "out", "tcp", "sport", set, "drop"});
+  if (!addresses.empty()) {
+    nft({"add", "rule", "inet", table_, "out", "ip", "saddr", set_of(addresses), "drop"});
+    nft({"add", "rule", "inet", table_, "out", "ip", "daddr", set_of(addresses), "drop"});
+  }
 }
 
 void network_partition::heal() {

@@ -7,15 +7,17 @@
 //   rcache::test::sentinel_topology t;          // its processes inherit the namespace
 //   rcache::test::network_partition cut;
 //   cut.isolate({t.master_port()});              // clients, replicas, sentinels lose it
+//   cut.isolate({c.port(i), c.bus_port(i)}, {c.source_address(i)});  // a cluster node
 //   ...
 //   cut.heal();
 //
-// What a port-based cut does: connections to the port (clients, replicas,
-// sentinels, cluster-bus peers connecting in) lose every packet, both ways;
-// established ones hang rather than reset, as in a real partition. It does
-// not cut connections the isolated server opens itself from an ephemeral
-// port (a cluster node's outbound bus links), so it isolates a standalone or
-// Sentinel-managed server fully, a cluster node only in one direction.
+// What a cut does: connections to the ports (clients, replicas, sentinels,
+// cluster-bus peers connecting in) lose every packet, both ways; established
+// ones hang rather than reset, as in a real partition. Connections the
+// server opens itself (a cluster node's outbound bus links, a replica's link
+// to its master) come from ephemeral ports: they are cut only when the
+// server binds them to an address of its own (bind-source-addr), given as
+// `addresses` — the cluster fixture does that for every node.
 //
 // Needs root (CAP_SYS_ADMIN for the namespace, CAP_NET_ADMIN for nft) and
 // the nft and ip programs (nftables, iproute2; scripts/install-deps.sh).
@@ -46,8 +48,10 @@ class network_partition {
   network_partition(const network_partition&) = delete;
   network_partition& operator=(const network_partition&) = delete;
 
-  /// Drops every TCP packet to or from these ports from now on.
-  void isolate(const std::vector<std::uint16_t>& ports);
+  /// Drops every TCP packet to or from these ports, and every packet from
+  /// or to these addresses (127.0.0.x source addresses), from now on.
+  void isolate(const std::vector<std::uint16_t>& ports,
+               const std::vector<std::string>& addresses = {});
   /// Removes every rule: traffic flows again.
   void heal();
 

@@ -136,6 +136,10 @@ redis_cluster::~redis_cluster() {
   }
 }
 
+std::string redis_cluster::source_address(std::size_t i) const {
+  return "127.0.0." + std::to_string(10 + i);
+}
+
 embedded::process_options redis_cluster::node_process_options(std::size_t i, std::uint16_t port,
                                                               std::uint16_t bus) const {
   embedded::process_options p;
@@ -154,6 +158,16 @@ embedded::process_options redis_cluster::node_process_options(std::size_t i, std
   c.push_back({"cluster-port", std::to_string(bus)});
   c.push_back({"cluster-config-file", "nodes.conf"});  // relative to dir
   c.push_back({"cluster-node-timeout", std::to_string(options_.node_timeout.count())});
+  // The node's own connections (bus links, replication) come from an
+  // address of its own, so network_partition can cut them off too; it
+  // listens, and announces itself, on 127.0.0.1 only.
+  c.push_back({"bind-source-addr", source_address(i)});
+  // Peers would otherwise learn the node's address from the source of its
+  // bus connections, where nothing listens.
+  c.push_back({"cluster-announce-ip", "127.0.0.1"});
+  // Protected mode counts only 127.0.0.1 as loopback and would refuse the
+  // peers' connections from 127.0.0.1x; the node listens on 127.0.0.1 only.
+  c.push_back({"protected-mode", "no"});
   if (options_.password) {
     c.push_back({"requirepass", config_quote(*options_.password)});
     c.push_back({"masterauth", config_quote(*options_.password)});

@@ -106,6 +106,9 @@ class redis_cluster {
   [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
   [[nodiscard]] std::uint16_t port(std::size_t i) const;
   [[nodiscard]] std::uint16_t bus_port(std::size_t i) const;
+  /// The address node i's own connections (cluster bus links, replication)
+  /// come from: 127.0.0.<10 + i> (bind-source-addr), for network_partition.
+  [[nodiscard]] std::string source_address(std::size_t i) const;
   [[nodiscard]] const std::string& node_id(std::size_t i) const;
   [[nodiscard]] pid_t pid(std::size_t i) const;
   /// The index of the node listening on `port`; throws std::out_of_range.
