@@ -150,7 +150,11 @@ bool is_redirect_or_retry(const value& v) {
 class cluster_impl final : public client_base, public std::enable_shared_from_this<cluster_impl> {
  public:
   cluster_impl(asio::any_io_executor ex, client_config cfg)
-      : ex_(ex), strand_(asio::make_strand(ex)), cfg_(std::move(cfg)), refresh_timer_(strand_) {
+      : ex_(ex),
+        strand_(asio::make_strand(ex)),
+        cfg_(std::move(cfg)),
+        refresh_timer_(strand_),
+        gap_timer_(strand_) {
     for (const auto& n : cfg_.cluster_nodes) seeds_.push_back(address(n.host, n.port));
     node_cfg_ = cfg_;
     node_cfg_.cluster_nodes.clear();
@@ -425,7 +429,10 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   bool absorb(job& j, unit& un, const std::string& node, value v) {
     un.asking = false;
     un.target.clear();
-    if (!is_redirect_or_retry(v) || ++un.redirects > max_redirects) {
+    // Redirections are counted (a loop between nodes ends); TRYAGAIN and
+    // CLUSTERDOWN are bounded by the deadline only.
+    const bool redirect = v.error_code() == "MOVED" || v.error_code() == "ASK";
+    if (!is_redirect_or_retry(v) || (redirect && ++un.redirects > max_redirects)) {
       un.reply = std::move(v);
       un.done = true;
       return false;
@@ -671,8 +678,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
     const auto since = clock::now() - last_refresh_;
     if (since < refresh_min_gap) {
-      asio::steady_timer t(strand_, refresh_min_gap - since);
-      co_await t.async_wait(nothrow);
+      gap_timer_.expires_after(refresh_min_gap - since);
+      co_await gap_timer_.async_wait(nothrow);
     }
     std::vector<std::string> candidates;
     bool need_table = false;
@@ -872,6 +879,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   void do_stop() {
     if (stopped_.exchange(true)) return;
     refresh_timer_.cancel();
+    gap_timer_.cancel();
     std::unordered_map<std::string, std::shared_ptr<client>> nodes;
     {
       std::lock_guard lock(mu_);
@@ -900,7 +908,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   std::string last_error_message_;
 
   // strand_
-  asio::steady_timer refresh_timer_;
+  asio::steady_timer refresh_timer_;  // the periodic refresh
+  asio::steady_timer gap_timer_;      // refreshes at least refresh_min_gap apart
   std::function<void(connection_state, error_code)> state_handler_;
   bool started_ = false;
   bool refreshing_ = false;

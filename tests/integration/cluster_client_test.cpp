@@ -298,6 +298,42 @@ TEST_F(ClusterClient, TheCacheInvalidatesAPatternOnEveryMaster) {
   });
 }
 
+TEST_F(ClusterClient, RetriesTryAgainUntilTheMigrationEnds) {
+  auto& c = *cluster_;
+  blocking_client redis(via_cluster(c));
+  const auto masters = c.master_ports();
+  // Two keys of one slot; mid-migration, one of them already moved: a
+  // multi-key command on them gets TRYAGAIN until the slot has moved.
+  const auto a = "{" + key_on(c, masters[1], "tag") + "}.a";
+  const auto b = a.substr(0, a.find('}') + 1) + ".b";
+  ASSERT_TRUE(redis.command("MSET", a, "1", b, "2"));
+  const auto slot = c.key_slot(a);
+  c.begin_slot_migration(slot, masters[2]);
+  auto moved = c.command(c.index_of(masters[1]),
+                         {"MIGRATE", c.host(), std::to_string(masters[2]), a, "0", "5000"});
+  ASSERT_FALSE(moved.is_error) << moved.text;
+
+  const auto retries_before = redis.async().stats().retries;
+  auto reader = std::async(std::launch::async, [&] {
+    request r({.timeout = 20s});
+    r.push("MGET", a, b);
+    return redis.exec(std::move(r));
+  });
+  // Finish the migration only once the client has seen a TRYAGAIN.
+  const auto limit = std::chrono::steady_clock::now() + 20s;
+  while (redis.async().stats().retries == retries_before &&
+         std::chrono::steady_clock::now() < limit) {
+    std::this_thread::yield();
+  }
+  EXPECT_GT(redis.async().stats().retries, retries_before) << "no TRYAGAIN seen";
+  c.finish_slot_migration(slot, masters[2]);
+  auto got = reader.get();
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ(got->at(0).elements.size(), 2u) << to_display(got->at(0));
+  EXPECT_EQ(got->at(0).elements[0].str, "1");
+  EXPECT_EQ(got->at(0).elements[1].str, "2");
+}
+
 // ---- tests that change the cluster for good: a cluster each ----------------
 
 // Traffic from another thread until stopped: single-key writes and reads of
