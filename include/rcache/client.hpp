@@ -14,8 +14,10 @@
 // its key's slot, multi-key commands and pipelines split and merged back in
 // order, MOVED / ASK / TRYAGAIN / CLUSTERDOWN followed or retried within the
 // request's deadline (see src/client/cluster.cpp). Its state is `connected`
-// while every master's connection is up; its push handler also receives a
-// null `invalidate` push when slots change owner.
+// while every master's connection is up. Its push handler also receives
+// `["invalidate-slots", [start, end, start, end, ...]]` (inclusive slot
+// ranges) when a node's connection drops or slots change owner: entries
+// cached from there may have missed invalidations.
 //
 // Failure model: every request has a deadline. A request whose connection
 // drops before its replies arrive fails with error::connection_lost, unless

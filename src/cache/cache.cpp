@@ -15,6 +15,9 @@
 //                                    reads of namespaces that allow them;
 //   - reconnected (tracking re-enabled by the handshake) -> L1 emptied, then live;
 //   - `invalidate` push           -> those keys dropped; null payload -> all;
+//   - Redis Cluster: a node's connection lost or slots moved -> the client's
+//     `invalidate-slots` push drops the keys of those slots only, and the
+//     connection states above do not empty L1 (they are per node);
 //   - our own writes              -> the key dropped before the write is sent.
 //
 // Threading: every public method is thread-safe. Namespaces are immutable
@@ -22,6 +25,7 @@
 // the codec and the metrics are thread-safe themselves.
 #include <rcache/cache.hpp>
 
+#include <bitset>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +38,7 @@
 
 #include "cache/glob.hpp"
 #include "client/completion.hpp"
+#include "cluster/slot_map.hpp"
 #include "codec/value_codec.hpp"
 #include "metrics/registry.hpp"
 #include "near/near_cache.hpp"
@@ -106,6 +111,7 @@ struct state : std::enable_shared_from_this<state> {
   std::unique_ptr<client> redis;
   script unlock_script{std::string(unlock_script_source)};
   std::atomic<bool> l1_live{false};
+  bool cluster = false;  // a Redis Cluster client: L1 is dropped per slot
 
   mutable std::shared_mutex ns_mutex;
   std::unordered_map<std::string, std::shared_ptr<const ns_state>> namespaces;
@@ -135,6 +141,7 @@ struct state : std::enable_shared_from_this<state> {
   metrics::counter* invalidations_push = nullptr;
   metrics::counter* invalidations_flush = nullptr;
   metrics::counter* invalidations_reconnect = nullptr;
+  metrics::counter* invalidations_slots = nullptr;
   mutable std::mutex scrape_mutex;
   metrics::gauge* l1_entries = nullptr;
   metrics::gauge* l1_bytes = nullptr;
@@ -211,6 +218,21 @@ struct state : std::enable_shared_from_this<state> {
   // ---- events from the connection (client strand) ----
 
   void on_push(const value& v) {
+    if (v.elements.size() == 2 && v.elements[0].str == "invalidate-slots") {
+      if (!l1) return;
+      std::bitset<cluster::slot_count> slots;
+      const auto& r = v.elements[1].elements;
+      for (std::size_t k = 0; k + 1 < r.size(); k += 2) {
+        for (auto slot = r[k].integer; slot <= r[k + 1].integer && slot < cluster::slot_count;
+             ++slot) {
+          if (slot >= 0) slots.set(static_cast<std::size_t>(slot));
+        }
+      }
+      const auto n = l1->invalidate_if(
+          [&](std::string_view key) { return slots.test(cluster::key_slot(key)); });
+      invalidations_slots->inc(n);
+      return;
+    }
     if (v.elements.size() == 2 && v.elements[0].str == "invalidate") {
       if (!l1) return;
       const auto& keys = v.elements[1];
@@ -233,6 +255,12 @@ struct state : std::enable_shared_from_this<state> {
 
   void on_state(connection_state s) {
     if (!l1) return;
+    if (cluster) {
+      // Per node: a lost connection or moved slots arrive as
+      // `invalidate-slots`; the other nodes' entries stay good.
+      l1_live.store(s != connection_state::stopped, std::memory_order_release);
+      return;
+    }
     if (s == connection_state::connected) {
       // Invalidations sent while we were away are lost: start empty.
       l1->clear();
@@ -350,6 +378,7 @@ class cache_impl final : public cache {
       st.l1 = std::make_unique<near::near_cache>(near::near_cache_options{
           .max_bytes = o.near_cache_max_bytes, .max_entries = o.near_cache_max_entries});
       o.redis.client_tracking = true;  // the coherence protocol
+      st.cluster = !o.redis.cluster_nodes.empty();
     }
     auto hist = [&](std::string_view op) {
       return st.reg
@@ -384,6 +413,7 @@ class cache_impl final : public cache {
     st.invalidations_push = inval("push");
     st.invalidations_flush = inval("flush");
     st.invalidations_reconnect = inval("reconnect");
+    st.invalidations_slots = inval("slots");
     st.l1_entries = st.reg.gauge("rcache_l1_entries", "Entries in the near cache").value();
     st.l1_bytes = st.reg.gauge("rcache_l1_bytes", "Bytes charged to the near cache").value();
     st.l1_evictions =

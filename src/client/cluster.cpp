@@ -21,18 +21,19 @@
 //     losses (at most every 100 ms), and every cluster_refresh_interval.
 //
 // Near-cache coherence: each node connection tracks its own keys; their
-// invalidation pushes are forwarded. The combined state is `connected` only
-// while every master's connection is up, and any node's loss is reported as
-// a `disconnected` before the next `connected` (the cache empties L1 on
-// that). When a refresh shows slots changing owner, an `invalidate` push
-// with a null payload (the FLUSHALL form) is delivered: what was cached from
-// the old owner is dropped.
+// invalidation pushes are forwarded. When a node's connection drops, or a
+// refresh shows slots changing owner, an `invalidate-slots` push names the
+// slots concerned: what was cached from that node, or from the old owner,
+// is dropped, and nothing else. The combined state is `connected` only
+// while every master's connection is up (for readiness), and any node's
+// loss is reported as a `disconnected` before the next `connected`.
 //
 // Threading: the slot map, the node table and the routing state are under
 // mu_; map refreshes and state reports run on strand_. A request's parts
 // complete on their nodes' strands; the last one completes the caller,
 // inline there, so a reply and the invalidations that follow it on that
 // connection keep their order.
+#include <bitset>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -62,6 +63,7 @@ using namespace std::chrono_literals;
 using cluster::command_args;
 
 constexpr int max_redirects = 16;
+using slot_set = std::bitset<cluster::slot_count>;
 constexpr auto refresh_min_gap = 100ms;
 
 std::string address(std::string_view host, std::uint16_t port) {
@@ -741,16 +743,16 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   // longer has as masters, and tell the near cache when slots changed owner.
   void install(std::shared_ptr<const cluster::slot_map> map,
                std::shared_ptr<const cluster::command_table> table) {
-    bool owners_changed = false;
+    slot_set changed{};
     std::vector<std::shared_ptr<client>> dropped;
     {
       std::lock_guard lock(mu_);
       if (stopped_.load(std::memory_order_acquire)) return;
       if (map_) {
-        for (unsigned s = 0; s < cluster::slot_count && !owners_changed; ++s) {
+        for (unsigned s = 0; s < cluster::slot_count; ++s) {
           const auto* a = map_->master_for(static_cast<std::uint16_t>(s));
           const auto* b = map->master_for(static_cast<std::uint16_t>(s));
-          owners_changed =
+          changed[s] =
               (a == nullptr) != (b == nullptr) || (a && (a->host != b->host || a->port != b->port));
         }
       }
@@ -770,16 +772,44 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       }
     }
     for (auto& c : dropped) c->stop();
-    if (owners_changed) {
-      value flush;
-      flush.type = resp_type::push;
-      flush.elements = {value::make_string("invalidate"), value{}};
-      on_push(flush);
-    }
+    invalidate_slots(changed);
     report_state({});
   }
 
   // ---- events ----------------------------------------------------------------
+
+  // The slots `node` serves (the map, then MOVED since); all of them before
+  // the first map, when nobody knows.
+  slot_set slots_of(const std::string& node) const {
+    slot_set out{};
+    std::lock_guard lock(mu_);
+    if (!map_) return out.set();
+    for (unsigned s = 0; s < cluster::slot_count; ++s) {
+      const auto* m = map_->master_for(static_cast<std::uint16_t>(s));
+      out[s] = m && address(m->host, m->port) == node;
+    }
+    for (const auto& [slot, to] : moved_) out[slot] = to == node;
+    return out;
+  }
+
+  // The "invalidate-slots" push (client.hpp): [start, end, start, end, ...].
+  void invalidate_slots(const slot_set& slots) {
+    if (slots.none()) return;
+    value ranges;
+    ranges.type = resp_type::array;
+    for (unsigned s = 0; s < cluster::slot_count; ++s) {
+      if (!slots[s]) continue;
+      unsigned e = s;
+      while (e + 1 < cluster::slot_count && slots[e + 1]) ++e;
+      ranges.elements.push_back(value::make_integer(s));
+      ranges.elements.push_back(value::make_integer(e));
+      s = e;
+    }
+    value push;
+    push.type = resp_type::push;
+    push.elements = {value::make_string("invalidate-slots"), std::move(ranges)};
+    on_push(push);
+  }
 
   void on_push(const value& v) {
     std::shared_ptr<std::function<void(const value&)>> h;
@@ -801,6 +831,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
         if (auto it = nodes_.find(node); it != nodes_.end()) msg = it->second->last_error().second;
       }
       note_error(ec, "node " + node + (msg.empty() ? "" : ": " + msg));
+      // Invalidations it would have sent are lost: what came from it goes.
+      invalidate_slots(slots_of(node));
       request_refresh();
       set_state(connection_state::disconnected, ec);
     }
