@@ -454,6 +454,9 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
         return false;
       }
       if (code == "ASK") {
+        // The key is read (and tracked) on `to` for a slot the map gives
+        // another node: remember it, so losing `to` drops it from L1 too.
+        note_asked(r->slot, to);
         un.asking = true;
         un.target = std::move(to);
         return false;
@@ -627,6 +630,11 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     return out;
   }
 
+  void note_asked(std::uint16_t slot, const std::string& to) {
+    std::lock_guard lock(mu_);
+    asked_[to].set(slot);
+  }
+
   void note_moved(std::uint16_t slot, const std::string& to) {
     std::lock_guard lock(mu_);
     moved_[slot] = to;
@@ -789,6 +797,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       out[s] = m && address(m->host, m->port) == node;
     }
     for (const auto& [slot, to] : moved_) out[slot] = to == node;
+    if (auto it = asked_.find(node); it != asked_.end()) out |= it->second;
     return out;
   }
 
@@ -833,6 +842,10 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       note_error(ec, "node " + node + (msg.empty() ? "" : ": " + msg));
       // Invalidations it would have sent are lost: what came from it goes.
       invalidate_slots(slots_of(node));
+      {
+        std::lock_guard lock(mu_);
+        asked_.erase(node);
+      }
       request_refresh();
       set_state(connection_state::disconnected, ec);
     }
@@ -934,6 +947,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   std::shared_ptr<const cluster::slot_map> map_;
   std::shared_ptr<const cluster::command_table> table_;
   std::unordered_map<std::uint16_t, std::string> moved_;
+  // Slots each node answered through ASK (mid-migration), until it is lost.
+  std::unordered_map<std::string, slot_set> asked_;
   std::unordered_map<std::string, std::shared_ptr<client>> nodes_;
   std::shared_ptr<std::function<void(const value&)>> push_handler_;
   error_code last_error_;

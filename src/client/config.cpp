@@ -134,6 +134,7 @@ std::optional<endpoint> parse_host(std::string_view item, std::uint16_t default_
     const auto colon = item.rfind(':');
     ep.host = std::string(item.substr(0, colon));
     if (colon != std::string_view::npos) port = item.substr(colon + 1);
+    if (ep.host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs [...]
   }
   if (ep.host.empty()) return std::nullopt;
   if (!port.empty() && (!parse_int(port, ep.port) || ep.port == 0)) return std::nullopt;
@@ -160,6 +161,8 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
   if (auto at = authority.rfind('@'); at != std::string_view::npos) {
     userinfo = authority.substr(0, at + 1);
     authority = authority.substr(at + 1);
+    // Credentials come once, before the list ("h1,user@h2" is a typo).
+    if (userinfo.find(',') != std::string_view::npos) return make_error_code(error::invalid_url);
   }
   std::vector<endpoint> hosts;
   while (!authority.empty()) {

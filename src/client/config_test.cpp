@@ -81,6 +81,8 @@ TEST(Url, SentinelFormListsTheSentinelsAndNamesTheMaster) {
   EXPECT_FALSE(parse_url("redis-sentinel://s1:1")) << "no master name";
   EXPECT_FALSE(parse_url("redis-sentinel://s1:1,,s2?master=m")) << "an empty host";
   EXPECT_FALSE(parse_url("redis-sentinel://s1:x?master=m"));
+  EXPECT_FALSE(parse_url("redis-sentinel://fe80::1?master=m")) << "IPv6 without brackets";
+  EXPECT_FALSE(parse_url("redis-cluster://h1,user:pw@h2")) << "credentials inside the list";
 }
 
 TEST(Url, ClusterFormListsTheSeedNodes) {

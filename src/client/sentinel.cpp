@@ -291,10 +291,17 @@ class sentinel_topology final : public topology,
     if (!co_await open(ex, *sock, s, command)) co_return;
     auto pinger = std::make_shared<asio::steady_timer>(ex);
     asio::co_spawn(ex, keepalive(sock, pinger, o_.timeout), asio::detached);
+    // However listen() ends, the keepalive ends too: a PING write in flight
+    // is not cancelled by the timer, so the socket is closed as well.
     struct stop_pinger {
       std::shared_ptr<asio::steady_timer> t;
-      ~stop_pinger() { t->cancel(); }
-    } stop_on_exit{pinger};
+      std::shared_ptr<tcp::socket> s;
+      ~stop_pinger() {
+        t->cancel();
+        error_code ignored;
+        s->close(ignored);
+      }
+    } stop_on_exit{pinger, sock};
     resp::parser parser;
     char buf[4096];
     for (;;) {

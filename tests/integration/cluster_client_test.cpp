@@ -298,6 +298,35 @@ TEST_F(ClusterClient, TheCacheInvalidatesAPatternOnEveryMaster) {
   });
 }
 
+TEST_F(ClusterClient, AKeyReadThroughAskLeavesL1WhenItsNodeConnectionDrops) {
+  auto& c = *cluster_;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    cache_options o;
+    o.redis = via_cluster(c);
+    auto cache = cache::create(ex, o);
+    EXPECT_TRUE(
+        co_await eventually([&] { return cache->redis().state() == connection_state::connected; }));
+    const auto masters = c.master_ports();
+    const auto k = key_on(c, masters[0], "n:asked-").substr(2);
+    auto [e1, ok] = co_await cache->async_set("n", k, "v", {}, nothrow);
+    EXPECT_TRUE(ok) << e1.message();
+    const auto slot = c.key_slot("n:" + k);
+    c.begin_slot_migration(slot, masters[1]);
+    auto moved = c.command(c.index_of(masters[0]), {"MIGRATE", c.host(), std::to_string(masters[1]),
+                                                    "n:" + k, "0", "5000"});
+    EXPECT_FALSE(moved.is_error) << moved.text;
+    auto [e2, v] = co_await cache->async_get("n", k, nothrow);  // ASK -> read on masters[1]
+    EXPECT_EQ(v, std::optional<std::string>("v")) << e2.message();
+    EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("v")) << "in L1";
+    // The connection that tracks it drops (the map still gives the slot to
+    // masters[0]): the entry must go, its invalidations would be lost.
+    c.command(c.index_of(masters[1]), {"CLIENT", "KILL", "TYPE", "normal"});
+    EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_local("n", k).has_value(); }))
+        << "still in L1 after the connection that tracked it dropped";
+    c.finish_slot_migration(slot, masters[1]);
+  });
+}
+
 TEST_F(ClusterClient, RetriesTryAgainUntilTheMigrationEnds) {
   auto& c = *cluster_;
   blocking_client redis(via_cluster(c));
