@@ -188,6 +188,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       return;
     }
     if (!start_requested_.exchange(true, std::memory_order_acq_rel)) start();
+    requests_.fetch_add(1, std::memory_order_relaxed);
     auto j = std::make_shared<job>();
     j->opts = req.opts();
     j->retryable = req.opts().retry_on_connection_lost.value_or(req.read_only());
@@ -227,7 +228,6 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     std::lock_guard lock(mu_);
     for (const auto& [_, n] : nodes_) {
       auto s = n->stats();
-      total.requests += s.requests;
       total.commands += s.commands;
       total.writes += s.writes;
       total.replies += s.replies;
@@ -240,6 +240,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       total.bytes_written += s.bytes_written;
       total.bytes_read += s.bytes_read;
     }
+    // Requests as the callers made them (the nodes count the parts).
+    total.requests = requests_.load(std::memory_order_relaxed);
     total.retries += redirects_.load(std::memory_order_relaxed);
     return total;
   }
@@ -969,6 +971,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   std::atomic<bool> handlers_off_{false};
   std::atomic<connection_state> state_{connection_state::idle};
   std::atomic<std::uint64_t> redirects_{0};
+  std::atomic<std::uint64_t> requests_{0};
 };
 
 }  // namespace

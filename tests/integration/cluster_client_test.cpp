@@ -113,9 +113,12 @@ TEST_F(ClusterClient, MultiKeyCommandsAreSplitBySlotAndMergedInOrder) {
     args.push_back("value" + std::to_string(i));
   }
   mset.push_range("MSET", args);
+  const auto requests_before = redis.async().stats().requests;
   auto r = redis.exec(std::move(mset));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->at(0).str, "OK");
+  EXPECT_EQ(redis.async().stats().requests, requests_before + 1)
+      << "one request, whatever its parts";
   for (int i = 0; i < 40; i += 7) {
     EXPECT_EQ(owner_value(c, "m" + std::to_string(i)), "value" + std::to_string(i));
   }
