@@ -798,7 +798,9 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       const auto* m = map_->master_for(static_cast<std::uint16_t>(s));
       out[s] = m && address(m->host, m->port) == node;
     }
-    for (const auto& [slot, to] : moved_) out[slot] = to == node;
+    // Slots moved to it since the map count; slots moved away stay in: what
+    // it served before may still be cached (dropping too much is harmless).
+    for (const auto& [slot, to] : moved_) out[slot] = out[slot] || to == node;
     if (auto it = asked_.find(node); it != asked_.end()) out |= it->second;
     return out;
   }
