@@ -144,18 +144,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     asio::post(strand_, [self = shared_from_this()] { self->do_stop(); });
   }
 
-  // The client object is going away: its push and state handlers (which may
-  // capture the caller's objects) are never called again, from now on.
-  void detach() override {
-    handlers_off_.store(true, std::memory_order_release);
-    stop();
-  }
-
   void submit(request req, exec_handler h) override {
-    if (req.empty()) {
-      complete_later(strand_, std::move(h), make_error_code(error::empty_request), response{});
-      return;
-    }
     auto p = make_pending(std::move(req));
     p->set_handler(std::move(h));
     asio::dispatch(strand_, [self = shared_from_this(), p = std::move(p)]() mutable {
@@ -1148,7 +1137,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   std::function<void(connection_state, error_code)> state_handler_;
 
   std::atomic<connection_state> state_{connection_state::idle};
-  std::atomic<bool> handlers_off_{false};  // set by ~client (any thread)
   atomic_stats stats_;
   mutable std::mutex diag_mutex_;  // guards the three below (read from any thread)
   error_code last_error_;
@@ -1236,6 +1224,11 @@ void client::stop() {
 }
 void client::submit(const std::shared_ptr<detail::client_base>& impl, request req,
                     detail::exec_handler h) {
+  if (req.empty()) {
+    detail::complete_later(impl->get_executor(), std::move(h),
+                           make_error_code(error::empty_request), response{});
+    return;
+  }
   impl->submit(std::move(req), std::move(h));
 }
 void client::submit_eval(const std::shared_ptr<detail::client_base>& impl, const script& s,

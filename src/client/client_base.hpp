@@ -7,6 +7,8 @@
 
 #include <rcache/client.hpp>
 
+#include <atomic>
+
 namespace rcache::detail {
 
 class client_base {
@@ -15,8 +17,12 @@ class client_base {
   virtual void start() = 0;
   virtual void stop() = 0;
   /// The handle is going away: push and state handlers are never called
-  /// again, and the client stops.
-  virtual void detach() = 0;
+  /// again (implementations check handlers_off_), and the client stops.
+  void detach() {
+    handlers_off_.store(true, std::memory_order_release);
+    stop();
+  }
+  /// `req` is not empty (rcache::client answers empty requests itself).
   virtual void submit(request req, exec_handler h) = 0;
   virtual void set_push_handler(std::function<void(const value&)> h) = 0;
   virtual void set_state_handler(
@@ -29,6 +35,9 @@ class client_base {
   /// The masters' addresses ("host:port"), for request::options::node; one
   /// empty string for a single server.
   [[nodiscard]] virtual std::vector<std::string> masters() const { return {std::string()}; }
+
+ protected:
+  std::atomic<bool> handlers_off_{false};  // set by detach() (any thread)
 };
 
 /// A Redis Cluster client (cluster.cpp), for client_config::cluster_nodes.

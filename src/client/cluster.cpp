@@ -105,7 +105,6 @@ struct job {
   bool atomic = false;                     // MULTI / EXEC / WATCH: all units go together
   bool cross_slot = false;                 // an atomic job over keys of several slots
   std::vector<cluster::merge_kind> merge;  // per caller command
-  std::vector<std::size_t> gather;         // MGETs to put back in key order
   std::vector<unit> units;
   clock::time_point deadline;
   exec_handler handler;
@@ -120,27 +119,18 @@ struct job {
 };
 using job_ptr = std::shared_ptr<job>;
 
+// The parts of a DEL-like (sum) or MSET (all_ok) command, or a command that
+// was not split (none): the first error, else the sum, else the first reply.
+// MGET (concat) is gathered by key position instead (cluster_impl::gather_mget).
 value merge_parts(cluster::merge_kind kind, std::vector<value*>& parts) {
   for (auto* p : parts) {
     if (p->is_error()) return std::move(*p);
   }
+  if (kind != cluster::merge_kind::sum) return std::move(*parts.front());
   value out;
-  switch (kind) {
-    case cluster::merge_kind::concat:
-      out.type = resp_type::array;
-      for (auto* p : parts) {
-        for (auto& e : p->elements) out.elements.push_back(std::move(e));
-      }
-      return out;
-    case cluster::merge_kind::sum:
-      out.type = resp_type::integer;
-      for (auto* p : parts) out.integer += p->integer;
-      return out;
-    case cluster::merge_kind::all_ok:
-    case cluster::merge_kind::none:
-      break;
-  }
-  return std::move(*parts.front());
+  out.type = resp_type::integer;
+  for (auto* p : parts) out.integer += p->integer;
+  return out;
 }
 
 bool is_redirect_or_retry(const value& v) {
@@ -173,16 +163,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     asio::post(strand_, [self = shared_from_this()] { self->do_stop(); });
   }
 
-  void detach() override {
-    handlers_off_.store(true, std::memory_order_release);
-    stop();
-  }
-
   void submit(request req, exec_handler h) override {
-    if (req.empty()) {
-      complete_later(ex_, std::move(h), make_error_code(error::empty_request), response{});
-      return;
-    }
     if (stopped_.load(std::memory_order_acquire)) {
       complete_later(ex_, std::move(h), make_error_code(error::client_stopped), response{});
       return;
@@ -301,10 +282,6 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
         }
         if (parts.size() > 1) {
           j.merge[i] = rule.merge;
-          if (rule.merge == cluster::merge_kind::concat) {
-            // MGET replies come back per part: remember each key's position.
-            mget_order(j, i, args, parts);
-          }
           for (auto& p : parts) j.units.push_back(std::move(p));
           continue;
         }
@@ -322,22 +299,6 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     j.cross_slot = j.cross_slot && j.atomic;
   }
 
-  // MGET parts are merged by concatenation, which keeps key order only if
-  // each part's keys are contiguous in the original: rewrite the command's
-  // merge as a positional gather instead when they are not.
-  void mget_order(job& j, std::size_t command, const command_args& args,
-                  const std::vector<unit>& parts) {
-    bool contiguous = true;
-    std::size_t next = 1;
-    for (const auto& p : parts) {
-      for (std::size_t k = 1; k < p.args.size(); ++k) {
-        contiguous = contiguous && p.args[k].data() == args[next].data();
-        ++next;
-      }
-    }
-    if (!contiguous) j.gather.push_back(command);
-  }
-
   // Sends every unfinished unit: grouped by node, one pipeline per node.
   void dispatch_round(const job_ptr& j) {
     if (stopped_.load(std::memory_order_acquire)) {  // no new node connections after stop()
@@ -347,20 +308,25 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     {
       std::lock_guard lock(j->mu);
       if (j->done) return;
-      const auto keyless_target = first_keyed_target(*j);
       if (j->atomic) {
+        const auto target = first_keyed_target(*j);
         for (std::size_t u = 0; u < j->units.size(); ++u) {
           j->units[u].done = false;
-          by_node[keyless_target].push_back(u);
+          by_node[target].push_back(u);
         }
       } else {
+        std::optional<std::string> keyless_target;  // looked up only if needed
         for (std::size_t u = 0; u < j->units.size(); ++u) {
           auto& un = j->units[u];
           if (un.done) continue;
-          auto node = !un.target.empty() ? un.target
-                      : un.slot >= 0     ? owner_of(static_cast<std::uint16_t>(un.slot))
-                                         : keyless_target;
-          by_node[node].push_back(u);
+          if (!un.target.empty()) {
+            by_node[un.target].push_back(u);
+          } else if (un.slot >= 0) {
+            by_node[owner_of(static_cast<std::uint16_t>(un.slot))].push_back(u);
+          } else {
+            if (!keyless_target) keyless_target = first_keyed_target(*j);
+            by_node[*keyless_target].push_back(u);
+          }
         }
       }
       j->outstanding = by_node.size();
@@ -550,13 +516,12 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   }
 
   response merge(job& j) {
-    const auto& gather = j.gather;
     response out(j.merge.size());
     std::vector<std::vector<value*>> parts(j.merge.size());
     for (auto& un : j.units) parts[un.command].push_back(&un.reply);
     for (std::size_t i = 0; i < out.size(); ++i) {
       if (parts[i].empty()) continue;
-      if (std::find(gather.begin(), gather.end(), i) != gather.end()) {
+      if (j.merge[i] == cluster::merge_kind::concat) {
         out[i] = gather_mget(j, i);
       } else {
         out[i] = merge_parts(j.merge[i], parts[i]);
@@ -565,8 +530,9 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     return out;
   }
 
-  // MGET split into parts whose keys interleave: put each value back at its
-  // key's position in the original command.
+  // MGET split by slot: each value goes back to its key's position in the
+  // original command (the parts' keys view the payload, so the order of
+  // their addresses is the order of the keys).
   value gather_mget(job& j, std::size_t command) {
     std::vector<std::pair<const char*, value*>> by_key;  // key data pointer -> value
     for (auto& un : j.units) {
@@ -970,7 +936,6 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
 
   std::atomic<bool> stopped_{false};
   std::atomic<bool> start_requested_{false};
-  std::atomic<bool> handlers_off_{false};
   std::atomic<connection_state> state_{connection_state::idle};
   std::atomic<std::uint64_t> redirects_{0};
   std::atomic<std::uint64_t> requests_{0};

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 
 #include "embedded/free_port.hpp"
 
@@ -88,6 +89,42 @@ std::uint16_t fresh_port(std::set<std::uint16_t>& taken) {
 
 std::string text_or_error(const rcache::result<embedded::admin_reply>& reply) {
   return reply ? reply->text : "(" + reply.error().message() + ")";
+}
+
+embedded::admin_reply reply_or_throw(rcache::result<embedded::admin_reply> reply,
+                                     const std::string& who, std::string_view command) {
+  if (!reply) {
+    throw std::runtime_error(who + ": " + std::string(command) + ": " + reply.error().message());
+  }
+  return std::move(*reply);
+}
+
+void pause_or_throw(embedded::redis_process& p, const std::string& who) {
+  if (!p.pause()) throw std::runtime_error(who + " is not running");
+}
+
+void resume_or_throw(embedded::redis_process& p, const std::string& who) {
+  if (!p.resume()) throw std::runtime_error(who + " is not running");
+}
+
+embedded::process_options replicated_server_options(std::filesystem::path dir, std::uint16_t port,
+                                                    const std::optional<std::string>& password) {
+  embedded::process_options p;
+  p.executable = "redis-server";
+  p.dir = std::move(dir);
+  p.port = port;
+  p.admin_password = password;
+  auto& c = p.config;
+  c.push_back({"save", ""});
+  c.push_back({"appendonly", "no"});
+  // A full sync would otherwise wait 5 s for more replicas to join it.
+  c.push_back({"repl-diskless-sync-delay", "0"});
+  c.push_back({"enable-debug-command", "local"});
+  if (password) {
+    c.push_back({"requirepass", embedded::config_quote(*password)});
+    c.push_back({"masterauth", embedded::config_quote(*password)});
+  }
+  return p;
 }
 
 }  // namespace rcache::test::poll

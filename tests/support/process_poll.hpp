@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -64,6 +65,22 @@ inline constexpr auto max_interval = std::chrono::milliseconds(100);
 /// Other failures, and the last one, are rethrown.
 void start_with_port_retries(const std::function<void()>& start,
                              const std::function<void()>& reassign, int attempts = 5);
+
+/// The fixtures' must-succeed forms, `who` naming the process in the
+/// message ("redis_cluster: node 2"): the reply of `command` (a Redis error
+/// reply is a value), or std::runtime_error on a transport failure;
+/// SIGSTOP / SIGCONT, or std::runtime_error when the process is not running.
+embedded::admin_reply reply_or_throw(rcache::result<embedded::admin_reply> reply,
+                                     const std::string& who, std::string_view command);
+void pause_or_throw(embedded::redis_process& p, const std::string& who);
+void resume_or_throw(embedded::redis_process& p, const std::string& who);
+
+/// A redis-server of a replicated topology (Sentinel or Cluster) in `dir`
+/// on `port`: no persistence, no diskless-sync delay, DEBUG from loopback,
+/// and `password` as requirepass, masterauth (any server may become a
+/// replica of any other after a failover) and the admin channel's AUTH.
+[[nodiscard]] embedded::process_options replicated_server_options(
+    std::filesystem::path dir, std::uint16_t port, const std::optional<std::string>& password);
 
 /// A free loopback port that is not in `taken`; added to it.
 [[nodiscard]] std::uint16_t fresh_port(std::set<std::uint16_t>& taken);

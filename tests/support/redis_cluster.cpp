@@ -25,7 +25,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using embedded::admin_reply;
-using embedded::config_quote;
 using embedded::redis_process;
 // The owner of every slot by port; 0 for an unassigned slot.
 using slot_map = std::vector<std::uint16_t>;
@@ -142,17 +141,9 @@ std::string redis_cluster::source_address(std::size_t i) const {
 
 embedded::process_options redis_cluster::node_process_options(std::size_t i, std::uint16_t port,
                                                               std::uint16_t bus) const {
-  embedded::process_options p;
-  p.executable = "redis-server";
-  p.dir = dir_.path() / ("node-" + std::to_string(i));
-  p.port = port;
-  p.admin_password = options_.password;
+  auto p = poll::replicated_server_options(dir_.path() / ("node-" + std::to_string(i)), port,
+                                           options_.password);
   auto& c = p.config;
-  c.push_back({"save", ""});
-  c.push_back({"appendonly", "no"});
-  // A full sync would otherwise wait 5 s for more replicas to join it.
-  c.push_back({"repl-diskless-sync-delay", "0"});
-  c.push_back({"enable-debug-command", "local"});
   c.push_back({"cluster-enabled", "yes"});
   // The default bus port (port + 10000) can exceed 65535 for ephemeral ports.
   c.push_back({"cluster-port", std::to_string(bus)});
@@ -168,10 +159,6 @@ embedded::process_options redis_cluster::node_process_options(std::size_t i, std
   // Protected mode counts only 127.0.0.1 as loopback and would refuse the
   // peers' connections from 127.0.0.1x; the node listens on 127.0.0.1 only.
   c.push_back({"protected-mode", "no"});
-  if (options_.password) {
-    c.push_back({"requirepass", config_quote(*options_.password)});
-    c.push_back({"masterauth", config_quote(*options_.password)});
-  }
   c.insert(c.end(), options_.extra_config.begin(), options_.extra_config.end());
   return p;
 }
@@ -287,22 +274,13 @@ redis_process& redis_cluster::node(std::size_t i) {
 
 admin_reply redis_cluster::command(std::size_t i,
                                    std::initializer_list<std::string_view> args) const {
-  auto reply = nodes_.at(i)->command(args);
-  if (!reply) {
-    throw std::runtime_error("redis_cluster: node " + std::to_string(i) + ": " +
-                             std::string(args.size() ? *args.begin() : "") + ": " +
-                             reply.error().message());
-  }
-  return std::move(*reply);
+  return poll::reply_or_throw(nodes_.at(i)->command(args), who(i),
+                              args.size() ? *args.begin() : "");
 }
 
 admin_reply redis_cluster::command(std::size_t i, const std::vector<std::string>& args) const {
-  auto reply = nodes_.at(i)->command(std::span<const std::string>(args));
-  if (!reply) {
-    throw std::runtime_error("redis_cluster: node " + std::to_string(i) + ": " +
-                             (args.empty() ? "" : args.front()) + ": " + reply.error().message());
-  }
-  return std::move(*reply);
+  return poll::reply_or_throw(nodes_.at(i)->command(std::span<const std::string>(args)), who(i),
+                              args.empty() ? "" : args.front());
 }
 
 void redis_cluster::kill(std::size_t i) {
@@ -310,15 +288,15 @@ void redis_cluster::kill(std::size_t i) {
 }
 
 void redis_cluster::pause(std::size_t i) {
-  if (!nodes_.at(i)->pause()) {
-    throw std::runtime_error("redis_cluster: node " + std::to_string(i) + " is not running");
-  }
+  poll::pause_or_throw(*nodes_.at(i), who(i));
 }
 
 void redis_cluster::resume(std::size_t i) {
-  if (!nodes_.at(i)->resume()) {
-    throw std::runtime_error("redis_cluster: node " + std::to_string(i) + " is not running");
-  }
+  poll::resume_or_throw(*nodes_.at(i), who(i));
+}
+
+std::string redis_cluster::who(std::size_t i) {
+  return "redis_cluster: node " + std::to_string(i);
 }
 
 void redis_cluster::restart(std::size_t i) {

@@ -201,6 +201,7 @@ class redis_cluster {
   embedded::process_options node_process_options(std::size_t i, std::uint16_t port,
                                                  std::uint16_t bus) const;
   void start_with_retries(std::size_t i);
+  static std::string who(std::size_t i);  // "redis_cluster: node <i>", for messages
   void create();
   // What keeps the cluster from being settled now (nullopt when it is),
   // ignoring the node on `ignored_port`; refreshes master_of_ when settled.

@@ -77,22 +77,9 @@ sentinel_topology::~sentinel_topology() {
 
 embedded::process_options sentinel_topology::server_process_options(std::size_t i,
                                                                     std::uint16_t port) const {
-  embedded::process_options p;
-  p.executable = "redis-server";
-  p.dir = dir_.path() / ("server-" + std::to_string(i));
-  p.port = port;
-  p.admin_password = options_.server_password;
+  auto p = poll::replicated_server_options(dir_.path() / ("server-" + std::to_string(i)), port,
+                                           options_.server_password);
   auto& c = p.config;
-  c.push_back({"save", ""});
-  c.push_back({"appendonly", "no"});
-  // A full sync would otherwise wait 5 s for more replicas to join it.
-  c.push_back({"repl-diskless-sync-delay", "0"});
-  c.push_back({"enable-debug-command", "local"});
-  if (options_.server_password) {
-    c.push_back({"requirepass", config_quote(*options_.server_password)});
-    // Any server may become a replica of any other after a failover.
-    c.push_back({"masterauth", config_quote(*options_.server_password)});
-  }
   if (i != 0) {
     c.push_back({"replicaof", loopback + " " + std::to_string(servers_[0]->options().port)});
   }
@@ -264,13 +251,9 @@ redis_process& sentinel_topology::sentinel(std::size_t i) {
 
 admin_reply sentinel_topology::sentinel_command(
     std::size_t i, std::initializer_list<std::string_view> args) const {
-  auto reply = sentinels_.at(i)->command(args);
-  if (!reply) {
-    throw std::runtime_error("sentinel_topology: sentinel " + std::to_string(i) + ": " +
-                             std::string(args.size() ? *args.begin() : "") + ": " +
-                             reply.error().message());
-  }
-  return std::move(*reply);
+  return poll::reply_or_throw(sentinels_.at(i)->command(args),
+                              "sentinel_topology: sentinel " + std::to_string(i),
+                              args.size() ? *args.begin() : "");
 }
 
 std::optional<std::uint16_t> sentinel_topology::master_port_from(std::size_t i) const {
@@ -368,15 +351,11 @@ void sentinel_topology::kill_server(std::size_t i) {
 }
 
 void sentinel_topology::pause_server(std::size_t i) {
-  if (!servers_.at(i)->pause()) {
-    throw std::runtime_error("sentinel_topology: server " + std::to_string(i) + " is not running");
-  }
+  poll::pause_or_throw(*servers_.at(i), "sentinel_topology: server " + std::to_string(i));
 }
 
 void sentinel_topology::resume_server(std::size_t i) {
-  if (!servers_.at(i)->resume()) {
-    throw std::runtime_error("sentinel_topology: server " + std::to_string(i) + " is not running");
-  }
+  poll::resume_or_throw(*servers_.at(i), "sentinel_topology: server " + std::to_string(i));
 }
 
 void sentinel_topology::restart_server(std::size_t i) {
@@ -385,13 +364,9 @@ void sentinel_topology::restart_server(std::size_t i) {
 
 admin_reply sentinel_topology::server_command(std::size_t i,
                                               std::initializer_list<std::string_view> args) const {
-  auto reply = servers_.at(i)->command(args);
-  if (!reply) {
-    throw std::runtime_error("sentinel_topology: server " + std::to_string(i) + ": " +
-                             std::string(args.size() ? *args.begin() : "") + ": " +
-                             reply.error().message());
-  }
-  return std::move(*reply);
+  return poll::reply_or_throw(servers_.at(i)->command(args),
+                              "sentinel_topology: server " + std::to_string(i),
+                              args.size() ? *args.begin() : "");
 }
 
 void sentinel_topology::wait_for_replication(std::size_t master, std::size_t replicas,
