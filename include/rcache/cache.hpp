@@ -130,6 +130,14 @@ class cache {
   /// for a configuration that cannot work (bad key ring, zero sizes).
   [[nodiscard]] static std::unique_ptr<cache> create(boost::asio::any_io_executor ex,
                                                      cache_options o);
+  /// The same with one Redis connection per executor, for a program that
+  /// runs one event loop per thread: an operation uses the connection of
+  /// the calling thread's executor (see rcache::client's constructor) and
+  /// one near cache serves them all. The near cache serves while every
+  /// connection is up and starts empty after any of them reconnects. Throws
+  /// std::invalid_argument also when `executors` is empty.
+  [[nodiscard]] static std::unique_ptr<cache> create(
+      std::vector<boost::asio::any_io_executor> executors, cache_options o);
   virtual ~cache() = default;
 
   /// Registers (or replaces) a namespace. Names: letters, digits, `_ - . :`,

@@ -26,6 +26,10 @@
 // once with error::queue_full. Redis error replies are values in the
 // response, never error_codes.
 //
+// Several connections: a client built with one executor per event-loop
+// thread keeps one such connection per executor and sends each request on
+// the calling thread's own (see the constructor).
+//
 // Threading: all methods are thread-safe. The client runs on a strand of the
 // executor it was given; completion handlers run on their own associated
 // executor (or inline on the client's strand if they have none). Push and
@@ -95,6 +99,18 @@ class client {
 
   /// `topo` decides where to connect; null means cfg.server.
   client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo = nullptr);
+
+  /// One connection per executor, for a program that runs one event loop
+  /// per thread: a request uses the connection whose executor (an
+  /// io_context's) runs the calling thread, so it never changes threads;
+  /// from any other thread, the connections in turn; pub/sub commands
+  /// always the first. state() is `connected` while every connection is,
+  /// and any one that drops reports `disconnected` for the whole. Push
+  /// handlers may run concurrently, on different connections' strands.
+  /// get_executor() is the first executor. With cfg.cluster_nodes: one
+  /// cluster client on the first executor. Throws std::invalid_argument
+  /// when `executors` is empty.
+  client(std::vector<executor_type> executors, client_config cfg);
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;

@@ -3,11 +3,13 @@
 //
 // Everything lives in one shared `state` so that completions that arrive
 // after the cache object is gone (they all arrive: every request has a
-// deadline) find it alive. The Redis client runs on its own strand; the
-// cache's completions for Redis replies have no executor of their own, so
-// they run inline on that strand, right when the reply is matched — a read
-// fills L1 before any later invalidation push is processed. The fill token
-// (near_cache::begin_fill) makes this safe even when that is not so.
+// deadline) find it alive. The Redis client runs on its own strand (one per
+// connection when the cache was given several executors); the cache's
+// completions for Redis replies have no executor of their own, so they run
+// inline on that strand, right when the reply is matched — a read fills L1
+// before any later invalidation push on its connection is processed. The
+// fill token (near_cache::begin_fill) makes this safe even when that is not
+// so, e.g. a push for the same key arriving on another connection.
 //
 // Near-cache coherence:
 //   - connected with tracking on  -> L1 serves reads (`l1_live`);
@@ -360,7 +362,8 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
 
 class cache_impl final : public cache {
  public:
-  explicit cache_impl(asio::any_io_executor ex, cache_options o) : st_(std::make_shared<state>()) {
+  cache_impl(std::vector<asio::any_io_executor> executors, cache_options o)
+      : st_(std::make_shared<state>()) {
     auto& st = *st_;
     if (o.max_key_size == 0 || o.max_value_size == 0) {
       throw std::invalid_argument("cache: max_key_size and max_value_size must be positive");
@@ -427,7 +430,7 @@ class cache_impl final : public cache {
         st.reg.gauge("rcache_compression_ratio", "Stored bytes over plain bytes of values written")
             .value();
     st.opts = std::move(o);
-    st.redis = std::make_unique<client>(std::move(ex), st.opts.redis);
+    st.redis = std::make_unique<client>(std::move(executors), st.opts.redis);
     std::weak_ptr<state> weak = st_;
     st.redis->set_push_handler([weak](const value& v) {
       if (auto s = weak.lock()) s->on_push(v);
@@ -1042,7 +1045,13 @@ class cache_impl final : public cache {
 }  // namespace
 
 std::unique_ptr<cache> cache::create(asio::any_io_executor ex, cache_options o) {
-  return std::make_unique<cache_impl>(std::move(ex), std::move(o));
+  return create(std::vector{std::move(ex)}, std::move(o));
+}
+
+std::unique_ptr<cache> cache::create(std::vector<asio::any_io_executor> executors,
+                                     cache_options o) {
+  if (executors.empty()) throw std::invalid_argument("cache: no executor");
+  return std::make_unique<cache_impl>(std::move(executors), std::move(o));
 }
 
 }  // namespace rcache

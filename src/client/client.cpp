@@ -52,6 +52,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <utility>
 #include <variant>
 
@@ -1211,6 +1212,17 @@ std::shared_ptr<detail::client_base> make_impl(asio::any_io_executor ex, client_
 
 client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo)
     : impl_(make_impl(std::move(ex), std::move(cfg), std::move(topo))) {}
+
+client::client(std::vector<executor_type> executors, client_config cfg) {
+  if (executors.empty()) throw std::invalid_argument("rcache::client: no executor");
+  if (executors.size() == 1 || !cfg.cluster_nodes.empty()) {
+    impl_ = make_impl(std::move(executors.front()), std::move(cfg), nullptr);
+    return;
+  }
+  std::vector<std::shared_ptr<detail::client_base>> connections;
+  for (auto& ex : executors) connections.push_back(make_impl(std::move(ex), cfg, nullptr));
+  impl_ = detail::make_pool_client(std::move(connections));
+}
 
 client::~client() {
   impl_->detach();

@@ -40,6 +40,12 @@ class client_base {
   std::atomic<bool> handlers_off_{false};  // set by detach() (any thread)
 };
 
+/// One client over several connections to the same server (pool.cpp): each
+/// request goes to the connection of the calling thread's executor.
+/// `connections` is not empty.
+[[nodiscard]] std::shared_ptr<client_base> make_pool_client(
+    std::vector<std::shared_ptr<client_base>> connections);
+
 /// A Redis Cluster client (cluster.cpp), for client_config::cluster_nodes.
 [[nodiscard]] std::shared_ptr<client_base> make_cluster_client(boost::asio::any_io_executor ex,
                                                                client_config cfg);

@@ -182,7 +182,11 @@ int serve(const loaded_config& loaded) {
 
   std::unique_ptr<cache> cache;
   try {
-    cache = cache::create(raw[0]->get_executor(), copts);
+    // One Redis connection per I/O thread: a request's Redis round trip
+    // stays on the thread of its HTTP connection.
+    std::vector<asio::any_io_executor> executors;
+    for (auto* c : raw) executors.push_back(c->get_executor());
+    cache = cache::create(std::move(executors), copts);
   } catch (const std::exception& e) {
     log::error("invalid cache configuration", {{"error", e.what()}});
     return 1;

@@ -340,6 +340,75 @@ TEST(Cache, ConnectionLossServesNothingFromL1UnlessStaleOnError) {
   });
 }
 
+// One cache over two event-loop threads, each with its own connection: one
+// near cache, kept coherent through both; one connection's loss empties it.
+TEST(Cache, ConnectionsPerThreadShareOneCoherentNearCache) {
+  redis_server server;
+  test::event_loops loops(2);
+  auto c = cache::create(loops.executors(), options_for(server));
+  const auto on = [&](std::size_t loop, std::function<asio::awaitable<opt_string>()> body) {
+    return loops.run_on<opt_string>(loop, std::move(body));
+  };
+  const auto get = [&](std::size_t loop, std::string key) {
+    return on(loop, [&c, key]() -> asio::awaitable<opt_string> {
+      auto [e, v] = co_await c->async_get("n", key, nothrow);
+      EXPECT_FALSE(e) << e.message();
+      co_return v;
+    });
+  };
+  const auto set = [&](std::size_t loop, std::string key, std::string value) {
+    on(loop, [&c, key, value]() -> asio::awaitable<opt_string> {
+      auto [e, ok] = co_await c->async_set("n", key, value, {}, nothrow);
+      EXPECT_FALSE(e) << e.message();
+      co_return std::nullopt;
+    });
+  };
+  const auto reconnects = [&] {
+    return metric(*c, R"(rcache_invalidations_total{source="reconnect"})");
+  };
+  ASSERT_TRUE(loops.run_on<bool>(0, [&] { return connected(*c); }));
+
+  // Written through loop 0, read (and cached) through loop 1, then written
+  // again through loop 0: the local entry is gone before the write's reply.
+  set(0, "k", "v1");
+  EXPECT_EQ(get(1, "k"), opt_string("v1"));
+  EXPECT_EQ(c->try_get_local("n", "k"), opt_string("v1"));
+  set(0, "k", "v2");
+  EXPECT_EQ(get(1, "k"), opt_string("v2"))
+      << "a write on one connection, a stale read on the other";
+
+  // Another process's write: the invalidation arrives on the connection
+  // that read the key.
+  EXPECT_EQ(get(0, "o"), std::nullopt);
+  set(1, "o", "mine");
+  EXPECT_EQ(get(0, "o"), opt_string("mine"));
+  server.command({"SET", "n:o", "theirs"});
+  ASSERT_TRUE(loops.run_on<bool>(0, [&]() -> asio::awaitable<bool> {
+    co_return co_await eventually([&] { return !c->try_get_local("n", "o"); });
+  }));
+  EXPECT_EQ(get(1, "o"), opt_string("theirs"));
+
+  // Loop 1's connection is killed; a write meanwhile goes to Redis only (its
+  // invalidation for loop 1's reads is lost). Once loop 1 reconnects, the
+  // near cache has been emptied: the old value is never served.
+  EXPECT_EQ(get(1, "k"), opt_string("v2"));
+  const auto id = on(1, [&c]() -> asio::awaitable<opt_string> {
+    request r;
+    r.push("CLIENT", "ID");
+    auto [e, resp] = co_await c->redis().async_exec(std::move(r), nothrow);
+    co_return e ? std::nullopt : opt_string(std::to_string(resp.at(0).integer));
+  });
+  ASSERT_TRUE(id);
+  const auto before = reconnects();
+  server.command({"CLIENT", "KILL", "ID", *id});
+  server.command({"SET", "n:k", "v3"});
+  ASSERT_TRUE(loops.run_on<bool>(0, [&]() -> asio::awaitable<bool> {
+    co_return co_await eventually([&] { return reconnects() > before; });
+  })) << "one connection's loss and return must empty the shared near cache";
+  EXPECT_EQ(get(0, "k"), opt_string("v3"));
+  EXPECT_EQ(get(1, "k"), opt_string("v3"));
+}
+
 // ---- get_or_load ------------------------------------------------------------------
 
 // A loader whose calls the test completes by hand.

@@ -17,8 +17,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <gtest/gtest.h>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "async_test.hpp"
@@ -559,6 +561,71 @@ TEST(Client, TopologyIsAskedOnEveryConnectAndCanRefuseAServer) {
     EXPECT_EQ(refused.last_error().first, error::handshake_failed)
         << "a master where a replica was wanted is refused";
   });
+}
+
+// ---- one connection per event-loop thread -------------------------------------
+
+// The server's id for the connection a request from loop `i` used, and
+// whether its completion ran on that loop's own thread.
+struct served_by {
+  std::int64_t id = -1;
+  bool same_thread = false;
+};
+
+asio::awaitable<served_by> client_id(client& c) {
+  const auto caller = std::this_thread::get_id();
+  auto [ec, resp] = co_await c.async_exec(cmd("CLIENT", "ID"), nothrow);
+  EXPECT_FALSE(ec) << ec.message();
+  co_return served_by{ec ? -1 : resp.at(0).integer, std::this_thread::get_id() == caller};
+}
+
+TEST(Client, OneConnectionPerExecutorServesTheCallingThread) {
+  redis_server server;
+  test::event_loops loops(2);
+  client c(loops.executors(), config_for(server));
+  std::vector<std::int64_t> ids;
+  for (std::size_t loop = 0; loop < 2; ++loop) {
+    std::set<std::int64_t> seen;
+    for (int i = 0; i < 20; ++i) {
+      const auto s = loops.run_on<served_by>(loop, [&] { return client_id(c); });
+      EXPECT_TRUE(s.same_thread) << "the completion changed threads";
+      seen.insert(s.id);
+    }
+    ASSERT_EQ(seen.size(), 1u) << "loop " << loop << " used more than one connection";
+    ids.push_back(*seen.begin());
+  }
+  EXPECT_NE(ids[0], ids[1]) << "each loop has its own connection";
+  EXPECT_EQ(c.state(), connection_state::connected);
+
+  // From a thread that runs neither loop: the connections in turn.
+  std::set<std::int64_t> foreign;
+  for (int i = 0; i < 4; ++i) {
+    std::promise<std::int64_t> p;
+    c.async_exec(cmd("CLIENT", "ID"),
+                 [&p](error_code ec, response r) { p.set_value(ec ? -1 : r.at(0).integer); });
+    foreign.insert(p.get_future().get());
+  }
+  EXPECT_EQ(foreign, std::set<std::int64_t>(ids.begin(), ids.end()));
+
+  // One connection dropped: the whole reports it, then recovers.
+  std::vector<connection_state> states;
+  std::mutex m;
+  c.set_state_handler([&](connection_state s, error_code) {
+    std::lock_guard lock(m);
+    states.push_back(s);
+  });
+  server.command({"CLIENT", "KILL", "ID", std::to_string(ids[1])});
+  const auto reconnected = loops.run_on<bool>(0, [&]() -> asio::awaitable<bool> {
+    co_return co_await eventually([&] {
+      std::lock_guard lock(m);
+      return states.size() >= 2 && states.back() == connection_state::connected;
+    });
+  });
+  EXPECT_TRUE(reconnected);
+  c.set_state_handler(nullptr);  // no call after it returns
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.front(), connection_state::disconnected)
+      << "one lost connection makes the whole disconnected";
 }
 
 // ---- blocking facade ----------------------------------------------------------

@@ -1,20 +1,26 @@
 // Helpers for tests that drive asynchronous code: run a test coroutine on a
 // fresh io_context, and wait for a condition without sleeping for it.
 //
-// Threading: everything runs on the calling thread's io_context.
+// Threading: everything runs on the calling thread's io_context, except
+// event_loops, whose loops run on threads of their own.
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <future>
 #include <gtest/gtest.h>
+#include <memory>
+#include <thread>
+#include <vector>
 
 namespace rcache::test {
 
@@ -61,5 +67,48 @@ auto off_the_loop(F work, std::chrono::milliseconds limit = std::chrono::seconds
       [&] { return done.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }, limit));
   co_return done.get();
 }
+
+/// `n` io_contexts, each run by a thread of its own until destruction, as a
+/// server with one event loop per thread runs them.
+class event_loops {
+ public:
+  explicit event_loops(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+      guards_.emplace_back(contexts_.back()->get_executor());
+    }
+    for (auto& c : contexts_) threads_.emplace_back([&ctx = *c] { ctx.run(); });
+  }
+  ~event_loops() {
+    guards_.clear();
+    for (auto& c : contexts_) c->stop();
+    for (auto& t : threads_) t.join();
+  }
+  event_loops(const event_loops&) = delete;
+  event_loops& operator=(const event_loops&) = delete;
+
+  [[nodiscard]] std::vector<boost::asio::any_io_executor> executors() const {
+    std::vector<boost::asio::any_io_executor> out;
+    for (const auto& c : contexts_) out.push_back(c->get_executor());
+    return out;
+  }
+
+  /// Runs `body` on loop `i` and waits (at most 60 s, else throws) for its
+  /// result on the calling thread.
+  template <class T>
+  T run_on(std::size_t i, std::function<boost::asio::awaitable<T>()> body) {
+    auto f = boost::asio::co_spawn(*contexts_.at(i), body(), boost::asio::use_future);
+    if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      throw std::runtime_error("event_loops::run_on: the coroutine never finished");
+    }
+    return f.get();
+  }
+
+ private:
+  using guard_t = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<guard_t> guards_;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace rcache::test
