@@ -103,8 +103,8 @@ class client {
   /// One connection per executor, for a program that runs one event loop
   /// per thread: a request uses the connection whose executor (an
   /// io_context's) runs the calling thread, so it never changes threads;
-  /// from any other thread, the connections in turn; pub/sub commands
-  /// always the first. state() is `connected` while every connection is,
+  /// from any other thread, or while that connection is down, the next
+  /// connection that is up; pub/sub commands always the first. state() is `connected` while every connection is,
   /// and any one that drops reports `disconnected` for the whole. Push
   /// handlers may run concurrently, on different connections' strands.
   /// get_executor() is the first executor. With cfg.cluster_nodes: one

@@ -40,6 +40,22 @@ class client_base {
   std::atomic<bool> handlers_off_{false};  // set by detach() (any thread)
 };
 
+/// Adds every counter of `part` to `total` (a client made of connections).
+inline void accumulate(client_stats& total, const client_stats& part) noexcept {
+  total.requests += part.requests;
+  total.commands += part.commands;
+  total.writes += part.writes;
+  total.replies += part.replies;
+  total.pushes += part.pushes;
+  total.timeouts += part.timeouts;
+  total.retries += part.retries;
+  total.rejected += part.rejected;
+  total.connects += part.connects;
+  total.connect_failures += part.connect_failures;
+  total.bytes_written += part.bytes_written;
+  total.bytes_read += part.bytes_read;
+}
+
 /// One client over several connections to the same server (pool.cpp): each
 /// request goes to the connection of the calling thread's executor.
 /// `connections` is not empty.

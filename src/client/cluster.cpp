@@ -207,20 +207,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   client_stats stats() const noexcept override {
     client_stats total;
     std::lock_guard lock(mu_);
-    for (const auto& [_, n] : nodes_) {
-      auto s = n->stats();
-      total.commands += s.commands;
-      total.writes += s.writes;
-      total.replies += s.replies;
-      total.pushes += s.pushes;
-      total.timeouts += s.timeouts;
-      total.retries += s.retries;
-      total.rejected += s.rejected;
-      total.connects += s.connects;
-      total.connect_failures += s.connect_failures;
-      total.bytes_written += s.bytes_written;
-      total.bytes_read += s.bytes_read;
-    }
+    for (const auto& [_, n] : nodes_) accumulate(total, n->stats());
     // Requests as the callers made them (the nodes count the parts).
     total.requests = requests_.load(std::memory_order_relaxed);
     total.retries += redirects_.load(std::memory_order_relaxed);

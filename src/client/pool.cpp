@@ -4,8 +4,10 @@
 // executor runs the calling thread, so submitting it, its reply and the
 // caller's continuation all stay on that thread: no cross-thread hand-off
 // and no wake-up of another thread per request. A call from any other
-// thread goes to the connections in turn. Pub/sub commands always use the
-// first connection, so a subscription and its unsubscription meet.
+// thread, or from a thread whose connection is down, goes to the next
+// connection that is up (so the whole serves whenever one connection can).
+// Pub/sub commands always use the first connection, so a subscription and
+// its unsubscription meet.
 //
 // State: `connected` while every connection is; any connection that is not
 // makes the whole `disconnected` at once, so a near cache above it never
@@ -51,6 +53,7 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   }
 
   void start() override {
+    started_.store(true, std::memory_order_relaxed);
     for (auto& c : connections_) c->start();
   }
 
@@ -59,6 +62,9 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   }
 
   void submit(request req, exec_handler h) override {
+    // The first request connects them all, not only the one it uses: the
+    // others could otherwise wait forever for a request of their own.
+    if (!started_.load(std::memory_order_relaxed)) start();
     connections_[pick(req)]->submit(std::move(req), std::move(h));
   }
 
@@ -85,21 +91,7 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
 
   client_stats stats() const noexcept override {
     client_stats sum;
-    for (const auto& c : connections_) {
-      const auto s = c->stats();
-      sum.requests += s.requests;
-      sum.commands += s.commands;
-      sum.writes += s.writes;
-      sum.replies += s.replies;
-      sum.pushes += s.pushes;
-      sum.timeouts += s.timeouts;
-      sum.retries += s.retries;
-      sum.rejected += s.rejected;
-      sum.connects += s.connects;
-      sum.connect_failures += s.connect_failures;
-      sum.bytes_written += s.bytes_written;
-      sum.bytes_read += s.bytes_read;
-    }
+    for (const auto& c : connections_) accumulate(sum, c->stats());
     return sum;
   }
 
@@ -126,10 +118,22 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
     for (const auto& info : req.commands_info()) {
       if (info.kind != request::reply_kind::normal) return 0;
     }
-    for (std::size_t i = 0; i < threads_.size(); ++i) {
-      if (threads_[i] && threads_[i]->running_in_this_thread()) return i;
+    std::optional<std::size_t> own;
+    for (std::size_t i = 0; i < threads_.size() && !own; ++i) {
+      if (threads_[i] && threads_[i]->running_in_this_thread()) own = i;
     }
-    return next_.fetch_add(1, std::memory_order_relaxed) % connections_.size();
+    if (own && connections_[*own]->state() == connection_state::connected) return *own;
+    // A foreign thread, or this thread's connection is down (reconnecting
+    // after a failover, say): the next connection that is up, so the pool
+    // serves whenever any connection does; else the thread's own, which
+    // waits or fails fast as the request asks.
+    const auto n = connections_.size();
+    const auto start = next_.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto i = (start + k) % n;
+      if (connections_[i]->state() == connection_state::connected) return i;
+    }
+    return own.value_or(start % n);
   }
 
   void on_state(std::size_t i, connection_state s, error_code ec) {
@@ -166,6 +170,7 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   // the calling thread.
   std::vector<std::optional<asio::io_context::executor_type>> threads_;
   std::atomic<std::size_t> next_{0};
+  std::atomic<bool> started_{false};
   mutable std::mutex mutex_;  // guards what follows
   std::vector<connection_state> states_;
   connection_state aggregate_ = connection_state::idle;

@@ -583,6 +583,10 @@ TEST(Client, OneConnectionPerExecutorServesTheCallingThread) {
   redis_server server;
   test::event_loops loops(2);
   client c(loops.executors(), config_for(server));
+  c.start();  // both connections; until one is up, its thread's requests use the other
+  ASSERT_TRUE(loops.run_on<bool>(0, [&]() -> asio::awaitable<bool> {
+    co_return co_await eventually([&] { return c.state() == connection_state::connected; });
+  }));
   std::vector<std::int64_t> ids;
   for (std::size_t loop = 0; loop < 2; ++loop) {
     std::set<std::int64_t> seen;
@@ -626,6 +630,32 @@ TEST(Client, OneConnectionPerExecutorServesTheCallingThread) {
   ASSERT_FALSE(states.empty());
   EXPECT_EQ(states.front(), connection_state::disconnected)
       << "one lost connection makes the whole disconnected";
+}
+
+TEST(Client, AThreadWhoseConnectionIsDownIsServedByAnother) {
+  redis_server server;
+  test::event_loops loops(2);
+  auto cfg = config_for(server);
+  cfg.reconnect_backoff_initial = 60s;  // the killed connection stays down
+  cfg.reconnect_backoff_max = 60s;
+  client c(loops.executors(), cfg);
+  // No start(): the first request connects both.
+  const auto first = loops.run_on<served_by>(0, [&] { return client_id(c); });
+  EXPECT_NE(first.id, -1);
+  ASSERT_TRUE(loops.run_on<bool>(0, [&]() -> asio::awaitable<bool> {
+    co_return co_await eventually([&] { return c.state() == connection_state::connected; });
+  })) << "the first request must connect every connection";
+  const auto id0 = loops.run_on<served_by>(0, [&] { return client_id(c); }).id;
+  const auto id1 = loops.run_on<served_by>(1, [&] { return client_id(c); }).id;
+  ASSERT_NE(id0, id1);
+  server.command({"CLIENT", "KILL", "ID", std::to_string(id1)});
+  ASSERT_TRUE(loops.run_on<bool>(1, [&]() -> asio::awaitable<bool> {
+    co_return co_await eventually([&] { return c.state() != connection_state::connected; });
+  }));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(loops.run_on<served_by>(1, [&] { return client_id(c); }).id, id0)
+        << "a request from the thread of the lost connection must use the live one";
+  }
 }
 
 // ---- blocking facade ----------------------------------------------------------
