@@ -43,6 +43,8 @@
 # Usage: bench/gateway_vs_redis_benchmark.sh [build-dir]   (default build/release)
 # Env: DURATION (seconds per measured run, default 10), WARMUP (seconds,
 #      default 2), KEYS (default 10000), GATEWAY_THREADS (default 2),
+#      GATEWAY_CONNECTIONS (shared or per_thread: the gateway's
+#      redis.connections; default: the gateway's default, shared),
 #      SKIP_BUILD=1 (use the existing binary; otherwise the release preset is
 #      configured and rcache_app built first), SERVER_CPU (default 0),
 #      GATEWAY_CPUS and LOAD_CPUS (default: every CPU, "0-<nproc-1>").
@@ -85,6 +87,11 @@ duration=${DURATION:-10}
 warmup=${WARMUP:-2}
 keys=${KEYS:-10000}
 gateway_threads=${GATEWAY_THREADS:-2}
+gateway_connections=${GATEWAY_CONNECTIONS:-shared}
+if [[ $gateway_connections != shared && $gateway_connections != per_thread ]]; then
+  echo "GATEWAY_CONNECTIONS must be shared or per_thread (got '$gateway_connections')" >&2
+  exit 1
+fi
 server_cpu=${SERVER_CPU:-0}
 all_cpus="0-$(($(nproc) - 1))"
 gateway_cpus=${GATEWAY_CPUS:-$all_cpus}
@@ -149,7 +156,8 @@ start_gateway() {
   gateway_port=$(free_port)
   taskset -c "$gateway_cpus" "$bin" serve --listen "127.0.0.1:$gateway_port" \
     --redis-url "redis://127.0.0.1:$port" --threads "$gateway_threads" --no-access-log \
-    --set "cache.near_cache=$near" >"$workdir/gateway-l1-$1.log" 2>&1 &
+    --set "cache.near_cache=$near" --set "redis.connections=$gateway_connections" \
+    >"$workdir/gateway-l1-$1.log" 2>&1 &
   gateway_pid=$!
   target_port=$gateway_port
   target_pid=$gateway_pid
@@ -465,11 +473,13 @@ fi
 
 R[misses]=$(($(keyspace_misses) - misses_before))
 
-python3 - "$(declare -p R)" "$duration" "$keys" "$gateway_threads" "$server_cpu" "$gateway_cpus" "$load_cpus" <<'PY'
+python3 - "$(declare -p R)" "$duration" "$keys" "$gateway_threads" "$server_cpu" "$gateway_cpus" "$load_cpus" \
+  "$gateway_connections" <<'PY'
 import json, re, sys
 raw = dict(re.findall(r'\[([^\]]+)\]="([^"]*)"', sys.argv[1]))
 duration, keys, gthreads = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 server_cpu, gateway_cpus, load_cpus = sys.argv[5], sys.argv[6], sys.argv[7]
+gconnections = sys.argv[8]
 
 def num(k):
     v = raw.get(k, "")
@@ -530,13 +540,15 @@ out = {
     "keys": keys,
     "value_bytes": 100,
     "gateway_threads": gthreads,
+    "gateway_redis_connections": gconnections,
     "wrk_threads": 2,
     "server_cpu": server_cpu,
     "gateway_cpus": gateway_cpus,
     "load_cpus": load_cpus,
 }
 ok = lambda b: "yes" if b else "NO"
-print(f"redis-server on CPU {server_cpu}; rcache serve ({gthreads} threads) on CPUs {gateway_cpus}; "
+print(f"redis-server on CPU {server_cpu}; rcache serve ({gthreads} threads, {gconnections} Redis "
+      f"connection{'s' if gconnections == 'per_thread' else ''}) on CPUs {gateway_cpus}; "
       f"wrk and redis-benchmark on CPUs {load_cpus}; {keys} keys, 100-byte values, {duration} s runs")
 print(f"{'workload':<44}{'req/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}")
 print(f"{'redis-benchmark -c 50 -P 1 GET':<44}{rb:>12,.0f}{out['redis_benchmark_c50_p50_ms']:>9.3f}"

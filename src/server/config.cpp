@@ -59,6 +59,8 @@ constexpr setting_def settings_table[] = {
     {"redis.command_timeout_ms", "", "2000", "deadline of one Redis command"},
     {"redis.connect_timeout_ms", "", "2000", "deadline of connect + handshake"},
     {"redis.health_check_interval_ms", "", "2000", "PING when idle this long (0: off)"},
+    {"redis.connections", "", "shared",
+     "shared: one connection for all I/O threads; per_thread: one each"},
     {"embedded.dir", "RCACHE_DATA_DIR", "rcache-data", "data directory of the embedded Redis"},
     {"embedded.executable", "", "redis-server", "the redis-server binary the embedded mode runs"},
     {"cache.default_ttl", "CACHE_DEFAULT_TTL", "3600", "TTL in seconds of values put without one"},
@@ -265,6 +267,11 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
   c.connect_timeout = r.millis("redis.connect_timeout_ms", c.connect_timeout);
   c.health_check_interval = std::chrono::milliseconds(
       r.integer<long long>("redis.health_check_interval_ms", 0, 3'600'000, 2000));
+  const auto connections = r.text("redis.connections");
+  if (connections != "shared" && connections != "per_thread") {
+    r.fail("redis.connections", "'" + connections + "' is not one of shared, per_thread");
+  }
+  c.connection_per_thread = connections == "per_thread";
   const int db = r.integer<int>("redis.db", 0, 1'000'000, 0);
   const auto port = r.integer<std::uint16_t>("redis.port", 1, 65535, 6379);
   // "host:port,host:port,..." of `key`; false (and the setting failed) on a bad item.

@@ -62,6 +62,10 @@ struct gateway_config {
   std::chrono::milliseconds command_timeout{2000};
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds health_check_interval{2000};
+  /// redis.connections = per_thread: one Redis connection per I/O thread
+  /// (a request never changes threads; smaller pipelined batches) instead
+  /// of one shared by all.
+  bool connection_per_thread = false;
 
   // ---- [cache] ----
   cache_options cache{};

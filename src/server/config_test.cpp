@@ -197,6 +197,14 @@ TEST(Config, InvalidValuesNameTheSettingTheSourceAndTheReason) {
   host.flags = {{"server.listen", "[::1]:8080"}};
   EXPECT_EQ(load_config(host).config.listen_host, "::1");
   EXPECT_NE(msg.find("log.level (from flag): 'loud'"), std::string::npos) << msg;
+  config_sources conns;
+  conns.flags = {{"redis.connections", "many"}};
+  EXPECT_NE(error_of(conns).find("redis.connections (from flag): 'many' is not one of shared, "
+                                 "per_thread"),
+            std::string::npos);
+  conns.flags = {{"redis.connections", "per_thread"}};
+  EXPECT_TRUE(load_config(conns).config.connection_per_thread);
+  EXPECT_FALSE(load_config({}).config.connection_per_thread) << "shared by default";
   EXPECT_NE(msg.find("unknown setting 'no.such'"), std::string::npos) << msg;
 
   config_sources alerts;

@@ -182,10 +182,13 @@ int serve(const loaded_config& loaded) {
 
   std::unique_ptr<cache> cache;
   try {
-    // One Redis connection per I/O thread: a request's Redis round trip
-    // stays on the thread of its HTTP connection.
-    std::vector<asio::any_io_executor> executors;
-    for (auto* c : raw) executors.push_back(c->get_executor());
+    // per_thread: one Redis connection per I/O thread, so a request's Redis
+    // round trip stays on the thread of its HTTP connection; shared: one
+    // connection on the first thread, which every thread hands requests to.
+    std::vector<asio::any_io_executor> executors{raw[0]->get_executor()};
+    if (cfg.connection_per_thread) {
+      for (std::size_t i = 1; i < raw.size(); ++i) executors.push_back(raw[i]->get_executor());
+    }
     cache = cache::create(std::move(executors), copts);
   } catch (const std::exception& e) {
     log::error("invalid cache configuration", {{"error", e.what()}});

@@ -507,7 +507,11 @@ TEST(Gateway, SigtermFinishesInFlightRequestsAndExitsZero) {
 TEST(Gateway, FollowsASentinelFailover) {
   sentinel_topology t;
   gateway_options o;
-  o.args = {"--threads", "2", "--set", "redis.command_timeout_ms=1000"};
+  // A connection per I/O thread: each follows the failover on its own, and
+  // a request whose thread's connection is still reconnecting uses another.
+  o.args = {"--threads", "2",
+            "--set",     "redis.command_timeout_ms=1000",
+            "--set",     "redis.connections=per_thread"};
   o.env = {{"REDIS_SENTINELS", t.sentinel_list()}, {"REDIS_SENTINEL_MASTER", t.master_name()}};
   gateway_process gw(o);
   const auto p = gw.port();
