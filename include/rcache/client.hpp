@@ -104,12 +104,13 @@ class client {
   /// per thread: a request uses the connection whose executor (an
   /// io_context's) runs the calling thread, so it never changes threads;
   /// from any other thread, or while that connection is down, the next
-  /// connection that is up; pub/sub commands always the first. state() is `connected` while every connection is,
-  /// and any one that drops reports `disconnected` for the whole. Push
-  /// handlers may run concurrently, on different connections' strands.
-  /// get_executor() is the first executor. With cfg.cluster_nodes: one
-  /// cluster client on the first executor. Throws std::invalid_argument
-  /// when `executors` is empty.
+  /// connection that is up; pub/sub commands always the first. The first
+  /// request (or start()) connects them all. state() is `connected` while
+  /// every connection is, and any one that drops reports `disconnected` for
+  /// the whole. Push handlers may run concurrently, on different
+  /// connections' strands. get_executor() is the first executor. With
+  /// cfg.cluster_nodes: one cluster client on the first executor. Throws
+  /// std::invalid_argument when `executors` is empty.
   client(std::vector<executor_type> executors, client_config cfg);
   ~client();
   client(const client&) = delete;

@@ -85,8 +85,7 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   }
 
   connection_state state() const noexcept override {
-    std::lock_guard lock(mutex_);
-    return aggregate_;
+    return state_.load(std::memory_order_acquire);
   }
 
   client_stats stats() const noexcept override {
@@ -157,6 +156,7 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
     if (all(connection_state::idle)) next = connection_state::idle;
     if (next == aggregate_) return;
     aggregate_ = next;
+    state_.store(next, std::memory_order_release);
     if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
       try {
         state_handler_(next, ec);
@@ -171,7 +171,8 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   std::vector<std::optional<asio::io_context::executor_type>> threads_;
   std::atomic<std::size_t> next_{0};
   std::atomic<bool> started_{false};
-  mutable std::mutex mutex_;  // guards what follows
+  std::atomic<connection_state> state_{connection_state::idle};  // aggregate_, for state()
+  mutable std::mutex mutex_;                                     // guards what follows
   std::vector<connection_state> states_;
   connection_state aggregate_ = connection_state::idle;
   std::function<void(connection_state, error_code)> state_handler_;
