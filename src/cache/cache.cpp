@@ -658,7 +658,9 @@ class cache_impl final : public cache {
           if (ttl.count() > 0) {
             r.push("PEXPIRE", t.full, ttl.count());
           } else {
-            r.push("PERSIST", t.full);
+            // No TTL rule: drop any TTL. PERSIST answers 0 for a key that
+            // has none, so whether the key exists comes from EXISTS.
+            r.push("EXISTS", t.full).push("PERSIST", t.full);
           }
         },
         std::move(h), [](const value& v) { return v.integer > 0; });

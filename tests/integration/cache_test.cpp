@@ -82,6 +82,16 @@ TEST(Cache, BasicOperationsNamespacesAndTtl) {
     EXPECT_TRUE(touched);
     EXPECT_GT(std::stoll(server.command({"PTTL", "users:42"}).text), 100'000)
         << "touch restores the namespace's TTL";
+    c->add_namespace("forever", {.ttl = 0s});
+    co_await c->async_set("forever", "k", "v", {}, nothrow);
+    server.command({"PEXPIRE", "forever:k", "100000"});
+    auto [e9b, kept] = co_await c->async_touch("forever", "k", nothrow);
+    EXPECT_TRUE(kept) << "touch of an existing key without a TTL rule";
+    EXPECT_EQ(server.command({"PTTL", "forever:k"}).text, "-1") << "its TTL is dropped";
+    auto [e9c, again] = co_await c->async_touch("forever", "k", nothrow);
+    EXPECT_TRUE(again) << "a key that has no TTL still exists";
+    auto [e9d, absent] = co_await c->async_touch("forever", "nothing", nothrow);
+    EXPECT_FALSE(absent);
     auto [e10, deleted] = co_await c->async_del("users", "42", nothrow);
     EXPECT_TRUE(deleted);
     auto [e11, gone] = co_await c->async_get("users", "42", nothrow);
