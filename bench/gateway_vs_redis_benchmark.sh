@@ -339,6 +339,14 @@ run_wrk() {
     }' "$out.time"
 }
 
+# Keeps the figures of one measured run_wrk in R: $1=run (off_c50,
+# webdis_c200, ...) $2=the server's prefix in its CPU keys (gateway_ or none)
+# $3=run_wrk's output.
+keep_run() {
+  read -r "R[$1_rps]" "R[$1_p50]" "R[$1_p99]" "R[$1_non2xx]" "R[$1_sockerr]" _ \
+    "R[cpu_$1_$2user]" "R[cpu_$1_$2sys]" "R[cpu_$1_redis]" "R[cpu_$1_wrk]" <<<"$3"
+}
+
 check_get() { # one GET through the gateway must return the preloaded value
   local body
   body=$(curl -sf --max-time 2 "http://127.0.0.1:$gateway_port/v1/ns/bench/keys/key:$(printf %012d 0)") || {
@@ -389,9 +397,7 @@ figs=$(run_wrk off-warmup 50 "$warmup")
 for c in 50 200; do
   echo "   wrk -t2 -c$c -d${duration}s" >&2
   figs=$(run_wrk "off-c$c" "$c" "$duration")
-  read -r "R[off_c${c}_rps]" "R[off_c${c}_p50]" "R[off_c${c}_p99]" "R[off_c${c}_non2xx]" \
-    "R[off_c${c}_sockerr]" _ "R[cpu_off_c${c}_gateway_user]" "R[cpu_off_c${c}_gateway_sys]" \
-    "R[cpu_off_c${c}_redis]" "R[cpu_off_c${c}_wrk]" <<<"$figs"
+  keep_run "off_c$c" gateway_ "$figs"
 done
 stop_gateway
 
@@ -414,9 +420,7 @@ for c in 50 200; do
   l1_before=$(metric_sum rcache_cache_hits_total 'tier="l1"')
   all_before=$(metric_sum rcache_cache_hits_total '')
   figs=$(run_wrk "on-c$c" "$c" "$duration")
-  read -r "R[on_c${c}_rps]" "R[on_c${c}_p50]" "R[on_c${c}_p99]" "R[on_c${c}_non2xx]" \
-    "R[on_c${c}_sockerr]" _ "R[cpu_on_c${c}_gateway_user]" "R[cpu_on_c${c}_gateway_sys]" \
-    "R[cpu_on_c${c}_redis]" "R[cpu_on_c${c}_wrk]" <<<"$figs"
+  keep_run "on_c$c" gateway_ "$figs"
   l1_after=$(metric_sum rcache_cache_hits_total 'tier="l1"')
   all_after=$(metric_sum rcache_cache_hits_total '')
   # Share of the run's hits answered by L1 (empty if /metrics has no such family).
@@ -460,9 +464,7 @@ JSON
   for c in 50 200; do
     echo "   wrk -t2 -c$c -d${duration}s" >&2
     figs=$(run_wrk "webdis-c$c" "$c" "$duration")
-    read -r "R[webdis_c${c}_rps]" "R[webdis_c${c}_p50]" "R[webdis_c${c}_p99]" \
-      "R[webdis_c${c}_non2xx]" "R[webdis_c${c}_sockerr]" _ "R[cpu_webdis_c${c}_user]" \
-      "R[cpu_webdis_c${c}_sys]" "R[cpu_webdis_c${c}_redis]" "R[cpu_webdis_c${c}_wrk]" <<<"$figs"
+    keep_run "webdis_c$c" "" "$figs"
   done
   kill "$webdis_pid" 2>/dev/null || true
   wait "$webdis_pid" 2>/dev/null || true

@@ -166,10 +166,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     });
   }
 
-  connection_state state() const noexcept override {
-    return state_.load(std::memory_order_relaxed);
-  }
-
   client_stats stats() const noexcept override {
     client_stats s;
     s.requests = stats_.requests.load(std::memory_order_relaxed);
@@ -1137,7 +1133,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   std::function<void(const value&)> push_handler_;
   std::function<void(connection_state, error_code)> state_handler_;
 
-  std::atomic<connection_state> state_{connection_state::idle};
   atomic_stats stats_;
   mutable std::mutex diag_mutex_;  // guards the three below (read from any thread)
   error_code last_error_;

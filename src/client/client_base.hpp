@@ -27,7 +27,11 @@ class client_base {
   virtual void set_push_handler(std::function<void(const value&)> h) = 0;
   virtual void set_state_handler(
       std::function<void(connection_state, boost::system::error_code)> h) = 0;
-  [[nodiscard]] virtual connection_state state() const noexcept = 0;
+  /// The state every implementation keeps in state_ (a cluster or a pool:
+  /// the aggregate of its connections).
+  [[nodiscard]] connection_state state() const noexcept {
+    return state_.load(std::memory_order_acquire);
+  }
   [[nodiscard]] virtual client_stats stats() const noexcept = 0;
   [[nodiscard]] virtual std::pair<boost::system::error_code, std::string> last_error() const = 0;
   [[nodiscard]] virtual value server_hello() const = 0;
@@ -38,6 +42,7 @@ class client_base {
 
  protected:
   std::atomic<bool> handlers_off_{false};  // set by detach() (any thread)
+  std::atomic<connection_state> state_{connection_state::idle};
 };
 
 /// Adds every counter of `part` to `total` (a client made of connections).

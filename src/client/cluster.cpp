@@ -200,10 +200,6 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     });
   }
 
-  connection_state state() const noexcept override {
-    return state_.load(std::memory_order_relaxed);
-  }
-
   client_stats stats() const noexcept override {
     client_stats total;
     std::lock_guard lock(mu_);
@@ -923,7 +919,6 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
 
   std::atomic<bool> stopped_{false};
   std::atomic<bool> start_requested_{false};
-  std::atomic<connection_state> state_{connection_state::idle};
   std::atomic<std::uint64_t> redirects_{0};
   std::atomic<std::uint64_t> requests_{0};
 };

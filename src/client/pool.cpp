@@ -84,10 +84,6 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
     state_handler_ = std::move(h);
   }
 
-  connection_state state() const noexcept override {
-    return state_.load(std::memory_order_acquire);
-  }
-
   client_stats stats() const noexcept override {
     client_stats sum;
     for (const auto& c : connections_) accumulate(sum, c->stats());
@@ -145,17 +141,18 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
       return std::any_of(states_.begin(), states_.end(), [x](auto y) { return y == x; });
     };
     // Once it has been up, anything short of every connection up is
-    // `disconnected`; before that, `connecting`.
-    connection_state next = aggregate_ == connection_state::connected ||
-                                    aggregate_ == connection_state::disconnected ||
+    // `disconnected`; before that, `connecting`. state_ changes only here,
+    // under the mutex.
+    const auto now = state_.load(std::memory_order_relaxed);
+    connection_state next = now == connection_state::connected ||
+                                    now == connection_state::disconnected ||
                                     any(connection_state::disconnected)
                                 ? connection_state::disconnected
                                 : connection_state::connecting;
     if (all(connection_state::connected)) next = connection_state::connected;
     if (all(connection_state::stopped)) next = connection_state::stopped;
     if (all(connection_state::idle)) next = connection_state::idle;
-    if (next == aggregate_) return;
-    aggregate_ = next;
+    if (next == now) return;
     state_.store(next, std::memory_order_release);
     if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
       try {
@@ -171,10 +168,8 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   std::vector<std::optional<asio::io_context::executor_type>> threads_;
   std::atomic<std::size_t> next_{0};
   std::atomic<bool> started_{false};
-  std::atomic<connection_state> state_{connection_state::idle};  // aggregate_, for state()
-  mutable std::mutex mutex_;                                     // guards what follows
+  std::mutex mutex_;  // guards what follows and every change of state_
   std::vector<connection_state> states_;
-  connection_state aggregate_ = connection_state::idle;
   std::function<void(connection_state, error_code)> state_handler_;
 };
 
