@@ -39,7 +39,8 @@ class topology {
   }
   /// Called once, when the client starts: the topology may watch for
   /// changes on `ex` and call `changed` (on `ex`) when the server in use is
-  /// no longer the right one; the client then drops its connection and
+  /// no longer the right one; the client then drops its connection (or
+  /// its connection attempt, or the pause before the next one) and
   /// resolves again. stop_watching() is called when the client stops.
   virtual void watch(boost::asio::any_io_executor /*ex*/, std::function<void()> /*changed*/) {}
   virtual void stop_watching() {}
@@ -64,7 +65,8 @@ class single_server final : public topology {
 /// stale address is never used. Every reconnect resolves again. watch()
 /// subscribes to `+switch-master` on one sentinel at a time and treats a
 /// switch of this master as a hint: the client reconnects at once, even
-/// when the old master still accepts the connection. Errors of
+/// when the old master still accepts the connection (a switch to the
+/// master it already uses, learnt before the failover ended, is ignored). Errors of
 /// resolve(): error::sentinel_unreachable when no sentinel answered,
 /// error::sentinel_unknown_master when those that answered do not know the
 /// name. The client builds one itself from client_config::sentinels.

@@ -231,14 +231,24 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     auto self = shared_from_this();
     std::weak_ptr<client_impl> weak = self;
     topology_->watch(strand_, [weak] {
-      auto me = weak.lock();
-      if (!me || me->stopped_) return;
-      me->set_last_error(make_error_code(error::not_master), "the topology saw the server change");
-      me->close_connection(make_error_code(error::connection_lost));
+      if (auto me = weak.lock(); me && !me->stopped_) me->on_topology_changed();
     });
     asio::co_spawn(strand_, run(), [self](std::exception_ptr e) { self->on_coroutine_end(e); });
     asio::co_spawn(strand_, deadline_loop(),
                    [self](std::exception_ptr e) { self->on_coroutine_end(e); });
+  }
+
+  // The server we use (or are connecting to) is no longer the right one:
+  // leave it now rather than after a health check, connect timeout or
+  // backoff.
+  void on_topology_changed() {
+    set_last_error(make_error_code(error::not_master), "the topology saw the server change");
+    if (conn_alive_) return close_connection(make_error_code(error::connection_lost));
+    if (connecting_) {
+      connect_abandoned_ = true;
+      return close_socket();
+    }
+    backoff_timer_.cancel();
   }
 
   // A coroutine that threw is a bug; fail loudly rather than hang callers.
@@ -438,6 +448,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
     const auto my_attempt = ++connect_attempt_;
     connect_timed_out_ = false;
+    connect_abandoned_ = false;
     connect_timer_.expires_after(cfg_.connect_timeout);
     connect_timer_.async_wait([self = shared_from_this(), my_attempt](error_code ec) {
       if (ec || self->connect_attempt_ != my_attempt || !self->connecting_) return;
@@ -456,6 +467,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       ec = make_error_code(error::connect_timeout);
       set_last_error(ec, "connecting to " + ep.to_string() + " took longer than " +
                              std::to_string(cfg_.connect_timeout.count()) + " ms");
+    } else if (connect_abandoned_) {
+      ec = make_error_code(error::not_master);
+      set_last_error(ec, "left " + ep.to_string() + " while connecting: the topology changed");
     } else if (ec && ec.category() != error_category()) {
       set_last_error(ec, ep.to_string() + ": " + stage_ + " failed: " + ec.message());
     }
@@ -476,7 +490,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         co_await resolver.async_resolve(ep.host, std::to_string(ep.port), nothrow);
     if (rec) co_return rec;
     // DNS can outlast the watchdog (it had no socket to close) or stop().
-    if (stopped_ || connect_timed_out_) co_return make_error_code(asio::error::operation_aborted);
+    if (stopped_ || connect_timed_out_ || connect_abandoned_) {
+      co_return make_error_code(asio::error::operation_aborted);
+    }
     tcp::socket* raw = nullptr;
     if (ep.tls) {
       if (auto ec = ensure_tls_context(); ec) co_return ec;
@@ -486,7 +502,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     }
     auto [cec, connected] = co_await asio::async_connect(*raw, results, nothrow);
     if (cec) co_return cec;
-    if (stopped_ || connect_timed_out_) co_return make_error_code(asio::error::operation_aborted);
+    if (stopped_ || connect_timed_out_ || connect_abandoned_) {
+      co_return make_error_code(asio::error::operation_aborted);
+    }
     error_code ignored;
     raw->set_option(tcp::no_delay(true), ignored);
     raw->set_option(asio::socket_base::keep_alive(true), ignored);
@@ -1115,6 +1133,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   bool conn_alive_ = false;
   bool connecting_ = false;
   bool connect_timed_out_ = false;
+  bool connect_abandoned_ = false;  // the topology changed while connecting
   bool permanent_error_ = false;
   bool handshake_permanent_ = false;  // SELECT / CLIENT TRACKING refused for good
   const char* stage_ = "connect";     // what connect_once() is doing, for messages

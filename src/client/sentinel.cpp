@@ -26,8 +26,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 
+#include "client/sentinel_event.hpp"
 #include "resp/parser.hpp"
 
 namespace rcache {
@@ -40,16 +40,7 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 // What one sentinel said: an address, or that it does not know the name
 // (nullopt).
-using answer = std::optional<std::pair<std::string, std::uint16_t>>;
-
-std::optional<std::uint16_t> to_port(std::string_view text) {
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || end != text.data() + text.size() || port == 0 || port > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(port);
-}
+using answer = std::optional<detail::sentinel_address>;
 
 // The value of `key` in a flat k, v, ... array (RESP2) or a map (RESP3).
 const value* field(const value& v, std::string_view key) {
@@ -61,8 +52,8 @@ const value* field(const value& v, std::string_view key) {
 
 // The replicas of a SENTINEL REPLICAS reply that the sentinel sees up and
 // linked to their master.
-std::vector<std::pair<std::string, std::uint16_t>> healthy_replicas(const value& reply) {
-  std::vector<std::pair<std::string, std::uint16_t>> out;
+std::vector<detail::sentinel_address> healthy_replicas(const value& reply) {
+  std::vector<detail::sentinel_address> out;
   for (const auto& r : reply.elements) {
     const auto* ip = field(r, "ip");
     const auto* port = field(r, "port");
@@ -74,7 +65,7 @@ std::vector<std::pair<std::string, std::uint16_t>> healthy_replicas(const value&
         flags->str.find("disconnected") != std::string::npos) {
       continue;
     }
-    if (auto p = to_port(port->str)) out.emplace_back(ip->str, *p);
+    if (auto p = detail::parse_port(port->str)) out.emplace_back(ip->str, *p);
   }
   return out;
 }
@@ -115,7 +106,7 @@ class sentinel_topology final : public topology,
   asio::awaitable<result<endpoint>> resolve(asio::any_io_executor ex) override {
     bool any_answered = false;
     const auto n = o_.sentinels.size();
-    auto at = [this](const std::pair<std::string, std::uint16_t>& a) {
+    auto at = [this](const detail::sentinel_address& a) {
       endpoint ep;
       ep.host = a.first;
       ep.port = a.second;
@@ -244,7 +235,7 @@ class sentinel_topology final : public topology,
   static result<answer> master_address(const value& v) {
     if (v.is_null()) return answer{};
     if (v.is_error() || v.elements.size() != 2) return make_error_code(error::unexpected_reply);
-    auto port = to_port(v.elements[1].str);
+    auto port = detail::parse_port(v.elements[1].str);
     if (!port) return make_error_code(error::unexpected_reply);
     return answer{std::pair{v.elements[0].str, *port}};
   }
@@ -322,9 +313,12 @@ class sentinel_topology final : public topology,
           // A switch announced while we were not listening is lost: ask now.
           asio::co_spawn(ex, check_master(shared_from_this(), s), asio::detached);
         }
-        // "<name> <old ip> <old port> <new ip> <new port>"
+        // A switch to the master we already use (resolve() named it before
+        // the failover ended) needs no reconnect.
         if (e.size() == 3 && e[0].str == "message" && e[1].str == "+switch-master" &&
-            e[2].str.starts_with(o_.master_name + " ") && changed_) {
+            detail::switch_leaves(e[2].str, o_.master_name,
+                                  expect_master_ ? last_master_ : answer()) &&
+            changed_) {
           changed_();
         }
       }
