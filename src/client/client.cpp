@@ -439,6 +439,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   // Connect, TLS handshake and Redis handshake, under one watchdog that
   // closes the socket when connect_timeout passes.
   asio::awaitable<error_code> connect_once() {
+    // Judged per attempt: a refusal by the last server says nothing about
+    // an attempt that never reached one.
+    handshake_permanent_ = false;
     auto resolved = co_await topology_->resolve(strand_);
     if (!resolved) {
       set_last_error(resolved.error(), "the topology found no server to connect to");
@@ -563,7 +566,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   // one write; the replies are read here before the reader starts.
   asio::awaitable<error_code> handshake() {
     stage_ = "Redis handshake";
-    handshake_permanent_ = false;
     request hs;
     const bool auth = !cfg_.password.empty();
     const std::string user = cfg_.username.empty() ? "default" : cfg_.username;

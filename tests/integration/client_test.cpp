@@ -563,6 +563,33 @@ TEST(Client, TopologyIsAskedOnEveryConnectAndCanRefuseAServer) {
   });
 }
 
+// A refusal that will not fix itself (SELECT forbidden by the ACL) fails
+// waiting requests at once; an attempt that never reached a server (the
+// server is down) is not judged by that earlier refusal: its requests wait.
+TEST(Client, ARefusedHandshakeIsNotHeldAgainstALaterAttempt) {
+  redis_server server({.user = test::acl_user{"app", "app-pass", "on ~* +@all -select"}});
+  run([&](auto ex) -> asio::awaitable<void> {
+    auto cfg = config_for(server);
+    cfg.username = "app";
+    cfg.password = "app-pass";
+    cfg.db = 1;
+    client c(ex, cfg);
+    auto [e1, r1] = co_await c.async_exec(cmd("PING"), nothrow);
+    EXPECT_EQ(e1, error::handshake_failed) << e1.message();
+
+    server.kill();
+    EXPECT_TRUE(co_await eventually(
+        [&] { return c.last_error().first == asio::error::connection_refused; }));
+    std::optional<error_code> outcome;
+    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    server.restart();  // on the test's thread: the server dies with the thread that started it
+    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }));
+    // It waited for the server, which refuses SELECT again.
+    EXPECT_EQ(outcome, std::optional<error_code>(make_error_code(error::handshake_failed)))
+        << (outcome ? outcome->message() : "no answer");
+  });
+}
+
 // ---- one connection per event-loop thread -------------------------------------
 
 // The server's id for the connection a request from loop `i` used, and
