@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <boost/url/parse_query.hpp>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -486,16 +487,20 @@ loaded_config load_config(const config_sources& sources) {
     // A timeout given in redis.url (timeout_ms, connect_timeout_ms) holds
     // unless the setting is given too; otherwise the settings apply.
     auto given = [&](std::string_view key) { return r.raw(key).from != source::default_value; };
-    const auto url_text = c.redis->sentinels.empty() && c.redis->cluster_nodes.empty()
-                              ? r.text("redis.url")
-                              : std::string();
+    // The URL counts when it is what the connection came from (redis.sentinels
+    // and redis.cluster_nodes win over it). Its options are in the query: the
+    // text after the first '?' (userinfo cannot hold one unencoded), before
+    // any '#', with keys decoded as parse_url decodes them.
+    const bool from_url = !r.is_set("redis.sentinels") && !r.is_set("redis.cluster_nodes");
+    const auto url_text = from_url ? r.text("redis.url") : std::string();
     auto in_url = [&](std::string_view option) {
-      const auto needle = std::string(option) + "=";
-      for (auto at = url_text.find(needle); at != std::string::npos;
-           at = url_text.find(needle, at + 1)) {
-        if (at > 0 && (url_text[at - 1] == '?' || url_text[at - 1] == '&')) return true;
-      }
-      return false;
+      const auto q = url_text.find('?');
+      if (q == std::string::npos) return false;
+      const auto query = std::string_view(url_text).substr(q + 1);
+      const auto params = boost::urls::parse_query(query.substr(0, query.find('#')));
+      if (!params) return false;
+      return std::any_of(params->begin(), params->end(),
+                         [&](const auto& p) { return p.key.decode() == option; });
     };
     if (!in_url("timeout_ms") || given("redis.command_timeout_ms")) {
       c.redis->command_timeout = c.command_timeout;

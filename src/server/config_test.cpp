@@ -237,6 +237,21 @@ TEST(Config, UrlOptionsHoldUnlessASettingIsGiven) {
   plain.env = {{"REDIS_URL", "redis://127.0.0.1:6379"}};
   EXPECT_EQ(load_config(plain).config.redis->command_timeout, 2000ms)
       << "without the option in the URL, the gateway's default";
+
+  config_sources sentinel;
+  sentinel.env = {{"REDIS_URL",
+                   "redis-sentinel://127.0.0.1:26379,127.0.0.1:26380?master=m&"
+                   "timeout_ms=321&connect_timeout_ms=77"}};
+  EXPECT_EQ(load_config(sentinel).config.redis->command_timeout, 321ms) << "a Sentinel URL too";
+  EXPECT_EQ(load_config(sentinel).config.redis->connect_timeout, 77ms);
+  config_sources encoded;
+  encoded.env = {{"REDIS_URL", "redis://127.0.0.1:6379?timeout%5Fms=654"}};
+  EXPECT_EQ(load_config(encoded).config.redis->command_timeout, 654ms) << "a percent-encoded key";
+  config_sources in_password;
+  in_password.env = {{"REDIS_URL", "redis://:p&timeout_ms=1@127.0.0.1:6379"}};
+  const auto l = load_config(in_password);
+  EXPECT_EQ(l.config.redis->password, "p&timeout_ms=1");
+  EXPECT_EQ(l.config.redis->command_timeout, 2000ms) << "a password is not an option";
 }
 
 TEST(Config, FileErrorsNameTheFileKeyAndLine) {
