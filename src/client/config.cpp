@@ -11,6 +11,8 @@
 #include <optional>
 #include <vector>
 
+#include "client/host_port.hpp"
+
 namespace rcache {
 namespace {
 
@@ -118,29 +120,6 @@ result<client_config> parse_single(std::string_view text, const extra_option& ex
   return cfg;
 }
 
-// "host[:port]" or "[v6][:port]" of a multi-host list.
-std::optional<endpoint> parse_host(std::string_view item, std::uint16_t default_port) {
-  endpoint ep;
-  ep.port = default_port;
-  std::string_view port;
-  if (item.starts_with('[')) {
-    const auto close = item.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    ep.host = std::string(item.substr(1, close - 1));
-    const auto rest = item.substr(close + 1);
-    if (!rest.empty() && !rest.starts_with(':')) return std::nullopt;
-    if (!rest.empty()) port = rest.substr(1);
-  } else {
-    const auto colon = item.rfind(':');
-    ep.host = std::string(item.substr(0, colon));
-    if (colon != std::string_view::npos) port = item.substr(colon + 1);
-    if (ep.host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs [...]
-  }
-  if (ep.host.empty()) return std::nullopt;
-  if (!port.empty() && (!parse_int(port, ep.port) || ep.port == 0)) return std::nullopt;
-  return ep;
-}
-
 // redis-sentinel:// and redis-cluster:// (and their rediss- TLS forms): the
 // authority holds a comma-separated host list, which Boost.URL does not
 // parse; the URL is read as redis:// with the first host, then the list is
@@ -167,7 +146,8 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
   std::vector<endpoint> hosts;
   while (!authority.empty()) {
     const auto comma = authority.find(',');
-    auto h = parse_host(authority.substr(0, comma), sentinel ? 26379 : 6379);
+    auto h = detail::parse_host_port(authority.substr(0, comma),
+                                     sentinel ? std::uint16_t{26379} : std::uint16_t{6379});
     if (!h) return make_error_code(error::invalid_url);
     hosts.push_back(std::move(*h));
     authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
@@ -208,6 +188,34 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
 }
 
 }  // namespace
+
+namespace detail {
+
+std::optional<endpoint> parse_host_port(std::string_view item,
+                                        std::optional<std::uint16_t> default_port) {
+  endpoint ep;
+  std::string_view port;
+  if (item.starts_with('[')) {
+    const auto close = item.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    ep.host = std::string(item.substr(1, close - 1));
+    const auto rest = item.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':')) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const auto colon = item.rfind(':');
+    ep.host = std::string(item.substr(0, colon));
+    if (colon != std::string_view::npos) port = item.substr(colon + 1);
+    if (ep.host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs [...]
+  }
+  if (ep.host.empty()) return std::nullopt;
+  if (port.empty() && !default_port) return std::nullopt;
+  ep.port = default_port.value_or(0);
+  if (!port.empty() && (!parse_int(port, ep.port) || ep.port == 0)) return std::nullopt;
+  return ep;
+}
+
+}  // namespace detail
 
 result<client_config> parse_url(std::string_view text) {
   for (std::string_view scheme :

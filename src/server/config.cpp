@@ -15,6 +15,8 @@
 #include <thread>
 #include <toml++/toml.h>
 
+#include "client/host_port.hpp"
+
 extern char** environ;
 
 namespace rcache::server {
@@ -280,20 +282,14 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
     std::string_view list = r.raw(key).text;
     while (!list.empty()) {
       const auto comma = list.find(',');
-      auto item = list.substr(0, comma);
+      const auto item = list.substr(0, comma);
       list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-      const auto colon = item.rfind(':');
-      unsigned item_port = 0;
-      const auto port_text = colon == std::string_view::npos ? item : item.substr(colon + 1);
-      auto [end, ec] =
-          std::from_chars(port_text.data(), port_text.data() + port_text.size(), item_port);
-      if (colon == std::string_view::npos || colon == 0 || ec != std::errc() ||
-          end != port_text.data() + port_text.size() || item_port == 0 || item_port > 65535) {
-        r.fail(key, "'" + std::string(item) + "' is not host:port");
+      auto ep = detail::parse_host_port(item, std::nullopt);
+      if (!ep) {
+        r.fail(key, "'" + std::string(item) + "' is not host:port (IPv6: [address]:port)");
         return false;
       }
-      out.push_back(endpoint{.host = std::string(item.substr(0, colon)),
-                             .port = static_cast<std::uint16_t>(item_port)});
+      out.push_back(std::move(*ep));
     }
     return true;
   };

@@ -148,6 +148,20 @@ TEST(Config, SentinelsWinAndNeedAMasterName) {
   config_sources bad;
   bad.env = {{"REDIS_SENTINELS", "10.0.0.1"}, {"REDIS_SENTINEL_MASTER", "m"}};
   EXPECT_NE(error_of(bad).find("'10.0.0.1' is not host:port"), std::string::npos);
+
+  // IPv6 in brackets, as in the URL forms (one parser for both).
+  config_sources v6;
+  v6.env = {{"REDIS_SENTINELS", "[::1]:26379,10.0.0.2:26380"}, {"REDIS_SENTINEL_MASTER", "m"}};
+  const auto l6 = load_config(v6);
+  ASSERT_TRUE(l6.config.redis);
+  ASSERT_EQ(l6.config.redis->sentinels.size(), 2u);
+  EXPECT_EQ(l6.config.redis->sentinels[0].host, "::1");
+  EXPECT_EQ(l6.config.redis->sentinels[0].port, 26379);
+  for (const char* list : {"::1:26379", "[::1]", "10.0.0.1:0", ",10.0.0.1:26379", ":26379"}) {
+    config_sources wrong;
+    wrong.env = {{"REDIS_SENTINELS", list}, {"REDIS_SENTINEL_MASTER", "m"}};
+    EXPECT_NE(error_of(wrong).find("is not host:port"), std::string::npos) << list;
+  }
 }
 
 TEST(Config, ClusterNodesWinAndAllowOnlyDatabaseZero) {
