@@ -58,9 +58,9 @@ result<client_config> parse_single(std::string_view text, const extra_option& ex
     }
     if (cfg.server.host.empty()) cfg.server.host = "127.0.0.1";
     if (u.has_port()) {
-      std::uint16_t port = 0;
-      if (!parse_int(u.port(), port) || port == 0) return make_error_code(error::invalid_url);
-      cfg.server.port = port;
+      const auto port = detail::parse_port(u.port());
+      if (!port) return make_error_code(error::invalid_url);
+      cfg.server.port = *port;
     }
     // The path is "/<db>" or empty.
     std::string path = u.path();
@@ -209,9 +209,9 @@ std::optional<endpoint> parse_host_port(std::string_view item,
     if (ep.host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs [...]
   }
   if (ep.host.empty()) return std::nullopt;
-  if (port.empty() && !default_port) return std::nullopt;
-  ep.port = default_port.value_or(0);
-  if (!port.empty() && (!parse_int(port, ep.port) || ep.port == 0)) return std::nullopt;
+  const auto p = port.empty() ? default_port : parse_port(port);
+  if (!p) return std::nullopt;
+  ep.port = *p;
   return ep;
 }
 

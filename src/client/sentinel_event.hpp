@@ -1,31 +1,21 @@
-// What the Sentinel topology reads out of the sentinels' text: port
-// numbers, and the +switch-master event a sentinel publishes when a
-// failover ends ("<master name> <old ip> <old port> <new ip> <new port>").
+// The +switch-master event a sentinel publishes when a failover ends:
+// "<master name> <old ip> <old port> <new ip> <new port>".
 //
-// Threading: pure functions.
+// Threading: a pure function.
 #pragma once
 
-#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "client/host_port.hpp"
+
 namespace rcache::detail {
 
 /// An address as the sentinels give it: ip and port.
 using sentinel_address = std::pair<std::string, std::uint16_t>;
-
-/// A TCP port in decimal (1..65535), nothing else around it.
-[[nodiscard]] inline std::optional<std::uint16_t> parse_port(std::string_view text) {
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || end != text.data() + text.size() || port == 0 || port > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(port);
-}
 
 /// Whether the +switch-master `payload` moves master `name` away from
 /// `current`, the master we use (nullopt: we are not on the master, so any

@@ -1,18 +1,10 @@
-// Unit tests for reading the sentinels' ports and +switch-master events.
+// Unit tests for reading the sentinels' +switch-master events.
 #include "client/sentinel_event.hpp"
 
 #include <gtest/gtest.h>
 
 namespace rcache::detail {
 namespace {
-
-TEST(SentinelEvent, PortsAreDecimalWithinRange) {
-  EXPECT_EQ(parse_port("6379"), std::optional<std::uint16_t>(6379));
-  EXPECT_EQ(parse_port("65535"), std::optional<std::uint16_t>(65535));
-  for (const char* bad : {"", "0", "65536", "-1", "63 79", "6379 ", "x6379", "6379x"}) {
-    EXPECT_EQ(parse_port(bad), std::nullopt) << "'" << bad << "'";
-  }
-}
 
 TEST(SentinelEvent, ASwitchAwayFromTheMasterInUseCounts) {
   const sentinel_address in_use{"127.0.0.1", 7001};
