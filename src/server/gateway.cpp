@@ -54,26 +54,47 @@ api_response no_such_key() {
   return error_response(api_error{404, "not_found", "no such key"});
 }
 
-// Gathers n results; the first error wins, otherwise the count of `true`s.
+// Gathers the results of one operation per key: the count of `true`s, or,
+// when any failed, the first failure's status with every failed key and the
+// count of those that succeeded (partial_failure_json).
 struct fan_in {
-  fan_in(std::size_t n, std::string name, boost::asio::any_io_executor ex, gateway::done_handler h)
-      : remaining(n), field(std::move(name)), fallback(std::move(ex)), done(std::move(h)) {}
+  fan_in(std::vector<std::string> k, std::string name, boost::asio::any_io_executor ex,
+         gateway::done_handler h)
+      : keys(std::move(k)),
+        errors(keys.size()),
+        remaining(keys.size()),
+        field(std::move(name)),
+        fallback(std::move(ex)),
+        done(std::move(h)) {}
 
-  void arrive(error_code ec, bool ok) {
+  // Item i's result.
+  void arrive(std::size_t i, error_code ec, bool ok) {
     {
       std::lock_guard lock(mutex);
-      if (ec && !first_error) first_error = ec;
-      if (ok) ++count;
+      errors[i] = ec;
+      if (!ec && ok) ++count;
       if (--remaining != 0) return;
     }
-    complete_now(fallback, std::move(done),
-                 first_error ? error_response(first_error) : json_ok(int_json(field, count)));
+    complete_now(fallback, std::move(done), answer());
+  }
+
+  api_response answer() const {
+    std::vector<item_error> failed;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (errors[i]) failed.push_back({keys[i], api_error_of(errors[i])});
+    }
+    if (failed.empty()) return json_ok(int_json(field, count));
+    const auto status = failed.front().error.status;
+    api_response r{status, "application/json", partial_failure_json(field, count, failed)};
+    r.retry_after = status == 503;
+    return r;
   }
 
   std::mutex mutex;
+  const std::vector<std::string> keys;
+  std::vector<error_code> errors;
   std::size_t remaining;
   std::int64_t count = 0;
-  error_code first_error{};
   std::string field;
   boost::asio::any_io_executor fallback;
   gateway::done_handler done;
@@ -81,30 +102,34 @@ struct fan_in {
 
 }  // namespace
 
-api_response error_response(error_code ec) {
+api_error api_error_of(error_code ec) {
   if (ec.category() == error_category()) {
     switch (static_cast<error>(ec.value())) {
       case error::invalid_key:
-        return error_response(api_error{400, "invalid_key", ec.message()});
+        return {400, "invalid_key", ec.message()};
       case error::invalid_argument:
-        return error_response(api_error{400, "bad_request", ec.message()});
+        return {400, "bad_request", ec.message()};
       case error::value_too_large:
-        return error_response(api_error{413, "value_too_large", ec.message()});
+        return {413, "value_too_large", ec.message()};
       case error::redis_error:
-        return error_response(api_error{500, "redis_error", ec.message()});
+        return {500, "redis_error", ec.message()};
       case error::value_corrupt:
       case error::value_key_unknown:
       case error::value_tampered:
       case error::compression_failed:
-        return error_response(api_error{500, "value_unreadable", ec.message()});
+        return {500, "value_unreadable", ec.message()};
       default:
         break;
     }
   }
   // Everything else means Redis could not be reached in time.
-  auto r =
-      error_response(api_error{503, "redis_unavailable", "Redis is unavailable: " + ec.message()});
-  r.retry_after = true;
+  return {503, "redis_unavailable", "Redis is unavailable: " + ec.message()};
+}
+
+api_response error_response(error_code ec) {
+  const auto e = api_error_of(ec);
+  auto r = error_response(e);
+  r.retry_after = e.status == 503;
   return r;
 }
 
@@ -253,17 +278,27 @@ void gateway::execute(api_call call, done_handler done) {
         return complete_later(fallback_, std::move(reply),
                               json_ok(int_json(set ? "stored" : "deleted", 0)));
       }
-      auto gather = std::make_shared<fan_in>(n, set ? "stored" : "deleted", fallback_,
+      std::vector<std::string> keys;
+      if (set) {
+        keys.reserve(n);
+        for (const auto& it : call.items) keys.push_back(it.key);
+      } else {
+        keys = call.keys;
+      }
+      auto gather = std::make_shared<fan_in>(std::move(keys), set ? "stored" : "deleted", fallback_,
                                              done_handler(std::move(reply)));
-      auto arrive = [gather](error_code ec, bool ok) { gather->arrive(ec, ok); };
+      auto arrive = [&gather](std::size_t i) {
+        return [gather, i](error_code ec, bool ok) { gather->arrive(i, ec, ok); };
+      };
       if (set) {
         set_options o{.ttl = call.ttl ? std::optional(std::chrono::milliseconds(*call.ttl))
                                       : std::nullopt};
-        for (auto& it : call.items) {
-          cache_.async_set(call.ns, it.key, encode_stored(it.value, it.content_type), o, arrive);
+        for (std::size_t i = 0; i < n; ++i) {
+          auto& it = call.items[i];
+          cache_.async_set(call.ns, it.key, encode_stored(it.value, it.content_type), o, arrive(i));
         }
       } else {
-        for (const auto& k : call.keys) cache_.async_del(call.ns, k, arrive);
+        for (std::size_t i = 0; i < n; ++i) cache_.async_del(call.ns, call.keys[i], arrive(i));
       }
       return;
     }

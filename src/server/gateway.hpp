@@ -31,8 +31,13 @@
 
 namespace rcache::server {
 
+/// What a failed cache operation means for an API caller: status, code and
+/// message (503 redis_unavailable for anything that kept Redis from
+/// answering).
+[[nodiscard]] api_error api_error_of(boost::system::error_code ec);
+
 /// The answer for a failed cache operation (and, in http_api.hpp, the JSON
-/// error answer for an api_error).
+/// error answer for an api_error); 503 with Retry-After.
 [[nodiscard]] api_response error_response(boost::system::error_code ec);
 
 struct gateway_options {

@@ -509,6 +509,21 @@ std::string error_json(std::string_view code, std::string_view message) {
       json::object{{"error", json::object{{"code", code}, {"message", message}}}});
 }
 
+std::string partial_failure_json(std::string_view name, std::int64_t succeeded,
+                                 const std::vector<item_error>& failed) {
+  json::array items;
+  items.reserve(failed.size());
+  for (const auto& f : failed) {
+    items.push_back(
+        json::object{{"key", f.key}, {"code", f.error.code}, {"message", f.error.message}});
+  }
+  const auto& first = failed.front().error;
+  return json::serialize(
+      json::object{{"error", json::object{{"code", first.code}, {"message", first.message}}},
+                   {name, succeeded},
+                   {"failed", std::move(items)}});
+}
+
 std::string bool_json(std::string_view name, bool v) {
   return json::serialize(json::object{{name, v}});
 }

@@ -168,6 +168,18 @@ struct stored_view {
 /// {"error":{"code":...,"message":...}}
 [[nodiscard]] std::string error_json(std::string_view code, std::string_view message);
 
+/// A failed item of a multi-key call: its key and why.
+struct item_error {
+  std::string key;
+  api_error error;
+};
+
+/// A multi-key call where some items failed: the error of the first failed
+/// item (in request order) plus {"<name>": n} (the items that succeeded) and
+/// "failed": [{"key":..,"code":..,"message":..}, ...] in request order.
+[[nodiscard]] std::string partial_failure_json(std::string_view name, std::int64_t succeeded,
+                                               const std::vector<item_error>& failed);
+
 /// One object with one field: {"<name>": true|false} / {"<name>": n}.
 [[nodiscard]] std::string bool_json(std::string_view name, bool v);
 [[nodiscard]] std::string int_json(std::string_view name, std::int64_t v);

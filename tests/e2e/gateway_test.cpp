@@ -182,6 +182,31 @@ TEST(Gateway, BatchGetSetAndInvalidation) {
   EXPECT_EQ(server.command({"DBSIZE"}).text, "0");
 }
 
+// Items of a batch succeed or fail on their own: the answer takes the first
+// failed item's status and names every failed key, in request order.
+TEST(Gateway, ABatchSetThatPartlyFailsNamesTheFailedItems) {
+  redis_server server;
+  gateway_process gw(external(server, {"--set", "cache.max_value_bytes=16"}));
+  const auto p = gw.port();
+  const std::string big(40, 'x');
+  auto set = must(http_request(p, "POST", "/v1/ns/b/batch/set",
+                               R"({"items":[{"key":"a","value":"small"},{"key":"big1","value":")" +
+                                   big + R"("},{"key":"c","value":"also small"},)" +
+                                   R"({"key":"big2","value":")" + big + R"("}]})"));
+  EXPECT_EQ(set.status, 413) << set.body;
+  const auto body = body_json(set);
+  EXPECT_EQ(body.at("error").at("code").as_string(), "value_too_large");
+  EXPECT_EQ(body.at("stored").as_int64(), 2) << set.body;
+  const auto& failed = body.at("failed").as_array();
+  ASSERT_EQ(failed.size(), 2u) << set.body;
+  EXPECT_EQ(failed[0].at("key").as_string(), "big1");
+  EXPECT_EQ(failed[0].at("code").as_string(), "value_too_large");
+  EXPECT_EQ(failed[1].at("key").as_string(), "big2");
+  EXPECT_EQ(server.command({"GET", "b:a"}).text, "small");
+  EXPECT_EQ(server.command({"GET", "b:c"}).text, "also small");
+  EXPECT_EQ(server.command({"EXISTS", "b:big1"}).text, "0");
+}
+
 TEST(Gateway, KeepAliveAndPipelinedRequestsAnswerInOrder) {
   redis_server server;
   gateway_process gw(external(server));
