@@ -240,8 +240,10 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // The server we use (or are connecting to) is no longer the right one:
   // leave it now rather than after a health check, connect timeout or
-  // backoff.
+  // backoff. A hint that comes while the topology resolves makes
+  // connect_once() resolve again.
   void on_topology_changed() {
+    ++topology_hints_;
     set_last_error(make_error_code(error::not_master), "the topology saw the server change");
     if (conn_alive_) return close_connection(make_error_code(error::connection_lost));
     if (connecting_) {
@@ -429,6 +431,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
                     permanent_error_ ? ec : make_error_code(error::not_connected));
         set_state(connection_state::disconnected, ec);
       }
+      // An attempt the topology called off (it named another server) is
+      // followed by the next one at once, as a hint during the pause would.
+      if (connect_abandoned_) continue;
       backoff_timer_.expires_after(reconnect_delay(attempt++, cfg_.reconnect_backoff_initial,
                                                    cfg_.reconnect_backoff_max, rng_()));
       co_await backoff_timer_.async_wait(nothrow);
@@ -442,7 +447,15 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     // Judged per attempt: a refusal by the last server says nothing about
     // an attempt that never reached one.
     handshake_permanent_ = false;
+    connect_abandoned_ = false;
+    // A hint while resolving may mean the answer is already old (a sentinel
+    // that had not yet switched): ask again, a few times at most.
+    auto hints = topology_hints_;
     auto resolved = co_await topology_->resolve(strand_);
+    for (int again = 0; again < 3 && resolved && hints != topology_hints_ && !stopped_; ++again) {
+      hints = topology_hints_;
+      resolved = co_await topology_->resolve(strand_);
+    }
     if (!resolved) {
       set_last_error(resolved.error(), "the topology found no server to connect to");
       co_return resolved.error();
@@ -451,7 +464,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
     const auto my_attempt = ++connect_attempt_;
     connect_timed_out_ = false;
-    connect_abandoned_ = false;
     connect_timer_.expires_after(cfg_.connect_timeout);
     connect_timer_.async_wait([self = shared_from_this(), my_attempt](error_code ec) {
       if (ec || self->connect_attempt_ != my_attempt || !self->connecting_) return;
@@ -1135,7 +1147,8 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   bool conn_alive_ = false;
   bool connecting_ = false;
   bool connect_timed_out_ = false;
-  bool connect_abandoned_ = false;  // the topology changed while connecting
+  bool connect_abandoned_ = false;    // the topology changed while connecting
+  std::uint64_t topology_hints_ = 0;  // how many times the topology said it changed
   bool permanent_error_ = false;
   bool handshake_permanent_ = false;  // SELECT / CLIENT TRACKING refused for good
   const char* stage_ = "connect";     // what connect_once() is doing, for messages

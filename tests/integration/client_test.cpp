@@ -563,6 +563,120 @@ TEST(Client, TopologyIsAskedOnEveryConnectAndCanRefuseAServer) {
   });
 }
 
+// A topology that names the servers it was given, one per resolve() (the
+// last one from then on), can hold a resolve() until released, and lets the
+// test say "changed" as a Sentinel +switch-master would.
+class scripted_topology final : public topology {
+ public:
+  explicit scripted_topology(std::vector<endpoint> answers) : answers_(std::move(answers)) {}
+  asio::awaitable<result<endpoint>> resolve(asio::any_io_executor ex) override {
+    const auto i = std::min<std::size_t>(resolves++, answers_.size() - 1);
+    if (hold_next) {
+      hold_next = false;
+      gate_.emplace(ex, std::chrono::steady_clock::time_point::max());
+      held = true;
+      co_await gate_->async_wait(nothrow);
+      held = false;
+    }
+    co_return answers_[i];
+  }
+  void watch(asio::any_io_executor ex, std::function<void()> changed) override {
+    ex_ = ex;
+    changed_ = std::move(changed);
+  }
+  // On the client's executor, as the contract asks.
+  void change() {
+    asio::post(ex_, [this] { changed_(); });
+  }
+  void release() {
+    asio::post(ex_, [this] { gate_->cancel(); });
+  }
+  std::size_t resolves = 0;
+  bool hold_next = false;  // the next resolve() waits for release()
+  bool held = false;
+
+ private:
+  std::vector<endpoint> answers_;
+  asio::any_io_executor ex_;
+  std::function<void()> changed_;
+  std::optional<asio::steady_timer> gate_;
+};
+
+endpoint at(const redis_server& s) {
+  return endpoint{.host = "127.0.0.1", .port = s.port()};
+}
+
+// Each test gives the client only a wait that the change can cut short: a
+// connect_timeout and a backoff far longer than the request's deadline.
+client_config patient(const redis_server& s) {
+  auto cfg = config_for(s);
+  cfg.connect_timeout = 120s;
+  cfg.reconnect_backoff_initial = 120s;
+  cfg.reconnect_backoff_max = 120s;
+  cfg.command_timeout = 30s;
+  return cfg;
+}
+
+TEST(Client, ATopologyChangeEndsAConnectionAttemptAtOnce) {
+  redis_server frozen;
+  redis_server good;
+  frozen.pause();  // accepts (the kernel does) but never answers HELLO
+  run([&](auto ex) -> asio::awaitable<void> {
+    auto topo = std::make_shared<scripted_topology>(std::vector{at(frozen), at(good)});
+    client c(ex, patient(good), topo);
+    std::optional<error_code> outcome;
+    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    EXPECT_TRUE(co_await eventually(
+        [&] { return topo->resolves == 1 && c.state() == connection_state::connecting; }));
+    topo->change();
+    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }, 60s));
+    EXPECT_EQ(outcome, std::optional<error_code>(error_code{}))
+        << (outcome ? outcome->message() : "no answer");
+    EXPECT_EQ(topo->resolves, 2u);
+  });
+  frozen.resume();
+}
+
+TEST(Client, ATopologyChangeWhileResolvingMakesTheClientAskAgain) {
+  redis_server frozen;
+  redis_server good;
+  frozen.pause();
+  run([&](auto ex) -> asio::awaitable<void> {
+    // The first answer, given after the change, is already old.
+    auto topo = std::make_shared<scripted_topology>(std::vector{at(frozen), at(good)});
+    topo->hold_next = true;
+    client c(ex, patient(good), topo);
+    std::optional<error_code> outcome;
+    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    EXPECT_TRUE(co_await eventually([&] { return topo->held; }));
+    topo->change();
+    topo->release();
+    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }, 60s));
+    EXPECT_EQ(outcome, std::optional<error_code>(error_code{}))
+        << (outcome ? outcome->message() : "no answer");
+    EXPECT_EQ(topo->resolves, 2u) << "asked again, and never connected to the old answer";
+  });
+  frozen.resume();
+}
+
+TEST(Client, ATopologyChangeEndsTheBackoffPause) {
+  redis_server gone;
+  redis_server good;
+  gone.kill();  // its port refuses connections
+  run([&](auto ex) -> asio::awaitable<void> {
+    auto topo = std::make_shared<scripted_topology>(std::vector{at(gone), at(good)});
+    client c(ex, patient(good), topo);
+    std::optional<error_code> outcome;
+    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    EXPECT_TRUE(co_await eventually(
+        [&] { return c.last_error().first == asio::error::connection_refused; }));
+    topo->change();
+    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }, 60s));
+    EXPECT_EQ(outcome, std::optional<error_code>(error_code{}))
+        << (outcome ? outcome->message() : "no answer");
+  });
+}
+
 // A refusal that will not fix itself (SELECT forbidden by the ACL) fails
 // waiting requests at once; an attempt that never reached a server (the
 // server is down) is not judged by that earlier refusal: its requests wait.
