@@ -534,13 +534,14 @@ TEST(ClusterFaults, ACutOffMasterIsReplacedAndNothingStaleIsRead) {
     c.command(c.index_of(promoted), {"SET", "n:" + k, "after"});
     EXPECT_TRUE(co_await test::read_until_fresh(*cache, "n", k, "after", "before"));
 
-    // Waited for off the loop, so the client keeps running meanwhile.
+    // Until the old master rejoins as a replica (waited for off the loop, so
+    // the client keeps running), and after, the node the client reads the
+    // key from never has "before".
     cut.heal();
-    const auto nodes = co_await test::off_the_loop([&] {
-      c.wait_until_ok();
-      return c.nodes();
-    });
-    EXPECT_EQ(nodes[i].role, test::cluster_role::replica) << "the old master rejoined as a replica";
+    auto rejoined = std::async(std::launch::async, [&] { c.wait_until_ok(); });
+    co_await test::never_stale_in_redis_until(*cache, "n:" + k, "before", std::move(rejoined));
+    EXPECT_EQ(c.nodes()[i].role, test::cluster_role::replica)
+        << "the old master rejoined as a replica";
     EXPECT_TRUE(co_await test::read_until_fresh(*cache, "n", k, "after", "before"));
   });
 }

@@ -1,6 +1,8 @@
-// The "nothing stale after a failover" check of the fault tests: read a key
+// The "nothing stale after a failover" checks of the fault tests: read a key
 // through the cache until the new value comes back, and fail the test if
-// the old one ever does (from the near cache or an old master).
+// the old one ever does (from the near cache or an old master); or read it
+// straight from the server the client is connected to while the topology
+// settles.
 //
 // Threading: runs on the calling coroutine's executor.
 #pragma once
@@ -10,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
+#include <future>
 #include <optional>
 #include <string>
 
@@ -33,6 +36,27 @@ inline boost::asio::awaitable<bool> read_until_fresh(
     co_await pause.async_wait(nothrow);
   }
   co_return false;
+}
+
+/// Until `settled` is ready: reads `redis_key` with GET through the cache's
+/// client (so the near cache cannot answer: this is what the connected
+/// server holds), failing the test (EXPECT) if it is ever `stale`; errors on
+/// the way (a reconnect) are allowed. Then rethrows what `settled` threw.
+inline boost::asio::awaitable<void> never_stale_in_redis_until(cache& c, std::string redis_key,
+                                                               std::string stale,
+                                                               std::future<void> settled) {
+  boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+  while (settled.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    request r;
+    r.push("GET", redis_key);
+    auto [ec, resp] = co_await c.redis().async_exec(std::move(r), nothrow);
+    if (!ec && !resp.empty()) {
+      EXPECT_NE(resp[0].str, stale) << "a stale value of " << redis_key << " from the server";
+    }
+    pause.expires_after(std::chrono::milliseconds(20));
+    co_await pause.async_wait(nothrow);
+  }
+  settled.get();
 }
 
 }  // namespace rcache::test
