@@ -40,7 +40,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -49,6 +48,7 @@
 
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
+#include "client/host_port.hpp"
 #include "cluster/command_keys.hpp"
 #include "cluster/slot_map.hpp"
 
@@ -72,17 +72,14 @@ std::string address(std::string_view host, std::uint16_t port) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
-// "host:port" -> host, port; nullopt when it is not that.
+// "host:port" (address()'s keys; an IPv6 host has no brackets) -> host,
+// port; nullopt when it is not that.
 std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view node) {
   const auto colon = node.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  unsigned port = 0;
-  const auto digits = node.substr(colon + 1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
-    return std::nullopt;
-  }
-  return std::pair{std::string(node.substr(0, colon)), static_cast<std::uint16_t>(port)};
+  const auto port = detail::parse_port(node.substr(colon + 1));
+  if (!port) return std::nullopt;
+  return std::pair{std::string(node.substr(0, colon)), *port};
 }
 
 // One command of a caller's request, or one slot's part of a split one.

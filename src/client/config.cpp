@@ -143,16 +143,10 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
     // Credentials come once, before the list ("h1,user@h2" is a typo).
     if (userinfo.find(',') != std::string_view::npos) return make_error_code(error::invalid_url);
   }
-  std::vector<endpoint> hosts;
-  while (!authority.empty()) {
-    const auto comma = authority.find(',');
-    auto h = detail::parse_host_port(authority.substr(0, comma),
-                                     sentinel ? std::uint16_t{26379} : std::uint16_t{6379});
-    if (!h) return make_error_code(error::invalid_url);
-    hosts.push_back(std::move(*h));
-    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
-  }
-  if (hosts.empty()) return make_error_code(error::invalid_url);
+  auto list =
+      detail::parse_host_list(authority, sentinel ? std::uint16_t{26379} : std::uint16_t{6379});
+  if (!list || list->empty()) return make_error_code(error::invalid_url);
+  auto& hosts = *list;
   const auto first = hosts.front().host.find(':') != std::string::npos
                          ? "[" + hosts.front().host + "]"
                          : hosts.front().host;
@@ -213,6 +207,24 @@ std::optional<endpoint> parse_host_port(std::string_view item,
   if (!p) return std::nullopt;
   ep.port = *p;
   return ep;
+}
+
+std::optional<std::vector<endpoint>> parse_host_list(std::string_view list,
+                                                     std::optional<std::uint16_t> default_port,
+                                                     std::string_view* bad) {
+  std::vector<endpoint> out;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const auto item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    auto ep = parse_host_port(item, default_port);
+    if (!ep) {
+      if (bad) *bad = item;
+      return std::nullopt;
+    }
+    out.push_back(std::move(*ep));
+  }
+  return out;
 }
 
 }  // namespace detail

@@ -1,7 +1,7 @@
 // "host[:port]" as configurations write it: a name, an IPv4 address, or an
 // IPv6 address in brackets ("[::1]:26379"); the port 1..65535. One parser
 // for the URL forms' host lists, the gateway's host-list settings and the
-// addresses the sentinels give.
+// ports the sentinels give.
 //
 // Threading: pure functions.
 #pragma once
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace rcache::detail {
 
@@ -30,5 +31,11 @@ namespace rcache::detail {
 /// brackets, or a port that is not 1..65535.
 [[nodiscard]] std::optional<endpoint> parse_host_port(std::string_view item,
                                                       std::optional<std::uint16_t> default_port);
+
+/// "item,item,..." of parse_host_port items (a trailing comma is allowed):
+/// the endpoints, or nullopt with the first bad item in `*bad` when given.
+[[nodiscard]] std::optional<std::vector<endpoint>> parse_host_list(
+    std::string_view list, std::optional<std::uint16_t> default_port,
+    std::string_view* bad = nullptr);
 
 }  // namespace rcache::detail

@@ -279,18 +279,13 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
   const auto port = r.integer<std::uint16_t>("redis.port", 1, 65535, 6379);
   // "host:port,host:port,..." of `key`; false (and the setting failed) on a bad item.
   auto endpoints = [&](std::string_view key, std::vector<endpoint>& out) {
-    std::string_view list = r.raw(key).text;
-    while (!list.empty()) {
-      const auto comma = list.find(',');
-      const auto item = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-      auto ep = detail::parse_host_port(item, std::nullopt);
-      if (!ep) {
-        r.fail(key, "'" + std::string(item) + "' is not host:port (IPv6: [address]:port)");
-        return false;
-      }
-      out.push_back(std::move(*ep));
+    std::string_view bad;
+    auto list = detail::parse_host_list(r.raw(key).text, std::nullopt, &bad);
+    if (!list) {
+      r.fail(key, "'" + std::string(bad) + "' is not host:port (IPv6: [address]:port)");
+      return false;
     }
+    out = std::move(*list);
     return true;
   };
   std::optional<client_config> cfg;
@@ -484,16 +479,17 @@ loaded_config load_config(const config_sources& sources) {
     // unless the setting is given too; otherwise the settings apply.
     auto given = [&](std::string_view key) { return r.raw(key).from != source::default_value; };
     // The URL counts when it is what the connection came from (redis.sentinels
-    // and redis.cluster_nodes win over it). Its options are in the query: the
-    // text after the first '?' (userinfo cannot hold one unencoded), before
-    // any '#', with keys decoded as parse_url decodes them.
+    // and redis.cluster_nodes win over it). Its options are in the query:
+    // before any '#' (a fragment names a Sentinel master), the text after the
+    // first '?' (userinfo cannot hold one unencoded), keys decoded as
+    // parse_url decodes them.
     const bool from_url = !r.is_set("redis.sentinels") && !r.is_set("redis.cluster_nodes");
     const auto url_text = from_url ? r.text("redis.url") : std::string();
     auto in_url = [&](std::string_view option) {
-      const auto q = url_text.find('?');
-      if (q == std::string::npos) return false;
-      const auto query = std::string_view(url_text).substr(q + 1);
-      const auto params = boost::urls::parse_query(query.substr(0, query.find('#')));
+      const auto url = std::string_view(url_text).substr(0, url_text.find('#'));
+      const auto q = url.find('?');
+      if (q == std::string_view::npos) return false;
+      const auto params = boost::urls::parse_query(url.substr(q + 1));
       if (!params) return false;
       return std::any_of(params->begin(), params->end(),
                          [&](const auto& p) { return p.key.decode() == option; });

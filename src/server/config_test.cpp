@@ -258,6 +258,10 @@ TEST(Config, UrlOptionsHoldUnlessASettingIsGiven) {
                    "timeout_ms=321&connect_timeout_ms=77"}};
   EXPECT_EQ(load_config(sentinel).config.redis->command_timeout, 321ms) << "a Sentinel URL too";
   EXPECT_EQ(load_config(sentinel).config.redis->connect_timeout, 77ms);
+  config_sources fragment;
+  fragment.env = {{"REDIS_URL", "redis-sentinel://127.0.0.1:26379#m?timeout_ms=1"}};
+  EXPECT_EQ(load_config(fragment).config.redis->command_timeout, 2000ms)
+      << "a fragment is the master's name, not options";
   config_sources encoded;
   encoded.env = {{"REDIS_URL", "redis://127.0.0.1:6379?timeout%5Fms=654"}};
   EXPECT_EQ(load_config(encoded).config.redis->command_timeout, 654ms) << "a percent-encoded key";

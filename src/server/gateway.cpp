@@ -7,6 +7,7 @@
 
 #include <rcache/request.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -84,9 +85,10 @@ struct fan_in {
       if (errors[i]) failed.push_back({keys[i], api_error_of(errors[i])});
     }
     if (failed.empty()) return json_ok(int_json(field, count));
-    const auto status = failed.front().error.status;
-    api_response r{status, "application/json", partial_failure_json(field, count, failed)};
-    r.retry_after = status == 503;
+    // The first failure's answer (status, Retry-After), with the whole story.
+    auto r = error_response(
+        *std::find_if(errors.begin(), errors.end(), [](const error_code& ec) { return bool(ec); }));
+    r.body = partial_failure_json(field, count, failed);
     return r;
   }
 
@@ -283,7 +285,7 @@ void gateway::execute(api_call call, done_handler done) {
         keys.reserve(n);
         for (const auto& it : call.items) keys.push_back(it.key);
       } else {
-        keys = call.keys;
+        keys = std::move(call.keys);
       }
       auto gather = std::make_shared<fan_in>(std::move(keys), set ? "stored" : "deleted", fallback_,
                                              done_handler(std::move(reply)));
@@ -298,7 +300,7 @@ void gateway::execute(api_call call, done_handler done) {
           cache_.async_set(call.ns, it.key, encode_stored(it.value, it.content_type), o, arrive(i));
         }
       } else {
-        for (std::size_t i = 0; i < n; ++i) cache_.async_del(call.ns, call.keys[i], arrive(i));
+        for (std::size_t i = 0; i < n; ++i) cache_.async_del(call.ns, gather->keys[i], arrive(i));
       }
       return;
     }

@@ -504,9 +504,16 @@ void format_response(std::string& out, const api_response& r, unsigned version, 
 
 // ---- JSON ------------------------------------------------------------------------
 
+namespace {
+
+json::object error_object(std::string_view code, std::string_view message) {
+  return json::object{{"error", json::object{{"code", code}, {"message", message}}}};
+}
+
+}  // namespace
+
 std::string error_json(std::string_view code, std::string_view message) {
-  return json::serialize(
-      json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+  return json::serialize(error_object(code, message));
 }
 
 std::string partial_failure_json(std::string_view name, std::int64_t succeeded,
@@ -517,11 +524,10 @@ std::string partial_failure_json(std::string_view name, std::int64_t succeeded,
     items.push_back(
         json::object{{"key", f.key}, {"code", f.error.code}, {"message", f.error.message}});
   }
-  const auto& first = failed.front().error;
-  return json::serialize(
-      json::object{{"error", json::object{{"code", first.code}, {"message", first.message}}},
-                   {name, succeeded},
-                   {"failed", std::move(items)}});
+  auto body = error_object(failed.front().error.code, failed.front().error.message);
+  body[name] = succeeded;
+  body["failed"] = std::move(items);
+  return json::serialize(body);
 }
 
 std::string bool_json(std::string_view name, bool v) {
