@@ -617,6 +617,22 @@ client_config patient(const redis_server& s) {
   return cfg;
 }
 
+// A PING sent now whose answer the test awaits later: its error, or
+// `timeout` when none came within a minute.
+class later_ping {
+ public:
+  explicit later_ping(client& c) {
+    c.async_exec(cmd("PING"), [this](error_code ec, response) { outcome_ = ec; });
+  }
+  asio::awaitable<error_code> outcome() {
+    EXPECT_TRUE(co_await eventually([this] { return outcome_.has_value(); }, 60s));
+    co_return outcome_.value_or(make_error_code(error::timeout));
+  }
+
+ private:
+  std::optional<error_code> outcome_;
+};
+
 TEST(Client, ATopologyChangeEndsAConnectionAttemptAtOnce) {
   redis_server frozen;
   redis_server good;
@@ -624,14 +640,12 @@ TEST(Client, ATopologyChangeEndsAConnectionAttemptAtOnce) {
   run([&](auto ex) -> asio::awaitable<void> {
     auto topo = std::make_shared<scripted_topology>(std::vector{at(frozen), at(good)});
     client c(ex, patient(good), topo);
-    std::optional<error_code> outcome;
-    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    later_ping ping(c);
     EXPECT_TRUE(co_await eventually(
         [&] { return topo->resolves == 1 && c.state() == connection_state::connecting; }));
     topo->change();
-    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }, 60s));
-    EXPECT_EQ(outcome, std::optional<error_code>(error_code{}))
-        << (outcome ? outcome->message() : "no answer");
+    const auto ec = co_await ping.outcome();
+    EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(topo->resolves, 2u);
   });
   frozen.resume();
@@ -646,14 +660,12 @@ TEST(Client, ATopologyChangeWhileResolvingMakesTheClientAskAgain) {
     auto topo = std::make_shared<scripted_topology>(std::vector{at(frozen), at(good)});
     topo->hold_next = true;
     client c(ex, patient(good), topo);
-    std::optional<error_code> outcome;
-    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    later_ping ping(c);
     EXPECT_TRUE(co_await eventually([&] { return topo->held; }));
     topo->change();
     topo->release();
-    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }, 60s));
-    EXPECT_EQ(outcome, std::optional<error_code>(error_code{}))
-        << (outcome ? outcome->message() : "no answer");
+    const auto ec = co_await ping.outcome();
+    EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(topo->resolves, 2u) << "asked again, and never connected to the old answer";
   });
   frozen.resume();
@@ -666,14 +678,12 @@ TEST(Client, ATopologyChangeEndsTheBackoffPause) {
   run([&](auto ex) -> asio::awaitable<void> {
     auto topo = std::make_shared<scripted_topology>(std::vector{at(gone), at(good)});
     client c(ex, patient(good), topo);
-    std::optional<error_code> outcome;
-    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    later_ping ping(c);
     EXPECT_TRUE(co_await eventually(
         [&] { return c.last_error().first == asio::error::connection_refused; }));
     topo->change();
-    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }, 60s));
-    EXPECT_EQ(outcome, std::optional<error_code>(error_code{}))
-        << (outcome ? outcome->message() : "no answer");
+    const auto ec = co_await ping.outcome();
+    EXPECT_FALSE(ec) << ec.message();
   });
 }
 
@@ -694,13 +704,11 @@ TEST(Client, ARefusedHandshakeIsNotHeldAgainstALaterAttempt) {
     server.kill();
     EXPECT_TRUE(co_await eventually(
         [&] { return c.last_error().first == asio::error::connection_refused; }));
-    std::optional<error_code> outcome;
-    c.async_exec(cmd("PING"), [&](error_code ec, response) { outcome = ec; });
+    later_ping ping(c);
     server.restart();  // on the test's thread: the server dies with the thread that started it
-    EXPECT_TRUE(co_await eventually([&] { return outcome.has_value(); }));
+    const auto ec = co_await ping.outcome();
     // It waited for the server, which refuses SELECT again.
-    EXPECT_EQ(outcome, std::optional<error_code>(make_error_code(error::handshake_failed)))
-        << (outcome ? outcome->message() : "no answer");
+    EXPECT_EQ(ec, error::handshake_failed) << ec.message();
   });
 }
 
