@@ -7,7 +7,6 @@
 
 #include <rcache/request.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -81,13 +80,15 @@ struct fan_in {
 
   api_response answer() const {
     std::vector<item_error> failed;
+    error_code first;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (errors[i]) failed.push_back({keys[i], api_error_of(errors[i])});
+      if (!errors[i]) continue;
+      if (!first) first = errors[i];
+      failed.push_back({keys[i], api_error_of(errors[i])});
     }
     if (failed.empty()) return json_ok(int_json(field, count));
     // The first failure's answer (status, Retry-After), with the whole story.
-    auto r = error_response(
-        *std::find_if(errors.begin(), errors.end(), [](const error_code& ec) { return bool(ec); }));
+    auto r = error_response(first);
     r.body = partial_failure_json(field, count, failed);
     return r;
   }
