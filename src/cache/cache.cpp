@@ -20,7 +20,12 @@
 //   - Redis Cluster: a node's connection lost or slots moved -> the client's
 //     `invalidate-slots` push drops the keys of those slots only, and the
 //     connection states above do not empty L1 (they are per node);
-//   - our own writes              -> the key dropped before the write is sent.
+//   - our own writes              -> the key dropped before the write is sent
+//                                    and again when its reply arrives;
+//   - a read that completes       -> stored only if nothing (an invalidation,
+//                                    a rival read of the key) came since it
+//                                    was sent; a read that finds no value
+//                                    drops the key (near_cache.hpp says why).
 //
 // Threading: every public method is thread-safe. Namespaces are immutable
 // snapshots behind a shared_mutex; single-flight state is under a mutex; L1,
@@ -217,6 +222,15 @@ struct state : std::enable_shared_from_this<state> {
 
   bool l1_for(const ns_state& ns) const { return l1 && ns.opts.near_cache; }
 
+  // A write of `full` was answered. The key was dropped before the write
+  // was sent; a read on another connection may have stored the old value
+  // since (Redis ran it before the write), and its invalidation is still on
+  // its way on that connection. Dropping it again here, before the writer
+  // hears back, means the writer never reads its own write's predecessor.
+  void after_write(const std::string& full) {
+    if (l1) l1->invalidate(full);
+  }
+
   // ---- events from the connection (client strand) ----
 
   void on_push(const value& v) {
@@ -281,8 +295,8 @@ namespace {
 using cache_detail::ns_state;
 using cache_detail::state;
 
-// Stores a value read from Redis in L1, unless the key was invalidated
-// since `token` was taken. Its local lifetime is never longer than on the
+// Stores a value read from Redis in L1, unless the key was invalidated (or
+// filled by a rival read) since `token` was taken. Its local lifetime is never longer than on the
 // server, nor than the L1 cap, nor reaches into a stale-while-revalidate
 // grace period (which only a Redis read can notice and refresh).
 void fill_l1(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
@@ -290,7 +304,12 @@ void fill_l1(state& st, const ns_state& ns, const std::string& full, const std::
   auto local = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
   if (pttl >= 0)
     local = std::min(local, ms(pttl) - std::chrono::duration_cast<ms>(ns.opts.stale_grace));
-  if (local.count() <= 0) return;
+  if (local.count() <= 0) {
+    // Nothing to store, yet this read's value is going to its caller: an
+    // entry a rival fill left is no newer, so it goes (see near_cache.hpp).
+    st.l1->invalidate(full);
+    return;
+  }
   (void)st.l1->put(full, std::make_shared<const std::string>(plain), clock::now() + local, token);
 }
 
@@ -340,15 +359,14 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
       done(make_error_code(error::redis_error), std::nullopt, -2, false);
       return;
     }
-    if (got.is_null()) {
-      done({}, std::nullopt, -2, false);
-      return;
+    if (got.is_null() || codec::is_absent_marker(got.str)) {
+      // A read that found no value drops what a rival read may have stored.
+      if (use_l1) st->l1->invalidate(full);
+      if (got.is_null()) return done({}, std::nullopt, -2, false);
+      st->bytes_in->inc(got.str.size());
+      return done({}, std::nullopt, pttl, true);
     }
     st->bytes_in->inc(got.str.size());
-    if (codec::is_absent_marker(got.str)) {
-      done({}, std::nullopt, pttl, true);
-      return;
-    }
     auto plain = codec::decode(got.str, full, st->codec);
     if (!plain) {
       st->count_error(plain.error());
@@ -593,15 +611,15 @@ class cache_impl final : public cache {
     push_set(r, t->full, **stored, t->ns->ttl_for(key), o);
     auto st = st_;
     const auto t0 = clock::now();
-    st_->redis->async_exec(std::move(r),
-                           [st, t0, h = std::move(h)](error_code ec, response resp) mutable {
-                             st->op_set->record(clock::now() - t0);
-                             if (!ec && resp.at(0).is_error())
-                               ec = make_error_code(error::redis_error);
-                             if (ec) st->count_error(ec);
-                             const bool written = !ec && !resp.at(0).is_null();
-                             complete_now(st->executor(), std::move(h), ec, written);
-                           });
+    st_->redis->async_exec(std::move(r), [st, t0, full = t->full, h = std::move(h)](
+                                             error_code ec, response resp) mutable {
+      st->op_set->record(clock::now() - t0);
+      st->after_write(full);
+      if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
+      if (ec) st->count_error(ec);
+      const bool written = !ec && !resp.at(0).is_null();
+      complete_now(st->executor(), std::move(h), ec, written);
+    });
   }
 
   // One command for one key whose reply becomes a bool or an integer.
@@ -616,13 +634,16 @@ class cache_impl final : public cache {
     build(r, *t);
     auto st = st_;
     const auto t0 = clock::now();
-    st_->redis->async_exec(std::move(r), [st, t0, latency, h = std::move(h), convert](
-                                             error_code ec, response resp) mutable {
-      latency->record(clock::now() - t0);
-      if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
-      if (ec) st->count_error(ec);
-      complete_now(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
-    });
+    auto written = invalidate ? std::optional(t->full) : std::nullopt;
+    st_->redis->async_exec(
+        std::move(r), [st, t0, latency, written = std::move(written), h = std::move(h), convert](
+                          error_code ec, response resp) mutable {
+          latency->record(clock::now() - t0);
+          if (written) st->after_write(*written);
+          if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
+          if (ec) st->count_error(ec);
+          complete_now(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
+        });
   }
 
   static bool positive(const value& v) { return v.integer > 0; }
@@ -720,6 +741,7 @@ class cache_impl final : public cache {
         const auto& t = targets[fills[j].index];
         const value& got = values[j];
         if (got.is_null() || codec::is_absent_marker(got.str)) {
+          if (fills[j].token) st->l1->invalidate(t.full);  // as in fetch()
           t.ns->misses->inc();
           continue;
         }
@@ -742,6 +764,7 @@ class cache_impl final : public cache {
   void do_set_many(const std::string& ns, std::vector<std::pair<std::string, std::string>> items,
                    bool_handler h) override {
     request r = fail_fast_request();
+    std::vector<std::string> written;
     for (auto& [key, v] : items) {
       auto t = resolve(ns, key);
       if (!t) return finish(std::move(h), t.error(), false);
@@ -749,19 +772,21 @@ class cache_impl final : public cache {
       if (!stored) return finish(std::move(h), stored.error(), false);
       if (st_->l1) st_->l1->invalidate(t->full);
       if (*stored) push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
+      written.push_back(std::move(t->full));
     }
     if (r.empty()) return finish(std::move(h), error_code{}, true);
     auto st = st_;
     const auto t0 = clock::now();
-    st_->redis->async_exec(std::move(r),
-                           [st, t0, h = std::move(h)](error_code ec, response resp) mutable {
-                             st->op_set_many->record(clock::now() - t0);
-                             for (const auto& v : resp) {
-                               if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
-                             }
-                             if (ec) st->count_error(ec);
-                             complete_now(st->executor(), std::move(h), ec, !ec);
-                           });
+    st_->redis->async_exec(std::move(r), [st, t0, written = std::move(written), h = std::move(h)](
+                                             error_code ec, response resp) mutable {
+      st->op_set_many->record(clock::now() - t0);
+      for (const auto& full : written) st->after_write(full);
+      for (const auto& v : resp) {
+        if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
+      }
+      if (ec) st->count_error(ec);
+      complete_now(st->executor(), std::move(h), ec, !ec);
+    });
   }
 
   // ---- invalidation by pattern ----
@@ -1018,7 +1043,8 @@ class cache_impl final : public cache {
              std::chrono::duration_cast<ms>(ns->opts.negative_ttl).count());
     }
     if (!r.empty()) {
-      st->redis->async_exec(std::move(r), [st](error_code e, response) {
+      st->redis->async_exec(std::move(r), [st, full](error_code e, response) {
+        st->after_write(full);
         if (e) st->count_error(e);
       });
     }

@@ -24,6 +24,7 @@
 #include <iterator>
 #include <sstream>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -228,6 +229,13 @@ void redis_process::start() {
     throw start_error(reason::bad_options, "redis_process: cannot create " + options_.dir.string() +
                                                ": " + ec.message());
   }
+  // The directory holds the config (with any requirepass), the socket and
+  // the data: the owner's alone, whatever mode it was created or found with.
+  fs::permissions(options_.dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) {
+    throw start_error(reason::bad_options, "redis_process: cannot make " + options_.dir.string() +
+                                               " private (mode 0700): " + ec.message());
+  }
   // sun_path holds 108 bytes including the terminating NUL.
   if (options_.unix_socket && unix_socket_path().native().size() > 107) {
     throw start_error(reason::bad_options,
@@ -256,6 +264,16 @@ void redis_process::restart() {
 }
 
 void redis_process::write_config() {
+  // Mode 0600 before a byte is written: the file may hold a password. An
+  // older file of another mode is narrowed too.
+  {
+    unique_fd fd(::open(config_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (fd.get() < 0 || ::fchmod(fd.get(), 0600) != 0) {
+      throw start_error(
+          start_error::reason::bad_options,
+          "redis_process: cannot create " + config_path().string() + ": " + std::strerror(errno));
+    }
+  }
   std::ofstream out(config_path(), std::ios::trunc);
   out << "# Written by rcache::embedded::redis_process; directives after the launcher's own.\n"
       << "daemonize no\n"
@@ -286,7 +304,7 @@ void redis_process::spawn(const fs::path& executable) {
   std::string dir = options_.dir.string();
   std::vector<char*> argv{exe.data(), conf.data(), nullptr};
 
-  unique_fd log_fd(::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  unique_fd log_fd(::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   unique_fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (log_fd.get() < 0 || null_fd.get() < 0) {
     throw start_error(reason::spawn_failed, "redis_process: cannot open " + log_path().string() +

@@ -64,9 +64,10 @@ struct process_options {
   /// unresolved: redis picks Sentinel mode from argv[0] naming redis-sentinel.
   std::string executable = "redis-server";
 
-  /// The data directory (redis' `dir`); created when missing, made absolute.
-  /// Holds the config file, the unix socket, the log, and any RDB/AOF files.
-  /// Required.
+  /// The data directory (redis' `dir`); created when missing, made absolute,
+  /// and set to mode 0700 at every start (the config file, written 0600,
+  /// may hold a password). Holds the config file, the unix socket, the log,
+  /// and any RDB/AOF files. Required.
   std::filesystem::path dir{};
 
   /// The config file's name inside `dir` ("sentinel.conf" for Sentinel).

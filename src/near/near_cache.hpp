@@ -15,12 +15,25 @@
 // read, then put(key, value, expires_at, token). An invalidate(key),
 // invalidate_if(), invalidate_prefix() or clear() that starts after
 // begin_fill() makes the matching put() a no-op, so a value read from Redis
-// while its key was being invalidated is never stored. It costs nothing per
-// pending fill: each shard keeps an invalidation sequence number and, for 256
-// buckets of key hashes, the sequence number of the last invalidation in that
-// bucket. A put is refused if its token's sequence number is older than the
-// bucket's. Two keys sharing a bucket can make a put be refused needlessly (a
-// false positive: one lost fill, counted in stats().rejected_fills); a stale
+// while its key was being invalidated is never stored.
+//
+// Two fills of one key that overlap are refused too, the later put() as a
+// no-op that also drops the entry the earlier one stored (unless it holds
+// the same bytes). Over one connection, replies come in the order Redis ran
+// the reads; over several (a connection per thread), they need not: a read
+// that Redis ran first may complete last, and storing it would serve a
+// version older than the one its rival's caller was just given (reads that
+// go backwards). Neither value is kept, since which is newer is unknown; the
+// next read misses and fetches the current one. A read that finds nothing
+// to store (absent key, too short a TTL) calls invalidate(key) for the same
+// reason.
+//
+// It costs nothing per pending fill: each shard keeps a sequence number of
+// events (invalidations and completed fills) and, for 256 buckets of key
+// hashes, the sequence number of the last event in that bucket. A put is
+// refused if its token's sequence number is older than the bucket's. Two
+// keys sharing a bucket can make a put be refused needlessly (a false
+// positive: one lost fill, counted in stats().rejected_fills); a stale
 // value is never accepted.
 //
 // Threading: every member function may be called from any thread
@@ -66,7 +79,7 @@ struct near_cache_stats {
   std::uint64_t expired = 0;         // entries dropped because their TTL ran out
   std::uint64_t evictions = 0;       // entries dropped by the policy to make room
   std::uint64_t invalidations = 0;   // entries dropped by invalidate*() or clear()
-  std::uint64_t rejected_fills = 0;  // put() refused: an invalidation raced the fill
+  std::uint64_t rejected_fills = 0;  // put() refused: an invalidation or a fill raced it
   std::uint64_t oversized = 0;       // put() refused: the entry exceeds a shard's budget
 };
 
@@ -106,11 +119,14 @@ class near_cache {
   /// Stores `value` (not null) for `key` until `expires_at`, replacing any
   /// present value, evicting as the policy decides. Returns false, storing
   /// nothing, when an invalidation of `key` (or a clear, or an
-  /// invalidate_if/prefix) started after begin_fill() returned `token`, when
-  /// `token` belongs to another key, or when the entry is larger than a
-  /// shard's byte budget (then a value already present is dropped, since it
-  /// is older). The caller passes expires_at no later than the server's
-  /// remaining TTL. Copies `key`.
+  /// invalidate_if/prefix) or another put() of `key` came after begin_fill()
+  /// returned `token` (then a present value with other bytes is dropped: its
+  /// order against this one is unknown), when `token` belongs to another
+  /// key, or when the entry is larger than a shard's byte budget (then a
+  /// value already present is dropped, since it is older). Every put()
+  /// counts as an event for the fills of `key` still pending. The caller
+  /// passes expires_at no later than the server's remaining TTL. Copies
+  /// `key`.
   [[nodiscard]] bool put(std::string_view key, value_ptr value, clock::time_point expires_at,
                          const fill_token& token);
 

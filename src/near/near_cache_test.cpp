@@ -278,6 +278,47 @@ TEST(FillProtocol, PrefixInvalidationAfterBeginFillRefusesEveryPendingPut) {
   EXPECT_FALSE(c.put("other:k", make_value("v"), never, other));
 }
 
+// Two fills of one key over two connections: Redis ran read A (version 1)
+// before read B (version 2), but A's reply is processed last. B's caller
+// has been given version 2; storing A's version 1 would make the next hit
+// go backwards (issue 11, item 4). Neither is kept.
+TEST(FillProtocol, AnOverlappingOlderFillNeverReplacesANewerOne) {
+  near_cache c({.max_bytes = 1 << 20, .max_entries = 1000});
+  const fill_token a = c.begin_fill("k");
+  const fill_token b = c.begin_fill("k");
+  EXPECT_TRUE(c.put("k", make_value("2"), never, b));
+  EXPECT_FALSE(c.put("k", make_value("1"), never, a));
+  EXPECT_EQ(c.get("k", t0), nullptr) << "which read is newer is unknown: neither is served";
+  EXPECT_EQ(c.stats().rejected_fills, 1u);
+}
+
+// The other order: the older read completes first and is stored; the newer
+// one, whose caller is being given version 2, finds it and drops it.
+TEST(FillProtocol, ALaterOverlappingFillDropsTheEntryOfTheEarlierOne) {
+  near_cache c({.max_bytes = 1 << 20, .max_entries = 1000});
+  const fill_token a = c.begin_fill("k");
+  const fill_token b = c.begin_fill("k");
+  EXPECT_TRUE(c.put("k", make_value("1"), never, a));
+  EXPECT_FALSE(c.put("k", make_value("2"), never, b));
+  EXPECT_EQ(c.get("k", t0), nullptr);
+  // Once nothing overlaps, fills store again.
+  EXPECT_TRUE(fill(c, "k", make_value("3")));
+  EXPECT_EQ(*c.get("k", t0), "3");
+}
+
+// Overlapping reads that saw the same bytes (a burst of misses on one key)
+// keep the entry: nothing can go backwards.
+TEST(FillProtocol, OverlappingFillsOfTheSameBytesKeepTheEntry) {
+  near_cache c({.max_bytes = 1 << 20, .max_entries = 1000});
+  std::vector<fill_token> tokens;
+  for (int i = 0; i < 8; ++i) tokens.push_back(c.begin_fill("k"));
+  int stored = 0;
+  for (const auto& t : tokens) stored += c.put("k", make_value("same"), never, t);
+  EXPECT_EQ(stored, 1);
+  ASSERT_NE(c.get("k", t0), nullptr);
+  EXPECT_EQ(*c.get("k", t0), "same");
+}
+
 TEST(FillProtocol, InvalidationBeforeBeginFillDoesNotRefuse) {
   near_cache c({.max_bytes = 1 << 20, .max_entries = 1000});
   c.invalidate("k");

@@ -18,7 +18,7 @@ constexpr std::size_t initial_table_slots = 64;
 constexpr std::uint8_t promote_threshold = 1;
 constexpr std::uint8_t max_freq = 3;
 
-[[nodiscard]] std::size_t invalidation_bucket(std::uint64_t hash) noexcept {
+[[nodiscard]] std::size_t event_bucket(std::uint64_t hash) noexcept {
   return static_cast<std::size_t>(hash >> 48) & 0xff;
 }
 
@@ -85,7 +85,19 @@ std::uint32_t shard::find(std::string_view key, std::uint64_t hash) noexcept {
 bool shard::put(std::string_view key, std::uint64_t hash, value_ptr value,
                 clock::time_point expires_at, std::uint64_t token_sequence, std::size_t charge) {
   std::lock_guard lock(mutex_);
-  if (token_sequence < fill_floor_ || token_sequence < invalidated_at_[invalidation_bucket(hash)]) {
+  const bool raced = token_sequence < fill_floor_ || token_sequence < event_at_[event_bucket(hash)];
+  // A completed fill is itself an event for the fills of its bucket still
+  // pending: theirs began before this one ended.
+  note_event(hash);
+  if (raced) {
+    // An invalidation or another fill of this key came between begin_fill
+    // and now. Over several connections, which of two reads Redis ran last
+    // is unknown, and this one's value is being handed to its caller: an
+    // entry holding other bytes may be the older, so it goes too.
+    if (const std::uint32_t old = find(key, hash); old != npos && *at(old).value != *value) {
+      remove_entry(old);
+      invalidations_.add();
+    }
     rejected_fills_.add();
     return false;
   }
@@ -144,7 +156,7 @@ bool shard::put(std::string_view key, std::uint64_t hash, value_ptr value,
 
 bool shard::invalidate(std::string_view key, std::uint64_t hash) {
   std::lock_guard lock(mutex_);
-  note_invalidation(hash);
+  note_event(hash);
   const std::uint32_t i = find(key, hash);
   if (i == npos) return false;
   remove_entry(i);
@@ -184,9 +196,9 @@ std::size_t shard::evict_expired(clock::time_point now) {
   return remove_where([&](const entry& e) { return e.expires_at <= now; }, expired_);
 }
 
-void shard::note_invalidation(std::uint64_t hash) noexcept {
+void shard::note_event(std::uint64_t hash) noexcept {
   const std::uint64_t seq = sequence_.load(std::memory_order_relaxed) + 1;
-  invalidated_at_[invalidation_bucket(hash)] = seq;
+  event_at_[event_bucket(hash)] = seq;
   sequence_.store(seq, std::memory_order_release);
 }
 

@@ -93,7 +93,7 @@ class alignas(64) shard {
   static constexpr std::uint32_t npos = 0xffffffffu;
   static constexpr std::size_t chunk_entries = 256;
   static constexpr std::size_t inline_key_capacity = 66;
-  static constexpr std::size_t invalidation_buckets = 256;
+  static constexpr std::size_t event_buckets = 256;
 
   enum class queue_id : std::uint8_t { none, small, main };
 
@@ -166,7 +166,7 @@ class alignas(64) shard {
   [[nodiscard]] bool ghost_recall(std::uint64_t hash) noexcept;
   [[nodiscard]] std::uint32_t ghost_window() const noexcept;
 
-  void note_invalidation(std::uint64_t hash) noexcept;
+  void note_event(std::uint64_t hash) noexcept;
   void refuse_pending_fills() noexcept;
   template <typename Pred>
   std::size_t remove_where(Pred pred, shard_counter& counter);
@@ -192,15 +192,16 @@ class alignas(64) shard {
   std::vector<ghost_record> ghost_;  // power-of-two size, resized with table_
   std::uint32_t ghost_clock_ = 0;
 
-  // Fill protocol. sequence_ counts invalidation events; a token carries its
-  // value at begin_fill. invalidated_at_[b] is the sequence number of the last
-  // invalidation of a key in bucket b, fill_floor_ that of the last event that
-  // refused every pending fill (clear, invalidate_if). A put with token t is
-  // accepted iff t >= fill_floor_ and t >= invalidated_at_[bucket]. Both only
-  // grow, so a key's own invalidation is never forgotten.
+  // Fill protocol. sequence_ counts events (invalidations and completed
+  // fills); a token carries its value at begin_fill. event_at_[b] is the
+  // sequence number of the last event of a key in bucket b, fill_floor_ that
+  // of the last event that refused every pending fill (clear,
+  // invalidate_if). A put with token t is accepted iff t >= fill_floor_ and
+  // t >= event_at_[bucket]. Both only grow, so a key's own invalidation or
+  // rival fill is never forgotten.
   alignas(64) std::atomic<std::uint64_t> sequence_{0};
   std::uint64_t fill_floor_ = 0;
-  std::array<std::uint64_t, invalidation_buckets> invalidated_at_{};
+  std::array<std::uint64_t, event_buckets> event_at_{};
 
   shard_counter count_;
   shard_counter bytes_;

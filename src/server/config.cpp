@@ -48,6 +48,7 @@ constexpr setting_def settings_table[] = {
     {"server.shutdown_timeout_ms", "", "10000", "SIGTERM: how long in-flight requests may finish"},
     {"server.max_namespaces", "", "1000", "distinct namespaces served (they are metric labels)"},
     {"server.max_batch_keys", "", "1000", "keys in one batch or invalidation request"},
+    {"server.max_response_bytes", "", "67108864", "largest batch answer (413 above)"},
     {"redis.url", "REDIS_URL", "", "redis://, rediss:// or unix:// URL; wins over host/port"},
     {"redis.host", "REDIS_HOST", "", "Redis host (unset with url and port: embedded Redis)"},
     {"redis.port", "REDIS_PORT", "", "Redis port (default 6379 when host is set)"},
@@ -434,6 +435,8 @@ loaded_config load_config(const config_sources& sources) {
   c.shutdown_timeout = r.millis("server.shutdown_timeout_ms", c.shutdown_timeout);
   c.max_namespaces = r.integer<std::size_t>("server.max_namespaces", 1, 9000, 0);
   c.max_batch_keys = r.integer<std::size_t>("server.max_batch_keys", 1, 100'000, 0);
+  c.max_response_bytes =
+      r.integer<std::size_t>("server.max_response_bytes", 1024, std::size_t{1} << 32, 0);
 
   parse_redis(r, c, out.settings);
   c.data_dir = r.text("embedded.dir");

@@ -51,6 +51,7 @@ struct gateway_config {
   std::chrono::milliseconds shutdown_timeout{10'000};
   std::size_t max_namespaces = 1000;
   std::size_t max_batch_keys = 1000;
+  std::size_t max_response_bytes = 64u * 1024 * 1024;  // a batch answer's JSON
 
   // ---- [redis] / [embedded] ----
   /// The Redis to use; nullopt: the embedded default (a private redis-server).

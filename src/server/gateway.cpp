@@ -50,6 +50,12 @@ api_response value_answer(std::string stored, std::string_view if_none_match) {
   return r;
 }
 
+api_response response_too_large(std::size_t max) {
+  return error_response(api_error{413, "response_too_large",
+                                  "the answer would be larger than server.max_response_bytes (" +
+                                      std::to_string(max) + "); ask for fewer keys"});
+}
+
 api_response no_such_key() {
   return error_response(api_error{404, "not_found", "no such key"});
 }
@@ -267,10 +273,17 @@ void gateway::execute(api_call call, done_handler done) {
     case api_op::batch_get:
       cache_.async_get_many(
           call.ns, call.keys,
-          [rep = std::move(reply), keys = call.keys](
+          [rep = std::move(reply), keys = call.keys, max = options_.max_response_bytes](
               error_code ec, std::vector<std::optional<std::string>> values) mutable {
             if (ec) return rep(error_response(ec));
-            rep(json_ok(batch_get_json(keys, values)));
+            // The values alone past the limit: refused before any JSON is
+            // built (it is only ever larger: escapes, base64, the keys).
+            std::size_t raw = 0;
+            for (const auto& v : values) raw += v ? v->size() : 0;
+            if (raw > max) return rep(response_too_large(max));
+            auto body = batch_get_json(keys, values);
+            if (body.size() > max) return rep(response_too_large(max));
+            rep(json_ok(std::move(body)));
           });
       return;
     case api_op::batch_set:

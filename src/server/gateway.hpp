@@ -43,6 +43,8 @@ namespace rcache::server {
 struct gateway_options {
   std::size_t max_namespaces = 1000;
   bool monitoring = true;
+  /// The largest batch answer (its JSON), in bytes: past it, 413.
+  std::size_t max_response_bytes = 64u * 1024 * 1024;
   /// /readyz: how long the PING to Redis may take.
   std::chrono::milliseconds ready_timeout{1000};
 };

@@ -5,21 +5,47 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
 #include <openssl/evp.h>
+#include <unordered_set>
 
 namespace rcache::server {
 namespace {
 
 namespace json = boost::json;
+using boost::system::error_code;
 
 constexpr std::string_view envelope_magic = "\xC1RT\x01";
 constexpr std::int64_t max_ttl_seconds = 10LL * 365 * 86400;
 
 api_error bad_request(std::string code, std::string message) {
   return {400, std::move(code), std::move(message)};
+}
+
+api_error invalid_ttl() {
+  return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds from 0 to " +
+                                        std::to_string(max_ttl_seconds));
+}
+
+// The bytes a path may hold unescaped (RFC 3986 pchar and '/'): unreserved,
+// sub-delims, ':' and '@'. Anything else, '%' included, takes Boost.URL's
+// full check; raw bytes 0x80-0xFF or controls fail it.
+constexpr auto plain_path_chars = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (unsigned char c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (unsigned char c = '0'; c <= '9'; ++c) t[c] = true;
+  for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@/")) t[c] = true;
+  return t;
+}();
+
+bool plain_path(std::string_view target) {
+  if (target.empty() || target.front() != '/') return false;
+  return std::all_of(target.begin(), target.end(),
+                     [](char c) { return plain_path_chars[static_cast<unsigned char>(c)]; });
 }
 
 // No ':' (which the library allows): the prefix is "<ns>:", so namespace
@@ -81,14 +107,110 @@ std::string base64_encode(std::string_view in) {
   return out;
 }
 
+// Boost.JSON's own parse handler (what json::parse builds values with),
+// plus one check: no object repeats a key. json::parse would keep one of
+// the two silently, so {"keys":["a"],"keys":["b"]} would mean whichever
+// the reader did not expect.
+class strict_handler {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  json::value_stack st;
+  std::string duplicate;  // the repeated key, when the parse stopped on one
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) {
+    keys_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t n, error_code& ec) {
+    // Sorted once per object: a hostile body of many keys stays O(n log n).
+    auto& keys = keys_.back();
+    std::sort(keys.begin(), keys.end());
+    const auto twice = std::adjacent_find(keys.begin(), keys.end());
+    if (twice != keys.end()) {
+      duplicate = *twice;
+      ec = make_error_code(boost::system::errc::invalid_argument);
+      return false;
+    }
+    keys_.pop_back();
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(error_code&) { return true; }
+  bool on_array_end(std::size_t n, error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, error_code&) {
+    key_.append(s.data(), s.size());
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, error_code&) {
+    key_.append(s.data(), s.size());
+    keys_.back().push_back(std::move(key_));
+    key_.clear();
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, error_code&) {
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, error_code&) { return true; }
+  bool on_comment(json::string_view, error_code&) { return true; }
+
+ private:
+  std::vector<std::vector<std::string>> keys_;  // per open object
+  std::string key_;                             // a key arriving in parts
+};
+
 // The request body as one JSON object; errors name what is wrong.
 std::variant<json::object, api_error> body_object(std::string_view body) {
   if (body.empty()) return bad_request("invalid_json", "the request needs a JSON object body");
-  boost::system::error_code ec;
   json::parse_options opts;
   opts.max_depth = 8;
-  json::value v = json::parse(body, ec, {}, opts);
+  json::basic_parser<strict_handler> parser(opts);
+  parser.handler().st.reset();
+  error_code ec;
+  const auto used = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && used < body.size()) ec = json::error::extra_data;
+  if (ec && !parser.handler().duplicate.empty()) {
+    return bad_request("invalid_json",
+                       "the field '" + parser.handler().duplicate + "' appears twice in an object");
+  }
   if (ec) return bad_request("invalid_json", "the body is not valid JSON: " + ec.message());
+  json::value v = parser.handler().st.release();
   if (!v.is_object()) return bad_request("invalid_json", "the body must be a JSON object");
   return std::move(v.as_object());
 }
@@ -117,6 +239,17 @@ std::optional<api_error> key_list(const json::value* v, std::string_view ns,
     if (auto e = check_key(ns, k.as_string(), limits)) return e;
     out.emplace_back(k.as_string());
   }
+  // A key asked for twice is answered once (first place kept): the same key
+  // a thousand times must not cost a thousand copies of its value.
+  std::unordered_set<std::string_view> kept(out.begin(), out.end());
+  if (kept.size() != out.size()) {
+    kept.clear();
+    std::vector<std::string> unique;
+    for (const auto& k : out) {
+      if (kept.insert(k).second) unique.push_back(k);
+    }
+    out = std::move(unique);
+  }
   return std::nullopt;
 }
 
@@ -131,7 +264,7 @@ std::optional<api_error> parse_batch_set(const json::object& o, const api_limits
   if (auto e = only_fields(o, {"items", "ttl"})) return e;
   if (const auto* ttl = o.if_contains("ttl")) {
     if (!ttl->is_int64() || ttl->as_int64() < 0 || ttl->as_int64() > max_ttl_seconds) {
-      return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds, 0 or more");
+      return invalid_ttl();
     }
     call.ttl = std::chrono::seconds(ttl->as_int64());
   }
@@ -149,7 +282,8 @@ std::optional<api_error> parse_batch_set(const json::object& o, const api_limits
     if (auto e = only_fields(item, {"key", "value", "value_base64", "content_type"})) return e;
     batch_item b;
     const auto* key = item.if_contains("key");
-    if (!key || !key->is_string()) return bad_request("invalid_json", "every item needs a 'key'");
+    if (!key) return bad_request("invalid_json", "every item needs a 'key'");
+    if (!key->is_string()) return bad_request("invalid_json", "an item's 'key' must be a string");
     b.key = key->as_string();
     if (auto e = check_key(call.ns, b.key, limits)) return e;
     const auto* value = item.if_contains("value");
@@ -216,8 +350,7 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
   // Boost.URL decodes and checks the rest (percent-escapes, a query).
   std::vector<std::string> segs;
   std::optional<boost::urls::url_view> url;
-  const bool plain = !req.target.empty() && req.target.front() == '/' &&
-                     req.target.find_first_of("%?#") == std::string_view::npos;
+  const bool plain = plain_path(req.target);
   if (plain) {
     std::string_view rest = req.target.substr(1);
     for (;;) {
@@ -301,11 +434,16 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
   const bool takes_ttl = call.op == api_op::put || call.op == api_op::touch;
   bool nx = false;
   bool xx = false;
-  for (auto p : url ? url->params() : boost::urls::params_view()) {
+  const auto params = url ? url->params() : boost::urls::params_view();
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    const auto p = *it;
+    // A parameter given twice is refused, not "the last one wins".
+    if (std::any_of(params.begin(), it, [&](const auto& q) { return q.key == p.key; })) {
+      return bad_request("bad_request", "query parameter '" + p.key + "' is given twice");
+    }
     if (takes_ttl && p.key == "ttl") {
       auto ttl = parse_seconds(p.value);
-      if (!ttl)
-        return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds, 0 or more");
+      if (!ttl) return invalid_ttl();
       call.ttl = ttl;
     } else if (call.op == api_op::put && (p.key == "nx" || p.key == "xx")) {
       auto f = parse_flag(p.value);

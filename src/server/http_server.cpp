@@ -23,12 +23,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/json/object.hpp>
 #include <ctime>
 #include <list>
 #include <unordered_map>
 
+#include "server/http_request.hpp"
 #include "server/log.hpp"
 
 namespace rcache::server {
@@ -100,6 +101,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
         cfg(c),
         acceptor(*contexts.front()),
         live(contexts.size()) {
+    read_limits.max_head_bytes = c.max_header_bytes;
+    read_limits.max_body_bytes = c.max_body_bytes;
     limits.max_key_bytes = c.cache.max_key_size;
     limits.max_batch_keys = c.max_batch_keys;
     auto& reg = gw.http_metrics();
@@ -118,6 +121,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
   gateway& gw;
   const gateway_config& cfg;
   api_limits limits;
+  request_limits read_limits;
   tcp::acceptor acceptor;
   std::size_t next_context = 0;
   std::atomic<std::size_t> open{0};
@@ -193,7 +197,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       const auto ep = conn->socket.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(read_buffer_bytes(read_limits));
     std::string out;  // the response being written, reused
     for (;;) {
       // ---- wait for a request, under the idle deadline ----
@@ -209,15 +213,12 @@ struct http_server::state : std::enable_shared_from_this<state> {
       const auto t0 = clock::now();
 
       // ---- read it, under the read deadline ----
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
-      parser.body_limit(cfg.max_body_bytes);
+      request_parser parser(read_limits);
       conn->expires_after(cfg.read_timeout);
       auto [hec, hn] = co_await http::async_read_header(conn->socket, buffer, parser, use_tuple);
       error_code ec = hec;
       if (!ec && !parser.is_done()) {
-        const auto& head = parser.get();
-        if (beast::iequals(head[http::field::expect], "100-continue")) {
+        if (parser.expects_continue()) {
           if (parser.content_length() && *parser.content_length() > cfg.max_body_bytes) {
             ec = http::error::body_limit;  // refuse before the client sends it
           } else {
@@ -237,16 +238,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
             ec == http::error::partial_message) {
           break;  // the peer went away or was too slow: nothing to answer
         }
-        api_error e{400, "bad_request", "malformed HTTP request: " + ec.message()};
-        if (ec == http::error::body_limit) {
-          e = {413, "payload_too_large",
-               "the body is larger than server.max_body_bytes (" +
-                   std::to_string(cfg.max_body_bytes) + ")"};
-        } else if (ec == http::error::header_limit) {
-          e = {431, "headers_too_large",
-               "the request head is larger than server.max_header_bytes (" +
-                   std::to_string(cfg.max_header_bytes) + ")"};
-        }
+        const auto e = request_error_of(ec, parser, read_limits);
         co_await send(*conn, whole_response(error_response(e), false), cfg.write_timeout);
         record(unmatched_route, e.status, clock::now() - t0);
         break;  // the rest of the stream cannot be trusted
@@ -257,14 +249,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       // timeout), and the write below sets the next one.
       conn->deadline = clock::time_point::max();
       in_flight->add(1);
-      auto& req = parser.get();
-      http_request_view view;
-      view.method = method_from(req.method_string());
-      view.target = req.target();
-      view.content_type = req[http::field::content_type];
-      view.if_none_match = req[http::field::if_none_match];
-      view.body = req.body();
-      auto parsed = parse_call(view, limits);
+      auto parsed = parse_call(parser.view(), limits);
       api_response answer;
       std::string_view route = unmatched_route;
       if (auto* e = std::get_if<api_error>(&parsed)) {
@@ -279,20 +264,20 @@ struct http_server::state : std::enable_shared_from_this<state> {
           answer = co_await async_execute(gw, std::move(call), asio::use_awaitable);
         }
       }
-      const bool keep = req.keep_alive() && !draining.load(std::memory_order_acquire);
+      const bool keep = parser.keep_alive() && !draining.load(std::memory_order_acquire);
       const unsigned status = answer.status;
       out.clear();
-      format_response(out, answer, req.version() == 10 ? 10 : 11, keep,
-                      req.method() == http::verb::head, http_date());
+      format_response(out, answer, parser.version(), keep, parser.method() == http_method::head,
+                      http_date());
       const auto bytes = answer.body.size();
       const bool sent = co_await send(*conn, out, cfg.write_timeout);
       in_flight->add(-1);
       const auto took = clock::now() - t0;
       record(route, status, took);
       if (log::access_enabled()) {
-        const auto target = std::string_view(req.target());
+        const auto target = parser.target();
         log::access(
-            {{"method", std::string_view(req.method_string())},
+            {{"method", parser.method_name()},
              {"path", target.substr(0, target.find('?'))},
              {"route", route},
              {"status", status},

@@ -41,7 +41,12 @@ class embedded_redis {
     embedded::process_options o;
     o.executable = cfg.redis_executable;
     o.dir = cfg.data_dir;
-    o.config = {{"appendonly", "yes"}, {"appendfsync", "everysec"}, {"save", "3600 1 300 100"}};
+    // SWAPDB sends clients no invalidation (Redis 7.0), so the near cache
+    // could not see it; nothing of rcache's needs it.
+    o.config = {{"appendonly", "yes"},
+                {"appendfsync", "everysec"},
+                {"save", "3600 1 300 100"},
+                {"rename-command", "SWAPDB \"\""}};
     if (!cfg.embedded_password.empty()) {
       o.config.push_back({"requirepass", embedded::config_quote(cfg.embedded_password)});
       o.admin_password = cfg.embedded_password;
@@ -195,7 +200,9 @@ int serve(const loaded_config& loaded) {
     return 1;
   }
   gateway gw(*cache, raw[0]->get_executor(),
-             {.max_namespaces = cfg.max_namespaces, .monitoring = cfg.monitoring});
+             {.max_namespaces = cfg.max_namespaces,
+              .monitoring = cfg.monitoring,
+              .max_response_bytes = cfg.max_response_bytes});
   http_server srv(raw, gw, cfg);
   std::uint16_t port = 0;
   try {

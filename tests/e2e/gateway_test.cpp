@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "embedded/admin_command.hpp"
+#include "gateway_helpers.hpp"
 #include "gateway_process.hpp"
 #include "http_client.hpp"
 #include "redis_cluster.hpp"
@@ -27,46 +28,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-// Polls `pred` every 10 ms for up to `limit`.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
-
-gateway_options external(const redis_server& server, std::vector<std::string> args = {}) {
-  gateway_options o;
-  o.args = {"--redis-url", server.url(), "--threads", "2"};
-  o.args.insert(o.args.end(), args.begin(), args.end());
-  return o;
-}
-
-http_response must(std::optional<http_response> r) {
-  if (!r) throw std::runtime_error("no HTTP response");
-  return std::move(*r);
-}
-
-json::value body_json(const http_response& r) {
-  return json::parse(r.body);
-}
-
-std::string error_code_of(const http_response& r) {
-  return std::string(body_json(r).at("error").at("code").as_string());
-}
-
-// The value of one series in the /metrics text, or -1 when absent.
-double metric(std::uint16_t port, const std::string& series) {
-  auto r = http_request(port, "GET", "/metrics");
-  if (!r || r->status != 200) return -1;
-  const auto at = r->body.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(r->body.substr(at + series.size() + 2));
-}
 
 // ---- the API ----------------------------------------------------------------------
 
@@ -278,9 +239,10 @@ TEST(Gateway, BadInputGetsJsonErrorsAndTheServerStaysUp) {
   }
   for (const std::string& garbage :
        {std::string("GET / HTTP/9.9\r\n\r\n"), std::string("\x16\x03\x01\x02\x00\x01\x00", 7),
-        std::string("GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
-        std::string("PUT /v1/ns/a/keys/k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-        std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")}) {
+        std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"),
+        std::string("PUT /v1/ns/a/keys/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                    "chunked\r\n\r\nzz\r\n"),
+        std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")}) {
     http_connection c(p);
     ASSERT_TRUE(c.send(garbage));
     auto r = c.read_response();

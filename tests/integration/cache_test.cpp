@@ -5,6 +5,7 @@
 // caching, stale-while-revalidate, the cross-process lock) and behaviour
 // while Redis is unreachable.
 #include <rcache/blocking_cache.hpp>
+#include <rcache/blocking_client.hpp>
 #include <rcache/cache.hpp>
 
 #include <boost/asio/post.hpp>
@@ -290,6 +291,75 @@ TEST(Cache, FlushAllDropsEverything) {
     EXPECT_EQ(metric(*c, "rcache_l1_entries"), 0);
     auto [e, v] = co_await c->async_get("n", "a", nothrow);
     EXPECT_FALSE(v.has_value());
+  });
+}
+
+// What another client can do straight to Redis, and what the near cache
+// sees of it on Redis 7.0 (docs/cache.md's event table): MOVE, COPY and a
+// FLUSHDB of another database come with an invalidation; SWAPDB comes with
+// none, so an entry outlives it until its near-cache lifetime ends.
+TEST(Cache, DirectOperationsOnOtherDatabasesAreSeenExceptSwapdb) {
+  redis_server server;
+  auto o = options_for(server);
+  o.near_cache_max_ttl = 1s;  // the bound that applies to what is not seen
+  auto db1_cfg = o.redis;
+  db1_cfg.db = 1;
+  blocking_client db1(db1_cfg);  // another client, on database 1
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, o);
+    EXPECT_TRUE(co_await connected(*c));
+    // Reads "n:k" until it is in the near cache with `v` (a fill is refused
+    // while the invalidation of the write before it is still on its way).
+    auto cached = [&](std::string v) -> asio::awaitable<bool> {
+      for (int attempt = 0; attempt < 200; ++attempt) {
+        co_await c->async_get("n", "k", nothrow);
+        if (c->try_get_local("n", "k") == opt_string(v)) co_return true;
+      }
+      co_return false;
+    };
+    auto pushes = [&] {
+      return metric(*c, R"(rcache_invalidations_total{source="push"})") +
+             metric(*c, R"(rcache_invalidations_total{source="flush"})");
+    };
+
+    server.command({"SET", "n:k", "zero"});
+    EXPECT_TRUE(co_await cached("zero"));
+    auto before = pushes();
+    server.command({"MOVE", "n:k", "1"});  // to database 1
+    EXPECT_TRUE(co_await eventually([&] { return pushes() > before; }));
+    EXPECT_FALSE(c->try_get_local("n", "k")) << "MOVE is seen";
+    auto [e1, moved] = co_await c->async_get("n", "k", nothrow);
+    EXPECT_FALSE(moved);
+
+    server.command({"SET", "src", "copied"});
+    server.command({"SET", "n:k", "zero"});
+    EXPECT_TRUE(co_await cached("zero"));
+    before = pushes();
+    server.command({"COPY", "src", "n:k", "REPLACE"});
+    EXPECT_TRUE(co_await eventually([&] { return pushes() > before; }));
+    EXPECT_FALSE(c->try_get_local("n", "k")) << "COPY is seen";
+
+    EXPECT_TRUE(co_await cached("copied"));
+    before = pushes();
+    EXPECT_TRUE(db1.command("FLUSHDB"));
+    EXPECT_TRUE(co_await eventually([&] { return pushes() > before; }));
+    EXPECT_FALSE(c->try_get_local("n", "k"))
+        << "a FLUSHDB of another database empties the near cache (tracking knows no databases)";
+
+    EXPECT_TRUE(db1.command("SET", "n:k", "from-db1"));
+    EXPECT_TRUE(co_await cached("copied"));
+    before = pushes();
+    server.command({"SWAPDB", "0", "1"});
+    EXPECT_EQ(server.command({"GET", "n:k"}).text, "from-db1");
+    EXPECT_EQ(c->try_get_local("n", "k"), opt_string("copied"))
+        << "SWAPDB sends no invalidation: the old entry is still there";
+    // Bounded by near_cache_max_ttl: the current value is read once the
+    // entry's life ends.
+    EXPECT_TRUE(
+        co_await eventually([&] { return c->try_get_local("n", "k") != opt_string("copied"); }));
+    auto [e2, after] = co_await c->async_get("n", "k", nothrow);
+    EXPECT_EQ(after, opt_string("from-db1"));
+    EXPECT_EQ(pushes(), before) << "it was the bound, not an invalidation";
   });
 }
 
