@@ -20,7 +20,9 @@
 #include <rcache/error.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,33 @@ struct tls_options {
   /// Name to verify and send as SNI. Empty: the endpoint's host.
   std::string server_name;
 };
+
+/// A change in a client's connections, for an operator's log. Reported
+/// once per transition, never per request: a connection that keeps failing
+/// for the same reason is reported once, then again when the reason
+/// changes or it connects.
+struct connection_event {
+  enum class kind : std::uint8_t {
+    connected,         // the first connection, or one after a stop
+    lost,              // an established connection dropped (`ec` says why)
+    connect_failed,    // attempts fail (not an authentication refusal)
+    auth_failed,       // the server refused the credentials, or the handshake for good
+    reconnected,       // connected again after `lost` or `connect_failed`
+    topology_changed,  // another master (Sentinel), or the cluster's slot map changed
+  };
+  kind what = kind::connected;
+  /// "host:port" or the unix socket path; a cluster's first seed for a
+  /// slot-map change.
+  std::string server{};
+  boost::system::error_code ec{};
+  /// One line for humans; never holds a password.
+  std::string message{};
+  /// Which connection of a client over several executors (0 otherwise).
+  std::size_t connection = 0;
+};
+
+/// The name of a kind ("lost", ...).
+[[nodiscard]] std::string_view to_string(connection_event::kind k) noexcept;
 
 struct client_config {
   endpoint server;
@@ -117,6 +146,10 @@ struct client_config {
   /// options (tls); every other setting applies to each node connection.
   std::vector<endpoint> cluster_nodes{};
   std::chrono::milliseconds cluster_refresh_interval{30'000};
+
+  /// Told of every connection_event, on the connection's strand (keep it
+  /// short; it must not throw, and must not wait for this client).
+  std::function<void(const connection_event&)> on_event{};
 };
 
 /// Parses a redis://, rediss:// or unix:// URL into a configuration.

@@ -157,6 +157,11 @@ struct state : std::enable_shared_from_this<state> {
   metrics::counter* l1_rejected_fills = nullptr;
   mutable std::uint64_t l1_evictions_seen = 0;
   mutable std::uint64_t l1_rejected_seen = 0;
+  metrics::counter* redis_connects_ok = nullptr;
+  metrics::counter* redis_connects_failed = nullptr;
+  metrics::gauge* redis_up = nullptr;
+  mutable std::uint64_t connects_ok_seen = 0;
+  mutable std::uint64_t connects_failed_seen = 0;
   std::mutex error_mutex;
   std::unordered_map<std::string, metrics::counter*> errors;
 
@@ -441,9 +446,19 @@ class cache_impl final : public cache {
         st.reg.counter("rcache_l1_evictions_total", "Near-cache evictions by the policy").value();
     st.l1_rejected_fills = st.reg
                                .counter("rcache_l1_rejected_fills_total",
-                                        "Reads not stored in L1: the key was invalidated while "
-                                        "the read was in flight")
+                                        "Reads not stored in L1: the key was invalidated, or "
+                                        "read by another request, while the read was in flight")
                                .value();
+    auto connects = [&](std::string_view result) {
+      return st.reg
+          .counter("rcache_redis_connects_total", "Redis connection attempts by outcome",
+                   {{"result", std::string(result)}})
+          .value();
+    };
+    st.redis_connects_ok = connects("ok");
+    st.redis_connects_failed = connects("failed");
+    st.redis_up =
+        st.reg.gauge("rcache_redis_up", "1 while every Redis connection is up, else 0").value();
     st.compression_ratio =
         st.reg.gauge("rcache_compression_ratio", "Stored bytes over plain bytes of values written")
             .value();
@@ -506,6 +521,16 @@ class cache_impl final : public cache {
           st.l1_rejected_seen = s.rejected_fills;
         }
       }
+      const auto rs = st.redis->stats();
+      if (rs.connects > st.connects_ok_seen) {
+        st.redis_connects_ok->inc(rs.connects - st.connects_ok_seen);
+        st.connects_ok_seen = rs.connects;
+      }
+      if (rs.connect_failures > st.connects_failed_seen) {
+        st.redis_connects_failed->inc(rs.connect_failures - st.connects_failed_seen);
+        st.connects_failed_seen = rs.connect_failures;
+      }
+      st.redis_up->set(st.redis->state() == connection_state::connected ? 1 : 0);
       const auto plain = st.plain_bytes_written->value();
       if (plain > 0) {
         st.compression_ratio->set(static_cast<double>(st.stored_bytes_written->value()) /

@@ -388,6 +388,61 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     last_error_message_ = std::move(message);
   }
 
+  // ---- connection events (client_config::on_event) ----
+
+  void emit(connection_event::kind what, error_code ec, std::string message) {
+    if (!cfg_.on_event) return;
+    try {
+      cfg_.on_event({what, server_, ec, std::move(message)});
+    } catch (...) {  // a user callback must not take the connection down
+    }
+  }
+
+  // A connection attempt succeeded: connected, reconnected, and whether the
+  // server changed (a Sentinel failover) since the last connection.
+  void report_connected() {
+    if (!last_server_.empty() && last_server_ != server_) {
+      emit(connection_event::kind::topology_changed, {},
+           "the server is now " + server_ + " (was " + last_server_ + ")");
+    }
+    if (!troubled_) {
+      emit(connection_event::kind::connected, {}, "connected to " + server_);
+    } else {
+      const auto down = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - trouble_since_);
+      emit(connection_event::kind::reconnected, {},
+           "connected to " + server_ + " again after " + std::to_string(down.count()) + " ms and " +
+               std::to_string(failed_attempts_) + " failed attempt(s)");
+    }
+    last_server_ = server_;
+    troubled_ = false;
+    failed_attempts_ = 0;
+    reported_failure_ = {};
+  }
+
+  void report_lost(error_code ec) {
+    troubled_ = true;
+    trouble_since_ = std::chrono::steady_clock::now();
+    emit(connection_event::kind::lost, ec,
+         "the connection to " + server_ + " was lost: " + last_error().second);
+  }
+
+  // A failed attempt is reported when a streak of failures starts and when
+  // its reason changes, not at every attempt.
+  void report_failed(error_code ec) {
+    ++failed_attempts_;
+    if (!troubled_) {
+      troubled_ = true;
+      trouble_since_ = std::chrono::steady_clock::now();
+    }
+    if (reported_failure_ == ec) return;
+    reported_failure_ = ec;
+    const bool auth =
+        ec == error::auth_failed || ec == error::resp3_unsupported || handshake_permanent_;
+    emit(auth ? connection_event::kind::auth_failed : connection_event::kind::connect_failed, ec,
+         last_error().second.empty() ? ec.message() : last_error().second);
+  }
+
   asio::awaitable<void> run() {
     auto self = shared_from_this();
     int attempt = 0;
@@ -396,6 +451,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       error_code ec = co_await connect_once();
       if (stopped_) break;
       if (!ec) {
+        report_connected();
         attempt = 0;
         permanent_error_ = false;
         bump(stats_.connects);
@@ -412,6 +468,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         on_disconnect();
         if (stopped_) break;
         set_last_error(ec, ec.message());
+        report_lost(ec);
         set_state(connection_state::disconnected, ec);
       } else {
         bump(stats_.connect_failures);
@@ -427,6 +484,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
                             ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
                                 SSL_R_CERTIFICATE_VERIFY_FAILED);
         permanent_ec_ = ec;
+        report_failed(ec);
         fail_queued([&](const pending& p) { return permanent_error_ || !p.wait_for_connection; },
                     permanent_error_ ? ec : make_error_code(error::not_connected));
         set_state(connection_state::disconnected, ec);
@@ -461,6 +519,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       co_return resolved.error();
     }
     const endpoint ep = *resolved;
+    server_ = ep.to_string();
 
     const auto my_attempt = ++connect_attempt_;
     connect_timed_out_ = false;
@@ -889,6 +948,11 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     }
   }
 
+  static bool is_reply_limit(error_code ec) {
+    return ec == error::resp_bulk_too_long || ec == error::resp_depth_exceeded ||
+           ec == error::resp_aggregate_too_large || ec == error::resp_line_too_long;
+  }
+
   bool alive(std::uint64_t gen) const { return conn_alive_ && gen == generation_ && !stopped_; }
 
   // ---- reader ---------------------------------------------------------------
@@ -910,6 +974,12 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         }
         if (ec) {
           in_dispatch_ = false;
+          // A reply past a parser limit answers the request at the front
+          // (unless it was a push): that request fails with the reason and
+          // is not re-sent, as the same reply would break the limit again.
+          if (is_reply_limit(ec) && !parser_.in_push() && !wait_q_.empty()) {
+            fail(wait_q_.front(), ec);
+          }
           close_connection(ec);
           co_return;
         }
@@ -1151,7 +1221,15 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   std::uint64_t topology_hints_ = 0;  // how many times the topology said it changed
   bool permanent_error_ = false;
   bool handshake_permanent_ = false;  // SELECT / CLIENT TRACKING refused for good
-  const char* stage_ = "connect";     // what connect_once() is doing, for messages
+  // Connection events (strand only): the server of the current attempt and
+  // of the last connection; a streak of trouble and what was reported of it.
+  std::string server_;
+  std::string last_server_;
+  bool troubled_ = false;
+  std::chrono::steady_clock::time_point trouble_since_{};
+  int failed_attempts_ = 0;
+  error_code reported_failure_;
+  const char* stage_ = "connect";  // what connect_once() is doing, for messages
   std::uint64_t generation_ = 0;
   std::uint64_t connect_attempt_ = 0;
   error_code conn_error_;
@@ -1249,7 +1327,18 @@ client::client(std::vector<executor_type> executors, client_config cfg) {
     return;
   }
   std::vector<std::shared_ptr<detail::client_base>> connections;
-  for (auto& ex : executors) connections.push_back(make_impl(std::move(ex), cfg, nullptr));
+  for (std::size_t i = 0; i < executors.size(); ++i) {
+    auto one = cfg;
+    if (cfg.on_event) {
+      // Each connection reports its own transitions, saying which it is.
+      one.on_event = [i, on_event = cfg.on_event](const connection_event& e) {
+        auto tagged = e;
+        tagged.connection = i;
+        on_event(tagged);
+      };
+    }
+    connections.push_back(make_impl(std::move(executors[i]), std::move(one), nullptr));
+  }
   impl_ = detail::make_pool_client(std::move(connections));
 }
 

@@ -729,7 +729,24 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     }
     for (auto& c : dropped) c->stop();
     invalidate_slots(changed);
+    if (changed.any()) report_map_change(changed.count());
     report_state({});
+  }
+
+  // client_config::on_event: slots that changed owner (the first map is
+  // no change). On strand_.
+  void report_map_change(std::size_t slots) {
+    if (!cfg_.on_event) return;
+    std::string masters;
+    for (const auto& m : this->masters()) masters += (masters.empty() ? "" : ", ") + m;
+    try {
+      cfg_.on_event({connection_event::kind::topology_changed,
+                     cfg_.cluster_nodes.front().to_string(),
+                     {},
+                     "the cluster's slot map changed: " + std::to_string(slots) +
+                         " slot(s) have another master; masters: " + masters});
+    } catch (...) {  // a user callback must not take the client down
+    }
   }
 
   // ---- events ----------------------------------------------------------------

@@ -30,6 +30,24 @@ bool parse_bool(std::string_view s, bool& out) {
 
 }  // namespace
 
+std::string_view to_string(connection_event::kind k) noexcept {
+  switch (k) {
+    case connection_event::kind::connected:
+      return "connected";
+    case connection_event::kind::lost:
+      return "lost";
+    case connection_event::kind::connect_failed:
+      return "connect_failed";
+    case connection_event::kind::auth_failed:
+      return "auth_failed";
+    case connection_event::kind::reconnected:
+      return "reconnected";
+    case connection_event::kind::topology_changed:
+      return "topology_changed";
+  }
+  return "unknown";
+}
+
 std::string endpoint::to_string() const {
   if (kind == transport::unix_socket) return "unix:" + path;
   const bool v6 = host.find(':') != std::string::npos;

@@ -50,6 +50,13 @@ class parser {
   /// Drops any partial state (after an error or a reconnect).
   void reset() noexcept;
 
+  /// Whether the top-level value being parsed (or the one that failed) is a
+  /// push: after an error, tells a client whether the broken value was a
+  /// reply (whose request it can fail) or out-of-band.
+  [[nodiscard]] bool in_push() const noexcept {
+    return stack_.empty() ? type_ == '>' : stack_.front().v.type == resp_type::push;
+  }
+
  private:
   // An aggregate under construction. `remaining` counts the children still
   // expected (for a map or an attribute, twice the declared pair count); a

@@ -139,6 +139,35 @@ void await_drained(http_server& srv, std::shared_ptr<asio::steady_timer> timer,
   });
 }
 
+// ---- Redis connection events --------------------------------------------------------
+
+// One log line per transition of a Redis connection (client_config::on_event):
+// an outage, a refused password or a failover shows in the log once, not as
+// a 503 per request. Messages carry addresses and Redis' reasons, never a
+// password.
+void log_connection_event(const connection_event& e) {
+  boost::json::object fields{{"event", to_string(e.what)},
+                             {"server", e.server},
+                             {"connection", e.connection},
+                             {"detail", e.message}};
+  if (e.ec) fields["error"] = e.ec.message();
+  switch (e.what) {
+    case connection_event::kind::connected:
+      return log::info("connected to Redis", std::move(fields));
+    case connection_event::kind::lost:
+      return log::warn("the Redis connection was lost", std::move(fields));
+    case connection_event::kind::connect_failed:
+      return log::warn("cannot connect to Redis; retrying", std::move(fields));
+    case connection_event::kind::auth_failed:
+      return log::error("Redis refused the connection's credentials or handshake; retrying",
+                        std::move(fields));
+    case connection_event::kind::reconnected:
+      return log::warn("the Redis connection is back", std::move(fields));
+    case connection_event::kind::topology_changed:
+      return log::warn("the Redis topology changed", std::move(fields));
+  }
+}
+
 }  // namespace
 
 int serve(const loaded_config& loaded) {
@@ -174,6 +203,7 @@ int serve(const loaded_config& loaded) {
     copts.redis.health_check_interval = cfg.health_check_interval;
   }
   copts.redis.client_name = "rcache-serve";
+  copts.redis.on_event = log_connection_event;
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::io_context*> raw;

@@ -294,6 +294,73 @@ TEST(Hardening, AWriterReadsItsOwnWriteWithAConnectionPerThread) {
   EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="v",tier="l1"})"), 0);
 }
 
+// How many lines of `log` contain `text`.
+int lines_with(const std::string& log, std::string_view text) {
+  int n = 0;
+  for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+  return n;
+}
+
+double failed_connects(std::uint16_t port) {
+  return metric(port, R"(rcache_redis_connects_total{result="failed"})");
+}
+
+// Item 7: a killed, frozen or password-protected Redis left no line in the
+// log but the 503s of the access log. Each transition is now one line, at
+// warn or error level, whatever the number of attempts and requests.
+TEST(Hardening, RedisOutagesAreLoggedOncePerTransition) {
+  redis_server server;
+  gateway_process gw(external(server, {"--set", "redis.health_check_interval_ms=200"}));
+  const auto p = gw.port();
+  ASSERT_EQ(metric(p, "rcache_redis_up"), 1);
+  EXPECT_EQ(lines_with(gw.log(), "\"connected to Redis\""), 1);
+
+  server.kill();
+  for (int i = 0; i < 20; ++i) (void)http_request(p, "GET", "/v1/ns/a/keys/k");
+  ASSERT_TRUE(eventually([&] { return failed_connects(p) >= 3; }))
+      << "several attempts failed; log:\n"
+      << gw.log();
+  EXPECT_EQ(metric(p, "rcache_redis_up"), 0);
+  auto log = gw.log();
+  EXPECT_EQ(lines_with(log, "\"the Redis connection was lost\""), 1) << log;
+  EXPECT_EQ(lines_with(log, "\"cannot connect to Redis; retrying\""), 1)
+      << "one line for a streak of refused attempts, not one per attempt\n"
+      << log;
+  EXPECT_NE(
+      log.find(R"("level":"warning","logger":"rcache","msg":"the Redis connection was lost")"),
+      std::string::npos);
+
+  server.restart();
+  ASSERT_TRUE(eventually([&] {
+    auto r = http_request(p, "GET", "/readyz");
+    return r && r->status == 200;
+  }));
+  EXPECT_TRUE(eventually([&] {
+    return lines_with(gw.log(), "\"the Redis connection is back\"") == 1;
+  })) << gw.log();
+
+  // Frozen: the health check notices, once.
+  server.pause();
+  EXPECT_TRUE(eventually([&] {
+    return lines_with(gw.log(), "\"the Redis connection was lost\"") == 2;
+  })) << gw.log();
+  server.resume();
+  EXPECT_TRUE(eventually([&] {
+    return lines_with(gw.log(), "\"the Redis connection is back\"") == 2;
+  })) << gw.log();
+}
+
+TEST(Hardening, ARefusedPasswordIsOneErrorLineWithoutTheSecret) {
+  redis_server server({.requirepass = "the-right-one"});
+  gateway_process wrong(external(server, {"--set", "redis.password=wrong-pw-7f3a"}));
+  ASSERT_TRUE(eventually([&] { return failed_connects(wrong.port()) >= 3; })) << wrong.log();
+  const auto log = wrong.log();
+  EXPECT_EQ(lines_with(log, "Redis refused the connection's credentials"), 1) << log;
+  EXPECT_NE(log.find(R"("level":"error")"), std::string::npos);
+  EXPECT_EQ(log.find("wrong-pw-7f3a"), std::string::npos) << "no secret in the log";
+  EXPECT_EQ(lines_with(log, "\"cannot connect to Redis; retrying\""), 0);
+}
+
 // Item 6: in embedded mode with REDIS_PASSWORD, redis.conf (requirepass)
 // was 0644 in a 0755 directory. Item 5: SWAPDB, which Redis announces to
 // no tracking client, is off in the embedded server.

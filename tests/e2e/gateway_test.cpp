@@ -518,6 +518,12 @@ TEST(Gateway, FollowsASentinelFailover) {
   }));
   EXPECT_EQ(must(http_request(p, "PUT", "/v1/ns/s/keys/k2", "x")).status, 200);
   EXPECT_EQ(t.server_command(t.server_index(new_master), {"GET", "s:k2"}).text, "x");
+  // The log says so once per connection (issue 11, item 7), naming the new master.
+  const auto log = gw.log();
+  EXPECT_NE(log.find(R"("msg":"the Redis topology changed")"), std::string::npos) << log;
+  EXPECT_NE(log.find("the server is now 127.0.0.1:" + std::to_string(new_master)),
+            std::string::npos)
+      << log;
   EXPECT_EQ(gw.stop(), 0);
 }
 
@@ -563,6 +569,10 @@ TEST(Gateway, ServesFromAClusterThroughAFailover) {
     EXPECT_NE(r.body, "v") << "stale after the failover";
     return r.status == 200 && r.body == "after";
   }));
+  EXPECT_TRUE(eventually([&] {
+    return gw.log().find("the cluster's slot map changed") != std::string::npos;
+  })) << "the failover is in the log (issue 11, item 7)\n"
+      << gw.log();
   EXPECT_EQ(gw.stop(), 0);
 }
 
