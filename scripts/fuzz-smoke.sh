@@ -2,8 +2,10 @@
 # Fuzz smoke test: builds the libFuzzer targets with the `fuzz` preset
 # (clang-14, ASan + UBSan) and runs each for its share of a fixed time from
 # its seed corpus: resp_parser_fuzz (fuzz/corpus/resp, with RESP tokens from
-# fuzz/resp.dict), value_codec_fuzz (fuzz/corpus/codec) and http_request_fuzz
-# (fuzz/corpus/http, with HTTP and API tokens from fuzz/http.dict).
+# fuzz/resp.dict), value_codec_fuzz (fuzz/corpus/codec), http_request_fuzz
+# (fuzz/corpus/http, with HTTP and API tokens from fuzz/http.dict; inputs up
+# to 256 KiB, past every head and trailer limit it runs with) and
+# api_body_fuzz (fuzz/corpus/api_body, JSON tokens from fuzz/api_body.dict).
 #
 # Exits non-zero on any crash, sanitizer report, leak, OOM or timeout; then
 # the work directory (log, reproducer artifacts, evolved corpus) is kept and
@@ -33,14 +35,15 @@ if ! cmake --preset fuzz >"$work/configure.log" 2>&1; then
   fail "configure (cmake --preset fuzz)"
 fi
 if ! cmake --build --preset fuzz --target resp_parser_fuzz value_codec_fuzz http_request_fuzz \
+  api_body_fuzz \
   --parallel "${RCACHE_BUILD_JOBS:-1}" \
   >"$work/build.log" 2>&1; then
   tail -n 30 "$work/build.log" >&2
   fail "build (cmake --build --preset fuzz)"
 fi
-# run_target NAME CORPUS_DIR SECONDS [DICT]
+# run_target NAME CORPUS_DIR SECONDS [DICT [MAX_LEN]]
 run_target() {
-  local name=$1 corpus=$2 secs=$3 dict=${4:-}
+  local name=$1 corpus=$2 secs=$3 dict=${4:-} max_len=${5:-}
   local fuzzer="$root/build/fuzz/fuzz/$name"
   [[ -x $fuzzer ]] || fail "no fuzzer binary at $fuzzer"
   local dir="$work/$name"
@@ -48,6 +51,7 @@ run_target() {
   cp "$corpus"/* "$dir/corpus/"
   local extra=()
   [[ -z $dict ]] || extra+=("-dict=$dict")
+  [[ -z $max_len ]] || extra+=("-max_len=$max_len")
   set +e
   ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
@@ -72,8 +76,9 @@ run_target() {
   echo "fuzz: $name ran $(awk '{print $2}' <<<"$done_line") execs in $(awk '{print $5}' <<<"$done_line") s, no crash"
 }
 
-share=$(( (seconds + 2) / 3 ))
+share=$(( (seconds + 3) / 4 ))
 run_target resp_parser_fuzz "$root/fuzz/corpus/resp" "$share" "$root/fuzz/resp.dict"
 run_target value_codec_fuzz "$root/fuzz/corpus/codec" "$share"
-run_target http_request_fuzz "$root/fuzz/corpus/http" "$share" "$root/fuzz/http.dict"
+run_target http_request_fuzz "$root/fuzz/corpus/http" "$share" "$root/fuzz/http.dict" 262144
+run_target api_body_fuzz "$root/fuzz/corpus/api_body" "$share" "$root/fuzz/api_body.dict"
 rm -rf "$work"

@@ -21,8 +21,10 @@ class blocking_client {
   /// Starts the io thread and begins connecting; never throws for an
   /// unreachable server (calls report it).
   explicit blocking_client(client_config cfg, std::shared_ptr<topology> topo = nullptr);
-  /// Stops the client (outstanding calls fail with error::client_stopped)
-  /// and joins the io thread.
+  /// Stops the client and joins the io thread. No call may be running in
+  /// another thread (as for any object being destroyed): to end such calls,
+  /// async().stop() first — they fail with error::client_stopped — and wait
+  /// for them to return.
   ~blocking_client();
   blocking_client(const blocking_client&) = delete;
   blocking_client& operator=(const blocking_client&) = delete;

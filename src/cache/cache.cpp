@@ -939,8 +939,9 @@ class cache_impl final : public cache {
             }
             // A miss, or Redis failed: load (Redis errors do not stop the
             // caller from getting the value; storing it may fail, quietly).
-            nsp->misses->inc();
+            // Counted once the caller waits on the flight.
             start_load(this_st, nsp, full, key, load, hp);
+            nsp->misses->inc();
           });
   }
 

@@ -87,28 +87,41 @@ gateway_process::gateway_process(gateway_options options) {
     own_dir_.emplace("gateway");
     dir_ = own_dir_->path();
   }
-  auto port = embedded::free_port();
-  if (!port) throw std::runtime_error("no free port");
-  port_ = *port;
-  std::vector<std::string> args{"serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
-  args.insert(args.end(), options.args.begin(), options.args.end());
-  pid_ = spawn(args, options.env, dir_, dir_ / "rcache.log");
-  if (!options.wait_ready) return;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!running()) {
-      throw std::runtime_error("rcache serve exited with " + std::to_string(*exit_code_) + ":\n" +
-                               log());
+  // free_port.hpp: between finding the port and the server's bind another
+  // process may take it; a start that failed for that alone is retried with
+  // a fresh port.
+  for (int attempt = 0;; ++attempt) {
+    auto port = embedded::free_port();
+    if (!port) throw std::runtime_error("no free port");
+    port_ = *port;
+    std::vector<std::string> args{"serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
+    args.insert(args.end(), options.args.begin(), options.args.end());
+    std::error_code ignored;
+    fs::remove(dir_ / "rcache.log", ignored);  // each attempt's log starts afresh
+    pid_ = spawn(args, options.env, dir_, dir_ / "rcache.log");
+    if (!options.wait_ready) return;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    bool port_taken = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!running()) {
+        const auto text = log();
+        port_taken = text.find("cannot listen") != std::string::npos &&
+                     text.find("in use") != std::string::npos;
+        if (port_taken && attempt < 5) break;
+        throw std::runtime_error("rcache serve exited with " + std::to_string(*exit_code_) + ":\n" +
+                                 text);
+      }
+      try {
+        if (auto r = http_request(port_, "GET", "/healthz"); r && r->status == 200) return;
+      } catch (const std::system_error&) {
+        // not listening yet
+      }
+      std::this_thread::sleep_for(10ms);
     }
-    try {
-      if (auto r = http_request(port_, "GET", "/healthz"); r && r->status == 200) return;
-    } catch (const std::system_error&) {
-      // not listening yet
-    }
-    std::this_thread::sleep_for(10ms);
+    if (port_taken) continue;
+    stop(SIGKILL);
+    throw std::runtime_error("rcache serve did not answer /healthz within 20 s:\n" + log());
   }
-  stop(SIGKILL);
-  throw std::runtime_error("rcache serve did not answer /healthz within 20 s:\n" + log());
 }
 
 gateway_process::~gateway_process() {

@@ -831,15 +831,28 @@ TEST(BlockingClient, ManyThreadsShareOneConnection) {
   EXPECT_EQ(v->str, "hi");
 }
 
-TEST(BlockingClient, StopsCleanlyWithRequestsOutstandingToADeadServer) {
+TEST(BlockingClient, StopEndsCallsOutstandingToADeadServer) {
   const auto port = embedded::free_port().value();
   client_config cfg;
   cfg.server.port = port;
-  cfg.command_timeout = 200ms;
+  cfg.command_timeout = 60s;  // far past the test: only the stop can end the call
   blocking_client c(cfg);
-  auto r = c.command("PING");
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), error::not_connected);
+  std::optional<result<value>> got;
+  std::thread caller([&] { got.emplace(c.command("PING")); });
+  // The call is queued (it waits for a connection that never comes).
+  const auto limit = std::chrono::steady_clock::now() + 20s;
+  while (c.async().stats().requests == 0 && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::yield();
+  }
+  ASSERT_GE(c.async().stats().requests, 1u);
+  c.async().stop();
+  caller.join();
+  ASSERT_TRUE(got);
+  ASSERT_FALSE(*got);
+  EXPECT_EQ(got->error(), error::client_stopped);
+  auto after = c.command("PING");
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error(), error::client_stopped);
 }
 
 }  // namespace

@@ -412,7 +412,11 @@ TEST(ClusterFaults, ALiveReshardingUnderLoadReachesNoCaller) {
   const int during = traffic.ops.load();
   // And some more traffic after it, on the settled map.
   const int target = during + 500;
-  while (traffic.ops.load() < target) std::this_thread::yield();
+  const auto limit = std::chrono::steady_clock::now() + 60s;
+  while (traffic.ops.load() < target && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::yield();
+  }
+  EXPECT_GE(traffic.ops.load(), target) << "the traffic stalled after the resharding";
   traffic.finish();
   EXPECT_GT(during, 0);
   EXPECT_EQ(traffic.errors.load(), 0) << "last error: " << traffic.last;
@@ -502,6 +506,58 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
       EXPECT_EQ(cache->try_get_local("n", keys[i]), std::optional<std::string>("direct"))
           << keys[i] << " (on a node that stayed up) left L1";
     }
+  });
+}
+
+// A graceful CLUSTER FAILOVER: the old master stays up and reachable as a
+// replica, so no connection drops — only the slot map tells the client that
+// the slots moved. The old master is then frozen (as a lagging replica
+// would be) and the key written on the new master: no invalidation can come
+// from the node the key was read from, and nothing but the map change may
+// take the entry out of L1 (issue 11, item 11).
+TEST(ClusterFaults, AGracefulFailoverDropsTheMovedSlotsFromL1) {
+  redis_cluster c;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    cache_options o;
+    o.redis = via_cluster(c, /*all_seeds=*/true);
+    o.redis.health_check_interval = 0ms;  // a frozen node is not noticed by its connection
+    o.redis.cluster_refresh_interval = 200ms;
+    auto cache = cache::create(ex, o);
+    EXPECT_TRUE(
+        co_await eventually([&] { return cache->redis().state() == connection_state::connected; }));
+    const auto masters = c.master_ports();
+    const auto old_master = masters[0];
+    const auto k = key_on(c, old_master, "n:graceful-").substr(2);
+    auto [e, ok] = co_await cache->async_set("n", k, "before", {}, nothrow);
+    EXPECT_TRUE(ok) << e.message();
+    co_await cache->async_get("n", k, nothrow);
+    EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("before"));
+
+    std::uint16_t replica = 0;
+    for (const auto& n : c.nodes()) {
+      if (n.role == test::cluster_role::replica && n.master_port == old_master) replica = n.port;
+    }
+    EXPECT_NE(replica, 0);
+    if (replica == 0) co_return;
+    c.wait_for_replication(old_master);
+    auto failover = c.command(c.index_of(replica), {"CLUSTER", "FAILOVER"});
+    EXPECT_FALSE(failover.is_error) << failover.text;
+    EXPECT_TRUE(co_await test::off_the_loop([&] {
+      for (auto end = std::chrono::steady_clock::now() + 30s;
+           std::chrono::steady_clock::now() < end;) {
+        if (c.key_owner("n:" + k) == replica) return true;
+        std::this_thread::sleep_for(20ms);  // polling the fixture, off the loop
+      }
+      return false;
+    }));
+    c.pause(c.index_of(old_master));
+    c.command(c.index_of(replica), {"SET", "n:" + k, "after"});
+    EXPECT_TRUE(co_await eventually([&] {
+      return cache->try_get_local("n", k) != std::optional<std::string>("before");
+    })) << "the moved slot stayed in L1";
+    auto [e2, v] = co_await cache->async_get("n", k, nothrow);
+    EXPECT_EQ(v, std::optional<std::string>("after")) << e2.message();
+    c.resume(c.index_of(old_master));
   });
 }
 

@@ -12,7 +12,8 @@
 
 namespace rcache::test {
 
-http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds read_timeout) {
+http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds read_timeout,
+                                 int receive_buffer) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
   timeval tv{};
@@ -22,6 +23,9 @@ http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds r
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (receive_buffer > 0) {
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

@@ -32,8 +32,11 @@ struct http_response {
 class http_connection {
  public:
   /// Connects to 127.0.0.1:port; throws std::system_error on failure.
+  /// `receive_buffer` > 0 sets SO_RCVBUF before connecting (a client that
+  /// reads slowly, or not at all, holds little).
   explicit http_connection(std::uint16_t port,
-                           std::chrono::milliseconds read_timeout = std::chrono::seconds(15));
+                           std::chrono::milliseconds read_timeout = std::chrono::seconds(15),
+                           int receive_buffer = 0);
   ~http_connection();
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
