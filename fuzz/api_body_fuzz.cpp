@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();
   }
   std::vector<std::optional<std::string>> values;
-  for (const auto& item : call.items) values.emplace_back(encode_stored(item.value, item.content_type));
+  for (const auto& item : call.items)
+    values.emplace_back(encode_stored(item.value, item.content_type));
   values.resize(call.keys.size());
   (void)batch_get_json(call.keys, values);
   for (const auto& item : call.items) {

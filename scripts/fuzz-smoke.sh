@@ -51,7 +51,9 @@ run_target() {
   cp "$corpus"/* "$dir/corpus/"
   local extra=()
   [[ -z $dict ]] || extra+=("-dict=$dict")
-  [[ -z $max_len ]] || extra+=("-max_len=$max_len")
+  # A max_len also lifts libFuzzer's slow growth of input lengths: large
+  # inputs are tried from the start (-len_control=0).
+  [[ -z $max_len ]] || extra+=("-max_len=$max_len" "-len_control=0")
   set +e
   ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \

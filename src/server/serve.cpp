@@ -168,6 +168,25 @@ void log_connection_event(const connection_event& e) {
   }
 }
 
+// Runs an I/O thread's loop. An exception thrown by a completion handler
+// leaves io_context::run(); on its own it would end the thread and with it
+// the process (every connection, and the embedded Redis). Input cannot cause
+// one (the request parser and the API never throw on bad bytes): what is
+// left is a bug or an allocation failure, logged, and the loop carries on.
+void run_io_thread(asio::io_context& ctx) {
+  for (;;) {
+    try {
+      ctx.run();
+      return;
+    } catch (const std::exception& e) {
+      log::error("an exception escaped an I/O handler; the thread carries on",
+                 {{"what", e.what()}});
+    } catch (...) {
+      log::error("an exception escaped an I/O handler; the thread carries on");
+    }
+  }
+}
+
 }  // namespace
 
 int serve(const loaded_config& loaded) {
@@ -272,9 +291,9 @@ int serve(const loaded_config& loaded) {
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < raw.size(); ++i) {
-    threads.emplace_back([c = raw[i]] { c->run(); });
+    threads.emplace_back([c = raw[i]] { run_io_thread(*c); });
   }
-  raw[0]->run();
+  run_io_thread(*raw[0]);
   for (auto& t : threads) t.join();
   embedded.reset();
   log::info("rcache stopped");
