@@ -61,7 +61,7 @@ struct tls_options {
 /// changes or it connects.
 struct connection_event {
   enum class kind : std::uint8_t {
-    connected,         // the first connection, or one after a stop
+    connected,         // the first connection
     lost,              // an established connection dropped (`ec` says why)
     connect_failed,    // attempts fail (not an authentication refusal)
     auth_failed,       // the server refused the credentials, or the handshake for good
@@ -147,8 +147,10 @@ struct client_config {
   std::vector<endpoint> cluster_nodes{};
   std::chrono::milliseconds cluster_refresh_interval{30'000};
 
-  /// Told of every connection_event, on the connection's strand (keep it
-  /// short; it must not throw, and must not wait for this client).
+  /// Told of every connection_event, on the strand of the connection it is
+  /// about: a cluster's or a pool's connections may call it at the same
+  /// time, so it must be thread-safe. Keep it short; it must not throw or
+  /// wait for this client.
   std::function<void(const connection_event&)> on_event{};
 };
 

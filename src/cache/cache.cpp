@@ -309,10 +309,11 @@ void fill_l1(state& st, const ns_state& ns, const std::string& full, const std::
   auto local = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
   if (pttl >= 0)
     local = std::min(local, ms(pttl) - std::chrono::duration_cast<ms>(ns.opts.stale_grace));
-  if (local.count() <= 0) {
+  // pttl -2: deleted between the GET and the PTTL.
+  if (pttl == -2 || local.count() <= 0) {
     // Nothing to store, yet this read's value is going to its caller: an
     // entry a rival fill left is no newer, so it goes (see near_cache.hpp).
-    st.l1->invalidate(full);
+    st.l1->end_fill(full, token);
     return;
   }
   (void)st.l1->put(full, std::make_shared<const std::string>(plain), clock::now() + local, token);
@@ -366,7 +367,7 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
     }
     if (got.is_null() || codec::is_absent_marker(got.str)) {
       // A read that found no value drops what a rival read may have stored.
-      if (use_l1) st->l1->invalidate(full);
+      if (use_l1) st->l1->end_fill(full, *token);
       if (got.is_null()) return done({}, std::nullopt, -2, false);
       st->bytes_in->inc(got.str.size());
       return done({}, std::nullopt, pttl, true);
@@ -378,7 +379,7 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
       done(plain.error(), std::nullopt, -2, false);
       return;
     }
-    if (use_l1 && pttl != -2) fill_l1(*st, *ns, full, *plain, pttl, *token);
+    if (use_l1) fill_l1(*st, *ns, full, *plain, pttl, *token);
     done({}, std::move(*plain), pttl, false);
   });
 }
@@ -766,7 +767,7 @@ class cache_impl final : public cache {
         const auto& t = targets[fills[j].index];
         const value& got = values[j];
         if (got.is_null() || codec::is_absent_marker(got.str)) {
-          if (fills[j].token) st->l1->invalidate(t.full);  // as in fetch()
+          if (fills[j].token) st->l1->end_fill(t.full, *fills[j].token);  // as in fetch()
           t.ns->misses->inc();
           continue;
         }
@@ -777,9 +778,7 @@ class cache_impl final : public cache {
         }
         t.ns->hits_redis->inc();
         const std::int64_t pttl = resp.at(1 + j).integer;
-        if (fills[j].token && pttl != -2) {
-          fill_l1(*st, *t.ns, t.full, *plain, pttl, *fills[j].token);
-        }
+        if (fills[j].token) fill_l1(*st, *t.ns, t.full, *plain, pttl, *fills[j].token);
         out[fills[j].index] = std::move(*plain);
       }
       complete_now(st->executor(), std::move(h), error_code{}, std::move(out));

@@ -451,7 +451,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       error_code ec = co_await connect_once();
       if (stopped_) break;
       if (!ec) {
-        report_connected();
         attempt = 0;
         permanent_error_ = false;
         bump(stats_.connects);
@@ -460,6 +459,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         write_in_flight_ = false;
         restore_subscriptions();
         set_state(connection_state::connected);
+        report_connected();  // after: a handler that asks sees `connected`
         using namespace asio::experimental::awaitable_operators;
         flush();  // whatever queued up while disconnected
         co_await (reader() && health());
@@ -683,7 +683,11 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       error_code ec = make_error_code(is_auth_error(code) ? error::auth_failed
                                       : no_resp3          ? error::resp3_unsupported
                                                           : error::handshake_failed);
-      set_last_error(ec, hello.str);
+      // Redis quotes the first arguments of a command it does not know, and
+      // HELLO's are "3 AUTH <user> <password>": never keep them.
+      std::string said = hello.str.substr(0, hello.str.find(", with args beginning with"));
+      set_last_error(ec, no_resp3 ? "the server does not speak RESP3 (HELLO 3: " + said + ")"
+                                  : std::move(said));
       co_return ec;
     }
     for (std::size_t i = 1; i < own; ++i) {

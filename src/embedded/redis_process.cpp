@@ -224,14 +224,17 @@ void redis_process::start() {
                       "redis_process: neither a unix socket nor a TCP port: no admin channel");
   }
   std::error_code ec;
+  // Ours: created here, or the data directory of an earlier run (it holds
+  // the config). Another existing directory, maybe shared, keeps its mode.
+  const bool ours = !fs::exists(options_.dir, ec) || fs::exists(config_path(), ec);
   fs::create_directories(options_.dir, ec);
   if (ec) {
     throw start_error(reason::bad_options, "redis_process: cannot create " + options_.dir.string() +
                                                ": " + ec.message());
   }
   // The directory holds the config (with any requirepass), the socket and
-  // the data: the owner's alone, whatever mode it was created or found with.
-  fs::permissions(options_.dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  // the data: the owner's alone.
+  if (ours) fs::permissions(options_.dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   if (ec) {
     throw start_error(reason::bad_options, "redis_process: cannot make " + options_.dir.string() +
                                                " private (mode 0700): " + ec.message());

@@ -65,8 +65,10 @@ struct process_options {
   std::string executable = "redis-server";
 
   /// The data directory (redis' `dir`); created when missing, made absolute,
-  /// and set to mode 0700 at every start (the config file, written 0600,
-  /// may hold a password). Holds the config file, the unix socket, the log,
+  /// and set to mode 0700 at every start when it was created here or holds
+  /// the config of an earlier run (an existing directory of other use keeps
+  /// its mode). The config file, which may hold a password, and the log
+  /// are written 0600. Holds the config file, the unix socket, the log,
   /// and any RDB/AOF files. Required.
   std::filesystem::path dir{};
 

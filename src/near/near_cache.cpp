@@ -75,7 +75,19 @@ bool near_cache::put(std::string_view key, value_ptr value, clock::time_point ex
   const std::uint64_t hash = hash_key(key);
   if (!value || token.hash_ != hash) return false;
   const std::size_t bytes = charge(key.size(), value->size());
-  return shard_for(hash).put(key, hash, std::move(value), expires_at, token.sequence_, bytes);
+  // Hashed here, outside the shard's lock: a rival fill is told apart by
+  // the bytes it read.
+  std::uint64_t value_hash = hash_key(*value);
+  if (value_hash == no_value_hash) ++value_hash;
+  return shard_for(hash).put(key, hash, std::move(value), value_hash, expires_at, token.sequence_,
+                             bytes);
+}
+
+void near_cache::end_fill(std::string_view key, const fill_token& token) {
+  const std::uint64_t hash = hash_key(key);
+  if (token.hash_ != hash) return;
+  (void)shard_for(hash).put(key, hash, nullptr, no_value_hash, clock::time_point{}, token.sequence_,
+                            0);
 }
 
 bool near_cache::invalidate(std::string_view key) {

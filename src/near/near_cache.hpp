@@ -17,24 +17,30 @@
 // begin_fill() makes the matching put() a no-op, so a value read from Redis
 // while its key was being invalidated is never stored.
 //
-// Two fills of one key that overlap are refused too, the later put() as a
-// no-op that also drops the entry the earlier one stored (unless it holds
-// the same bytes). Over one connection, replies come in the order Redis ran
-// the reads; over several (a connection per thread), they need not: a read
-// that Redis ran first may complete last, and storing it would serve a
-// version older than the one its rival's caller was just given (reads that
-// go backwards). Neither value is kept, since which is newer is unknown; the
-// next read misses and fetches the current one. A read that finds nothing
-// to store (absent key, too short a TTL) calls invalidate(key) for the same
-// reason.
+// Two fills of one key that overlap and read different bytes are refused
+// too: the later put() is a no-op that also drops the entry the earlier one
+// stored. Over one connection, replies come in the order Redis ran the
+// reads; over several (a connection per thread), they need not: a read that
+// Redis ran first may complete last, and storing it would serve a version
+// older than the one its rival's caller was just given (reads that go
+// backwards). Neither value is kept, since which is newer is unknown; the
+// next read misses and fetches the current one. Overlapping fills that read
+// the same bytes (a burst of misses on a hot key) do not refuse each other.
+// A read that finds nothing to store (absent key, too short a TTL) ends
+// with end_fill(), for the same reason.
 //
 // It costs nothing per pending fill: each shard keeps a sequence number of
-// events (invalidations and completed fills) and, for 256 buckets of key
-// hashes, the sequence number of the last event in that bucket. A put is
-// refused if its token's sequence number is older than the bucket's. Two
-// keys sharing a bucket can make a put be refused needlessly (a false
-// positive: one lost fill, counted in stats().rejected_fills); a stale
-// value is never accepted.
+// events and, for 256 buckets of key hashes, the sequence number of the
+// last invalidation and a record of the last completed fill (key hash,
+// value hash). A put is refused if its token is older than the bucket's
+// last invalidation, or older than a fill of the same key that read other
+// bytes; a refused put then counts as an invalidation of its bucket (the
+// fills pending with it are as suspect as it is). A bucket keeps one fill
+// record: a fill of another key in the same
+// bucket turns the previous record into a bucket-wide event. Keys sharing a
+// bucket can so make a put be refused needlessly (a false positive: one
+// lost fill, counted in stats().rejected_fills); a stale value is never
+// accepted.
 //
 // Threading: every member function may be called from any thread
 // concurrently. Values are std::shared_ptr<const std::string>: a caller's copy
@@ -119,16 +125,26 @@ class near_cache {
   /// Stores `value` (not null) for `key` until `expires_at`, replacing any
   /// present value, evicting as the policy decides. Returns false, storing
   /// nothing, when an invalidation of `key` (or a clear, or an
-  /// invalidate_if/prefix) or another put() of `key` came after begin_fill()
-  /// returned `token` (then a present value with other bytes is dropped: its
-  /// order against this one is unknown), when `token` belongs to another
-  /// key, or when the entry is larger than a shard's byte budget (then a
-  /// value already present is dropped, since it is older). Every put()
-  /// counts as an event for the fills of `key` still pending. The caller
-  /// passes expires_at no later than the server's remaining TTL. Copies
-  /// `key`.
+  /// invalidate_if/prefix), or another put() or end_fill() of `key` that
+  /// read other bytes, came after begin_fill() returned `token` (then a
+  /// present value with other bytes is dropped: its order against this one
+  /// is unknown), when `token` belongs to another key, or when the entry is
+  /// larger than a shard's byte budget (then a value already present is
+  /// dropped, since it is older). The caller passes expires_at no later than
+  /// the server's remaining TTL. Copies `key`.
   [[nodiscard]] bool put(std::string_view key, value_ptr value, clock::time_point expires_at,
                          const fill_token& token);
+
+  /// Ends a fill that stores nothing: the read found `key` absent, or with
+  /// too short a TTL to keep. Drops any entry of `key` (it is no newer than
+  /// what the read saw, which goes to its caller) and counts, for
+  /// overlapping fills of `key`, as a read of "no value". A token of
+  /// another key is ignored.
+  void end_fill(std::string_view key, const fill_token& token);
+
+  /// The value hash end_fill() records; a value hashing to it is recorded
+  /// as the next number.
+  static constexpr std::uint64_t no_value_hash = 0x9E3779B97F4A7C15ull;
 
   /// Drops `key` and refuses pending fills of it. Returns whether an entry was
   /// dropped. O(1).

@@ -82,23 +82,38 @@ std::uint32_t shard::find(std::string_view key, std::uint64_t hash) noexcept {
 
 // ---- fills and invalidations ------------------------------------------------
 
-bool shard::put(std::string_view key, std::uint64_t hash, value_ptr value,
+bool shard::put(std::string_view key, std::uint64_t hash, value_ptr value, std::uint64_t value_hash,
                 clock::time_point expires_at, std::uint64_t token_sequence, std::size_t charge) {
   std::lock_guard lock(mutex_);
-  const bool raced = token_sequence < fill_floor_ || token_sequence < event_at_[event_bucket(hash)];
-  // A completed fill is itself an event for the fills of its bucket still
-  // pending: theirs began before this one ended.
-  note_event(hash);
-  if (raced) {
-    // An invalidation or another fill of this key came between begin_fill
-    // and now. Over several connections, which of two reads Redis ran last
-    // is unknown, and this one's value is being handed to its caller: an
-    // entry holding other bytes may be the older, so it goes too.
-    if (const std::uint32_t old = find(key, hash); old != npos && *at(old).value != *value) {
+  const std::size_t b = event_bucket(hash);
+  const fill_record& last = filled_[b];
+  const bool invalidated = token_sequence < fill_floor_ || token_sequence < invalidated_at_[b];
+  // A fill of this key that read other bytes completed since this one
+  // began: over several connections, which of the two reads Redis ran last
+  // is unknown.
+  const bool rival = token_sequence < last.at && last.key == hash && last.value != value_hash;
+  if (invalidated || rival) {
+    // This read's bytes are being handed to its caller, and which read is
+    // newer is unknown: an entry holding other bytes may be the older, so
+    // it goes, and every fill of the bucket pending since before now is as
+    // suspect as this one (recording this read's bytes instead would let a
+    // later fill of the same old bytes pass the test above).
+    note_invalidation(hash);
+    if (const std::uint32_t old = find(key, hash);
+        old != npos && (!value || *at(old).value != *value)) {
       remove_entry(old);
       invalidations_.add();
     }
-    rejected_fills_.add();
+    if (value) rejected_fills_.add();
+    return false;
+  }
+  note_fill(b, hash, value_hash);
+  if (!value) {
+    // The read found nothing to store; any entry is no newer than that.
+    if (const std::uint32_t old = find(key, hash); old != npos) {
+      remove_entry(old);
+      invalidations_.add();
+    }
     return false;
   }
   if (charge > max_bytes_ || max_entries_ == 0 ||
@@ -156,7 +171,7 @@ bool shard::put(std::string_view key, std::uint64_t hash, value_ptr value,
 
 bool shard::invalidate(std::string_view key, std::uint64_t hash) {
   std::lock_guard lock(mutex_);
-  note_event(hash);
+  note_invalidation(hash);
   const std::uint32_t i = find(key, hash);
   if (i == npos) return false;
   remove_entry(i);
@@ -196,9 +211,25 @@ std::size_t shard::evict_expired(clock::time_point now) {
   return remove_where([&](const entry& e) { return e.expires_at <= now; }, expired_);
 }
 
-void shard::note_event(std::uint64_t hash) noexcept {
+void shard::note_invalidation(std::uint64_t hash) noexcept {
   const std::uint64_t seq = sequence_.load(std::memory_order_relaxed) + 1;
-  event_at_[event_bucket(hash)] = seq;
+  invalidated_at_[event_bucket(hash)] = seq;
+  sequence_.store(seq, std::memory_order_release);
+}
+
+void shard::note_fill(std::size_t b, std::uint64_t hash, std::uint64_t value_hash) noexcept {
+  fill_record& last = filled_[b];
+  if (last.at != 0 && last.key != hash) {
+    // The bucket keeps one fill record: the older one, of another key,
+    // becomes a bucket-wide event, so no fill pending since before it can
+    // miss that it came (a stricter test, never a weaker one).
+    invalidated_at_[b] = std::max(invalidated_at_[b], last.at);
+  }
+  // The same key read as the same bytes again is no news: concurrent
+  // misses of one hot key must not refuse each other.
+  if (last.at != 0 && last.key == hash && last.value == value_hash) return;
+  const std::uint64_t seq = sequence_.load(std::memory_order_relaxed) + 1;
+  last = {seq, hash, value_hash};
   sequence_.store(seq, std::memory_order_release);
 }
 

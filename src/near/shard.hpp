@@ -70,10 +70,12 @@ class alignas(64) shard {
     return sequence_.load(std::memory_order_acquire);
   }
 
-  /// See near_cache::put; `charge` is near_cache::charge() of the entry.
+  /// See near_cache::put and end_fill (a null `value`); `value_hash` is a
+  /// hash of the value's bytes (near_cache::no_value_hash for none);
+  /// `charge` is near_cache::charge() of the entry.
   [[nodiscard]] bool put(std::string_view key, std::uint64_t hash, value_ptr value,
-                         clock::time_point expires_at, std::uint64_t token_sequence,
-                         std::size_t charge);
+                         std::uint64_t value_hash, clock::time_point expires_at,
+                         std::uint64_t token_sequence, std::size_t charge);
 
   bool invalidate(std::string_view key, std::uint64_t hash);
   std::size_t invalidate_if(const std::function<bool(std::string_view)>& pred);
@@ -166,7 +168,8 @@ class alignas(64) shard {
   [[nodiscard]] bool ghost_recall(std::uint64_t hash) noexcept;
   [[nodiscard]] std::uint32_t ghost_window() const noexcept;
 
-  void note_event(std::uint64_t hash) noexcept;
+  void note_invalidation(std::uint64_t hash) noexcept;
+  void note_fill(std::size_t bucket, std::uint64_t hash, std::uint64_t value_hash) noexcept;
   void refuse_pending_fills() noexcept;
   template <typename Pred>
   std::size_t remove_where(Pred pred, shard_counter& counter);
@@ -192,16 +195,28 @@ class alignas(64) shard {
   std::vector<ghost_record> ghost_;  // power-of-two size, resized with table_
   std::uint32_t ghost_clock_ = 0;
 
-  // Fill protocol. sequence_ counts events (invalidations and completed
-  // fills); a token carries its value at begin_fill. event_at_[b] is the
-  // sequence number of the last event of a key in bucket b, fill_floor_ that
-  // of the last event that refused every pending fill (clear,
-  // invalidate_if). A put with token t is accepted iff t >= fill_floor_ and
-  // t >= event_at_[bucket]. Both only grow, so a key's own invalidation or
-  // rival fill is never forgotten.
+  // Fill protocol. sequence_ counts events; a token carries its value at
+  // begin_fill. Per bucket b of key hashes: invalidated_at_[b], the
+  // sequence number of the last invalidation of a key in b (or of a fill
+  // record folded into it, below); filled_[b], the last completed fill: its
+  // sequence number, key hash and value hash. fill_floor_ is the last event
+  // that refused every pending fill (clear, invalidate_if). A put of key k
+  // read as bytes v with token t is accepted iff t >= fill_floor_,
+  // t >= invalidated_at_[b], and not (t < filled_[b].at, filled_[b] is k,
+  // and its bytes differ from v). A refused put is an invalidation of b. An
+  // accepted fill of another key replaces the record and folds the old one
+  // into invalidated_at_[b]; a fill of k with the same bytes leaves it as
+  // it is. Every number only grows, so a key's
+  // own invalidation or rival fill is never forgotten.
+  struct fill_record {
+    std::uint64_t at = 0;  // 0: none yet
+    std::uint64_t key = 0;
+    std::uint64_t value = 0;
+  };
   alignas(64) std::atomic<std::uint64_t> sequence_{0};
   std::uint64_t fill_floor_ = 0;
-  std::array<std::uint64_t, event_buckets> event_at_{};
+  std::array<std::uint64_t, event_buckets> invalidated_at_{};
+  std::array<fill_record, event_buckets> filled_{};
 
   shard_counter count_;
   shard_counter bytes_;

@@ -30,22 +30,34 @@ api_error invalid_ttl() {
                                         std::to_string(max_ttl_seconds));
 }
 
-// The bytes a path may hold unescaped (RFC 3986 pchar and '/'): unreserved,
-// sub-delims, ':' and '@'. Anything else, '%' included, takes Boost.URL's
-// full check; raw bytes 0x80-0xFF or controls fail it.
-constexpr auto plain_path_chars = [] {
-  std::array<bool, 256> t{};
-  for (unsigned char c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (unsigned char c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (unsigned char c = '0'; c <= '9'; ++c) t[c] = true;
-  for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@/")) t[c] = true;
-  return t;
-}();
+// Request targets: printable ASCII only (0x21-0x7E); raw bytes 0x80-0xFF,
+// controls, spaces and DEL are refused. Printable bytes RFC 3986 does not
+// allow in a path ({ } | \ ^ ` " < > [ ]) are taken as themselves, as
+// most servers do, so a hash-tag key like user:{42} may be sent as it is.
+bool printable_target(std::string_view target) {
+  return std::all_of(target.begin(), target.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x21 && u <= 0x7E;
+  });
+}
 
-bool plain_path(std::string_view target) {
-  if (target.empty() || target.front() != '/') return false;
-  return std::all_of(target.begin(), target.end(),
-                     [](char c) { return plain_path_chars[static_cast<unsigned char>(c)]; });
+// A target with no '%', '?' or '#' is split as it is; the others go through
+// Boost.URL, which wants the lenient bytes above percent-encoded first.
+std::string strict_form(std::string_view target) {
+  static constexpr std::string_view lenient = "{}|\\^`\"<>[]";
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(target.size());
+  for (char c : target) {
+    if (lenient.find(c) == std::string_view::npos) {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[static_cast<unsigned char>(c) >> 4]);
+      out.push_back(hex[static_cast<unsigned char>(c) & 15]);
+    }
+  }
+  return out;
 }
 
 // No ':' (which the library allows): the prefix is "<ns>:", so namespace
@@ -350,7 +362,12 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
   // Boost.URL decodes and checks the rest (percent-escapes, a query).
   std::vector<std::string> segs;
   std::optional<boost::urls::url_view> url;
-  const bool plain = plain_path(req.target);
+  if (!printable_target(req.target)) {
+    return bad_request("bad_request", "the request target is not a valid path");
+  }
+  const bool plain = !req.target.empty() && req.target.front() == '/' &&
+                     req.target.find_first_of("%?#") == std::string_view::npos;
+  std::string strict;  // what `url` views, for a target that is not plain
   if (plain) {
     std::string_view rest = req.target.substr(1);
     for (;;) {
@@ -361,7 +378,8 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
       rest.remove_prefix(slash + 1);
     }
   } else {
-    auto parsed = boost::urls::parse_origin_form(req.target);
+    strict = strict_form(req.target);
+    auto parsed = boost::urls::parse_origin_form(strict);
     if (!parsed) return bad_request("bad_request", "the request target is not a valid path");
     url = *parsed;
     for (auto seg : url->segments()) {

@@ -151,6 +151,11 @@ TEST(HttpApi, RawBytesInTheTargetAreRefused) {
   EXPECT_EQ(ok(call(http_method::get, "/v1/ns/a/keys/a:b@c!$&'()*+,;=-._~")).key,
             "a:b@c!$&'()*+,;=-._~")
       << "every pchar RFC 3986 allows unescaped";
+  // Printable bytes outside RFC 3986's path set are taken as themselves,
+  // with or without a query.
+  EXPECT_EQ(ok(call(http_method::get, "/v1/ns/a/keys/user:{42}")).key, "user:{42}");
+  EXPECT_EQ(ok(call(http_method::put, "/v1/ns/a/keys/x|y[1]^\"<>`\\?ttl=5")).key, "x|y[1]^\"<>`\\");
+  EXPECT_EQ(ok(call(http_method::get, "/v1/ns/a/keys/%7B1%7D")).key, "{1}");
 }
 
 TEST(HttpApi, RepeatedQueryParametersAndJsonFieldsAreRefused) {

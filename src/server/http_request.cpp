@@ -52,8 +52,8 @@ bool request_parser::count_head(std::size_t n, error_code& ec) noexcept {
   return false;
 }
 
-void request_parser::refuse(api_error e, error_code& ec) {
-  refused_ = std::move(e);
+void request_parser::refuse(refusal why, error_code& ec) noexcept {
+  refused_ = why;
   ec = http::error::bad_field;
 }
 
@@ -64,7 +64,7 @@ void request_parser::on_request_impl(http::verb, beast::string_view method_str,
     method_name_.assign(method_str.data(), method_str.size());
     target_.assign(target.data(), target.size());
   } catch (const std::bad_alloc&) {
-    return refuse({503, "out_of_memory", "the server could not buffer the request"}, ec);
+    return refuse(refusal::out_of_memory, ec);
   }
   method_ = method_from(method_name_);
   version_ = version >= 11 ? 11 : 10;
@@ -101,7 +101,7 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
         break;
     }
   } catch (const std::bad_alloc&) {
-    refuse({503, "out_of_memory", "the server could not buffer the request"}, ec);
+    refuse(refusal::out_of_memory, ec);
   }
 }
 
@@ -110,10 +110,10 @@ void request_parser::on_header_impl(error_code& ec) {
   // RFC 9112 §3.2: a 400 for an HTTP/1.1 request without Host, and for any
   // request with more than one.
   if (hosts_ > 1 || (version_ == 11 && hosts_ == 0)) {
-    return refuse({400, "bad_request", "an HTTP/1.1 request needs exactly one Host header"}, ec);
+    return refuse(refusal::host, ec);
   }
   if (content_types_ > 1) {
-    return refuse({400, "bad_request", "more than one Content-Type header"}, ec);
+    return refuse(refusal::content_type, ec);
   }
 }
 
@@ -124,7 +124,7 @@ void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& con
   try {
     body_.reserve(static_cast<std::size_t>(*content_length));
   } catch (const std::bad_alloc&) {
-    refuse({503, "out_of_memory", "the server could not buffer the request"}, ec);
+    refuse(refusal::out_of_memory, ec);
   }
 }
 
@@ -133,7 +133,7 @@ bool request_parser::append_body(beast::string_view part, error_code& ec) noexce
     body_.append(part.data(), part.size());
     return true;
   } catch (const std::bad_alloc&) {
-    refuse({503, "out_of_memory", "the server could not buffer the request"}, ec);
+    refuse(refusal::out_of_memory, ec);
     return false;
   }
 }
@@ -159,7 +159,16 @@ void request_parser::on_finish_impl(error_code&) {}
 
 api_error request_error_of(error_code ec, const request_parser& parser,
                            const request_limits& limits) {
-  if (parser.refused()) return *parser.refused();
+  switch (parser.refused()) {
+    case request_parser::refusal::host:
+      return {400, "bad_request", "an HTTP/1.1 request needs exactly one Host header"};
+    case request_parser::refusal::content_type:
+      return {400, "bad_request", "more than one Content-Type header"};
+    case request_parser::refusal::out_of_memory:
+      return {503, "out_of_memory", "the server could not buffer the request"};
+    case request_parser::refusal::none:
+      break;
+  }
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
     return {431, "headers_too_large",
             "the request head (with any chunk extensions and trailers) is larger than "

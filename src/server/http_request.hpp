@@ -65,9 +65,11 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   /// What the API reads of the request; views into this parser.
   [[nodiscard]] http_request_view view() const noexcept;
 
-  /// Why the parser refused the request itself (a missing Host, ...), when
-  /// it did; the parse then failed with http::error::bad_field.
-  [[nodiscard]] const std::optional<api_error>& refused() const noexcept { return refused_; }
+  /// Why the parser refused the request itself, if it did (the parse then
+  /// failed with http::error::bad_field); request_error_of() words it.
+  /// Kept as a plain enum: the callbacks that set it must not allocate.
+  enum class refusal : std::uint8_t { none, host, content_type, out_of_memory };
+  [[nodiscard]] refusal refused() const noexcept { return refused_; }
 
   /// Bytes counted against max_head_bytes so far.
   [[nodiscard]] std::size_t head_bytes() const noexcept { return head_bytes_; }
@@ -91,8 +93,8 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
   // Adds `n` bytes to the head budget; false (ec set) past it.
   bool count_head(std::size_t n, boost::beast::error_code& ec) noexcept;
-  // Refuses the request with `e`; the parse ends with bad_field.
-  void refuse(api_error e, boost::beast::error_code& ec);
+  // Refuses the request; the parse ends with bad_field.
+  void refuse(refusal why, boost::beast::error_code& ec) noexcept;
   // Appends body bytes; false (ec set) when the allocation failed.
   bool append_body(boost::beast::string_view part, boost::beast::error_code& ec) noexcept;
 
@@ -108,7 +110,7 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   int hosts_ = 0;
   int content_types_ = 0;
   bool expect_continue_ = false;
-  std::optional<api_error> refused_;
+  refusal refused_ = refusal::none;
 };
 
 /// The answer to a request that could not be read: 431 past the head budget

@@ -27,6 +27,7 @@
 #include <boost/json/object.hpp>
 #include <ctime>
 #include <list>
+#include <optional>
 #include <unordered_map>
 
 #include "server/http_request.hpp"
@@ -189,8 +190,34 @@ struct http_server::state : std::enable_shared_from_this<state> {
 
   // ---- the session ----
 
+  // Whatever ends a session — its loop, or an exception the co_spawn
+  // handler logs — the connection is closed and counted out, once.
+  struct session_end {
+    state& st;
+    std::shared_ptr<connection> conn;
+    std::size_t index;
+    ~session_end() {
+      error_code ignored;
+      conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+      conn->close();
+      st.live[index].erase(conn->self);
+      st.open_gauge->add(-1);
+      st.open.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  };
+
+  // A request counted in flight from its parse to its answer's write.
+  struct in_flight_mark {
+    explicit in_flight_mark(metrics::gauge* g) : gauge(g) { gauge->add(1); }
+    ~in_flight_mark() { gauge->add(-1); }
+    in_flight_mark(const in_flight_mark&) = delete;
+    in_flight_mark& operator=(const in_flight_mark&) = delete;
+    metrics::gauge* gauge;
+  };
+
   asio::awaitable<void> session(std::shared_ptr<connection> conn, std::size_t ctx_index) {
     auto self = shared_from_this();
+    const session_end end{*this, conn, ctx_index};
     std::string remote;
     {
       error_code ec;
@@ -218,19 +245,16 @@ struct http_server::state : std::enable_shared_from_this<state> {
       auto [hec, hn] = co_await http::async_read_header(conn->socket, buffer, parser, use_tuple);
       error_code ec = hec;
       if (!ec && !parser.is_done()) {
+        // A Content-Length past the body limit has already failed the
+        // head (body_limit, 413): a client that waits is refused before it
+        // sends the body.
         if (parser.expects_continue()) {
-          if (parser.content_length() && *parser.content_length() > cfg.max_body_bytes) {
-            ec = http::error::body_limit;  // refuse before the client sends it
-          } else {
-            static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
-            if (!co_await send(*conn, cont, cfg.write_timeout)) break;
-            conn->expires_after(cfg.read_timeout);
-          }
+          static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await send(*conn, cont, cfg.write_timeout)) break;
+          conn->expires_after(cfg.read_timeout);
         }
-        if (!ec) {
-          auto [bec, bn] = co_await http::async_read(conn->socket, buffer, parser, use_tuple);
-          ec = bec;
-        }
+        auto [bec, bn] = co_await http::async_read(conn->socket, buffer, parser, use_tuple);
+        ec = bec;
       }
       if (ec) {
         if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -248,7 +272,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
       // No deadline while the gateway works: Redis has its own (the command
       // timeout), and the write below sets the next one.
       conn->deadline = clock::time_point::max();
-      in_flight->add(1);
+      std::optional<in_flight_mark> busy(std::in_place, in_flight);
       auto parsed = parse_call(parser.view(), limits);
       api_response answer;
       std::string_view route = unmatched_route;
@@ -271,7 +295,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
                       http_date());
       const auto bytes = answer.body.size();
       const bool sent = co_await send(*conn, out, cfg.write_timeout);
-      in_flight->add(-1);
+      busy.reset();
       const auto took = clock::now() - t0;
       record(route, status, took);
       if (log::access_enabled()) {
@@ -287,12 +311,6 @@ struct http_server::state : std::enable_shared_from_this<state> {
       }
       if (!sent || !keep) break;
     }
-    error_code ignored;
-    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
-    conn->close();
-    live[ctx_index].erase(conn->self);
-    open_gauge->add(-1);
-    open.fetch_sub(1, std::memory_order_acq_rel);
   }
 
   // Past max_connections: one 429 answer, then the connection is closed.

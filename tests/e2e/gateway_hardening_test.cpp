@@ -5,6 +5,7 @@
 // gateway is still up and serving.
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <set>
 #include <thread>
@@ -49,6 +50,14 @@ TEST(Hardening, TrailersOfAnySizeAre431AndNeverCrashTheGateway) {
   std::string many;
   for (int i = 0; i < 20'000; ++i) many += "X: 123456\r\n";
   EXPECT_EQ(status_of_raw(p, chunked_get_with_trailer(many)), 431);
+  // Within the read buffer, over the budget: the head and the trailers are
+  // counted together (10 KiB + 8 KiB against 16 KiB).
+  EXPECT_EQ(status_of_raw(p,
+                          "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                          "X-Head: " +
+                              std::string(10 * 1024, 'h') +
+                              "\r\n\r\n0\r\nX-Trailer: " + std::string(8 * 1024, 't') + "\r\n\r\n"),
+            431);
   EXPECT_EQ(status_of_raw(p, chunked_get_with_trailer("X-Small: 1\r\n")), 200)
       << "a small trailer is fine";
   expect_still_serving(gw);
@@ -310,11 +319,16 @@ double failed_connects(std::uint16_t port) {
 // warn or error level, whatever the number of attempts and requests.
 TEST(Hardening, RedisOutagesAreLoggedOncePerTransition) {
   redis_server server;
-  gateway_process gw(external(server, {"--set", "redis.health_check_interval_ms=200"}));
+  // A health check of 1 s: a shorter one could see a stall of the loaded
+  // test machine as an outage of its own.
+  gateway_process gw(external(server, {"--set", "redis.health_check_interval_ms=1000"}));
   const auto p = gw.port();
   ASSERT_EQ(metric(p, "rcache_redis_up"), 1);
   EXPECT_EQ(lines_with(gw.log(), "\"connected to Redis\""), 1);
+  const auto lost = [&] { return lines_with(gw.log(), "\"the Redis connection was lost\""); };
+  const auto back = [&] { return lines_with(gw.log(), "\"the Redis connection is back\""); };
 
+  const int lost_before = lost();
   server.kill();
   for (int i = 0; i < 20; ++i) (void)http_request(p, "GET", "/v1/ns/a/keys/k");
   ASSERT_TRUE(eventually([&] { return failed_connects(p) >= 3; }))
@@ -322,7 +336,7 @@ TEST(Hardening, RedisOutagesAreLoggedOncePerTransition) {
       << gw.log();
   EXPECT_EQ(metric(p, "rcache_redis_up"), 0);
   auto log = gw.log();
-  EXPECT_EQ(lines_with(log, "\"the Redis connection was lost\""), 1) << log;
+  EXPECT_EQ(lost(), lost_before + 1) << log;
   EXPECT_EQ(lines_with(log, "\"cannot connect to Redis; retrying\""), 1)
       << "one line for a streak of refused attempts, not one per attempt\n"
       << log;
@@ -330,24 +344,21 @@ TEST(Hardening, RedisOutagesAreLoggedOncePerTransition) {
       log.find(R"("level":"warning","logger":"rcache","msg":"the Redis connection was lost")"),
       std::string::npos);
 
+  const int back_before = back();
   server.restart();
   ASSERT_TRUE(eventually([&] {
     auto r = http_request(p, "GET", "/readyz");
     return r && r->status == 200;
   }));
-  EXPECT_TRUE(eventually([&] {
-    return lines_with(gw.log(), "\"the Redis connection is back\"") == 1;
-  })) << gw.log();
+  EXPECT_TRUE(eventually([&] { return back() > back_before; })) << gw.log();
 
-  // Frozen: the health check notices, once.
+  // Frozen: the health check notices; then it is back.
+  const int lost_frozen = lost();
+  const int back_frozen = back();
   server.pause();
-  EXPECT_TRUE(eventually([&] {
-    return lines_with(gw.log(), "\"the Redis connection was lost\"") == 2;
-  })) << gw.log();
+  EXPECT_TRUE(eventually([&] { return lost() > lost_frozen; })) << gw.log();
   server.resume();
-  EXPECT_TRUE(eventually([&] {
-    return lines_with(gw.log(), "\"the Redis connection is back\"") == 2;
-  })) << gw.log();
+  EXPECT_TRUE(eventually([&] { return back() > back_frozen; })) << gw.log();
 }
 
 TEST(Hardening, ARefusedPasswordIsOneErrorLineWithoutTheSecret) {
@@ -367,8 +378,15 @@ TEST(Hardening, ARefusedPasswordIsOneErrorLineWithoutTheSecret) {
 TEST(Hardening, TheEmbeddedServersFilesArePrivateAndSwapdbIsOff) {
   temp_dir dir("embedded-perms");
   const auto data = dir.path() / "rcache-data";
+  // As an earlier version left it: the directory 0777 (umask aside), its
+  // redis.conf 0644.
   std::filesystem::create_directories(data);
-  std::filesystem::permissions(data, std::filesystem::perms::all);  // 0777, as if by an old run
+  std::ofstream(data / "redis.conf") << "# an earlier run's\n";
+  std::filesystem::permissions(data, std::filesystem::perms::all);
+  std::filesystem::permissions(data / "redis.conf", std::filesystem::perms::owner_read |
+                                                        std::filesystem::perms::owner_write |
+                                                        std::filesystem::perms::group_read |
+                                                        std::filesystem::perms::others_read);
   gateway_process gw({.env = {{"REDIS_PASSWORD", "s3cret-pw"}}, .dir = dir.path()});
   ASSERT_EQ(must(http_request(gw.port(), "PUT", "/v1/ns/a/keys/k", "v")).status, 200);
   namespace fs = std::filesystem;

@@ -310,11 +310,14 @@ TEST(Gateway, SlowAndIdleClientsAreDisconnectedEachByItsOwnDeadline) {
 // deadline (and no other) frees the connection.
 TEST(Gateway, AClientThatStopsReadingIsCutOffByTheWriteDeadline) {
   redis_server server;
-  gateway_process gw(
-      external(server, {"--set", "server.write_timeout_ms=500", "--set",
-                        "server.read_timeout_ms=60000", "--set", "server.idle_timeout_ms=60000"}));
+  // 24 MiB: more than the socket buffers of both ends hold (Linux caps a
+  // send buffer at tcp_wmem's maximum, 4 MiB on Debian).
+  gateway_process gw(external(
+      server,
+      {"--set", "server.write_timeout_ms=500", "--set", "server.read_timeout_ms=60000", "--set",
+       "server.idle_timeout_ms=60000", "--set", "server.max_body_bytes=33554432"}));
   const auto p = gw.port();
-  const std::string big(8 * 1024 * 1024 - 1, 'w');
+  const std::string big(24 * 1024 * 1024, 'w');
   ASSERT_EQ(must(http_request(p, "PUT", "/v1/ns/w/keys/big", big)).status, 200);
   http_connection reader(p, std::chrono::seconds(15), /*receive_buffer=*/4096);
   ASSERT_TRUE(reader.send(format_request("GET", "/v1/ns/w/keys/big")));

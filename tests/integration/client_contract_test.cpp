@@ -114,9 +114,20 @@ TEST(ClientContract, StopFailsWaitingRequestsAndLaterOnesWithClientStopped) {
 TEST(ClientContract, AServerWithoutResp3IsAClearError) {
   redis_server server({.extra_config = {{"rename-command", "HELLO \"\""}}});
   test::run_async([&](auto ex) -> asio::awaitable<void> {
-    client c(ex, config_for(server));
+    auto cfg = config_for(server);
+    // Redis quotes an unknown command's first arguments; HELLO's carry the
+    // password, which must appear in no message.
+    cfg.password = "hello-secret-55";
+    std::vector<std::string> messages;
+    cfg.on_event = [&](const connection_event& e) { messages.push_back(e.message); };
+    client c(ex, cfg);
     auto [ec, r] = co_await c.async_exec(cmd("PING"), nothrow);
     EXPECT_EQ(ec, error::resp3_unsupported) << ec.message();
+    const auto last = c.last_error().second;
+    EXPECT_NE(last.find("RESP3"), std::string::npos) << last;
+    EXPECT_EQ(last.find("hello-secret-55"), std::string::npos) << last;
+    EXPECT_TRUE(co_await eventually([&] { return !messages.empty(); }));
+    for (const auto& m : messages) EXPECT_EQ(m.find("hello-secret-55"), std::string::npos) << m;
   });
 }
 
@@ -209,15 +220,24 @@ TEST(ClientContract, ConnectionEventsComeOncePerTransition) {
     server.restart();
     EXPECT_TRUE(co_await eventually([&] { return c.state() == connection_state::connected; }));
     using k = connection_event::kind;
-    EXPECT_EQ(log.kinds(), (std::vector{k::connected, k::lost, k::connect_failed, k::reconnected}))
-        << "five failed attempts, one event";
-    std::lock_guard lock(log.mutex);
-    if (log.events.size() == 4) {
-      EXPECT_EQ(log.events[0].server, "127.0.0.1:" + std::to_string(server.port()));
-      EXPECT_TRUE(log.events[1].ec);
-      EXPECT_NE(log.events[2].message.find("refused"), std::string::npos) << log.events[2].message;
-      EXPECT_NE(log.events[3].message.find("failed attempt"), std::string::npos);
+    const auto kinds = log.kinds();
+    // connected, lost, connect_failed (refused), perhaps one more for
+    // another reason while the server starts again, reconnected: five and
+    // more failed attempts, one or two events.
+    if (kinds.size() < 4) {
+      ADD_FAILURE() << kinds.size() << " events";
+      co_return;
     }
+    EXPECT_LE(kinds.size(), 5u) << "an event per attempt?";
+    EXPECT_EQ(kinds.front(), k::connected);
+    EXPECT_EQ(kinds[1], k::lost);
+    EXPECT_EQ(kinds.back(), k::reconnected);
+    for (std::size_t i = 2; i + 1 < kinds.size(); ++i) EXPECT_EQ(kinds[i], k::connect_failed);
+    std::lock_guard lock(log.mutex);
+    EXPECT_EQ(log.events[0].server, "127.0.0.1:" + std::to_string(server.port()));
+    EXPECT_TRUE(log.events[1].ec);
+    EXPECT_NE(log.events[2].message.find("refused"), std::string::npos) << log.events[2].message;
+    EXPECT_NE(log.events.back().message.find("failed attempt"), std::string::npos);
   });
 }
 
