@@ -301,9 +301,10 @@ using cache_detail::ns_state;
 using cache_detail::state;
 
 // Stores a value read from Redis in L1, unless the key was invalidated (or
-// filled by a rival read) since `token` was taken. Its local lifetime is never longer than on the
-// server, nor than the L1 cap, nor reaches into a stale-while-revalidate
-// grace period (which only a Redis read can notice and refresh).
+// read with other bytes by a rival read) since `token` was taken. Its local
+// lifetime is never longer than on the server, nor than the L1 cap, nor
+// reaches into a stale-while-revalidate grace period (which only a Redis
+// read can notice and refresh).
 void fill_l1(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
              std::int64_t pttl, const near::fill_token& token) {
   auto local = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
@@ -448,7 +449,8 @@ class cache_impl final : public cache {
     st.l1_rejected_fills = st.reg
                                .counter("rcache_l1_rejected_fills_total",
                                         "Reads not stored in L1: the key was invalidated, or "
-                                        "read by another request, while the read was in flight")
+                                        "read with other bytes by another request, while the "
+                                        "read was in flight")
                                .value();
     auto connects = [&](std::string_view result) {
       return st.reg
@@ -505,6 +507,13 @@ class cache_impl final : public cache {
     st_->user_push = std::move(h);
   }
 
+  // A counter that follows a running total kept elsewhere (the near
+  // cache's or the client's stats), advanced at each scrape.
+  static void follow(metrics::counter& c, std::uint64_t total, std::uint64_t& seen) {
+    if (total > seen) c.inc(total - seen);
+    seen = std::max(seen, total);
+  }
+
   std::string metrics_text() const override {
     auto& st = *st_;
     {
@@ -513,24 +522,12 @@ class cache_impl final : public cache {
         const auto s = st.l1->stats();
         st.l1_entries->set(static_cast<double>(st.l1->size()));
         st.l1_bytes->set(static_cast<double>(st.l1->bytes()));
-        if (s.evictions > st.l1_evictions_seen) {
-          st.l1_evictions->inc(s.evictions - st.l1_evictions_seen);
-          st.l1_evictions_seen = s.evictions;
-        }
-        if (s.rejected_fills > st.l1_rejected_seen) {
-          st.l1_rejected_fills->inc(s.rejected_fills - st.l1_rejected_seen);
-          st.l1_rejected_seen = s.rejected_fills;
-        }
+        follow(*st.l1_evictions, s.evictions, st.l1_evictions_seen);
+        follow(*st.l1_rejected_fills, s.rejected_fills, st.l1_rejected_seen);
       }
       const auto rs = st.redis->stats();
-      if (rs.connects > st.connects_ok_seen) {
-        st.redis_connects_ok->inc(rs.connects - st.connects_ok_seen);
-        st.connects_ok_seen = rs.connects;
-      }
-      if (rs.connect_failures > st.connects_failed_seen) {
-        st.redis_connects_failed->inc(rs.connect_failures - st.connects_failed_seen);
-        st.connects_failed_seen = rs.connect_failures;
-      }
+      follow(*st.redis_connects_ok, rs.connects, st.connects_ok_seen);
+      follow(*st.redis_connects_failed, rs.connect_failures, st.connects_failed_seen);
       st.redis_up->set(st.redis->state() == connection_state::connected ? 1 : 0);
       const auto plain = st.plain_bytes_written->value();
       if (plain > 0) {

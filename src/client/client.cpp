@@ -391,11 +391,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   // ---- connection events (client_config::on_event) ----
 
   void emit(connection_event::kind what, error_code ec, std::string message) {
-    if (!cfg_.on_event) return;
-    try {
-      cfg_.on_event({what, server_, ec, std::move(message)});
-    } catch (...) {  // a user callback must not take the connection down
-    }
+    if (cfg_.on_event) notify(cfg_, {what, server_, ec, std::move(message)});
   }
 
   // A connection attempt succeeded: connected, reconnected, and whether the

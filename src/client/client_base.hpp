@@ -61,6 +61,16 @@ inline void accumulate(client_stats& total, const client_stats& part) noexcept {
   total.bytes_read += part.bytes_read;
 }
 
+/// Tells client_config::on_event of `e`, if it is set; a handler that
+/// throws must not take the connection down, so what it throws is dropped.
+inline void notify(const client_config& cfg, connection_event e) noexcept {
+  if (!cfg.on_event) return;
+  try {
+    cfg.on_event(e);
+  } catch (...) {
+  }
+}
+
 /// One client over several connections to the same server (pool.cpp): each
 /// request goes to the connection of the calling thread's executor.
 /// `connections` is not empty.

@@ -739,14 +739,11 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     if (!cfg_.on_event) return;
     std::string masters;
     for (const auto& m : this->masters()) masters += (masters.empty() ? "" : ", ") + m;
-    try {
-      cfg_.on_event({connection_event::kind::topology_changed,
-                     cfg_.cluster_nodes.front().to_string(),
-                     {},
-                     "the cluster's slot map changed: " + std::to_string(slots) +
-                         " slot(s) have another master; masters: " + masters});
-    } catch (...) {  // a user callback must not take the client down
-    }
+    notify(cfg_, {connection_event::kind::topology_changed,
+                  cfg_.cluster_nodes.front().to_string(),
+                  {},
+                  "the cluster's slot map changed: " + std::to_string(slots) +
+                      " slot(s) have another master; masters: " + masters});
   }
 
   // ---- events ----------------------------------------------------------------

@@ -5,18 +5,18 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
 #include <openssl/evp.h>
 #include <unordered_set>
 
+#include "server/strict_json.hpp"
+
 namespace rcache::server {
 namespace {
 
 namespace json = boost::json;
-using boost::system::error_code;
 
 constexpr std::string_view envelope_magic = "\xC1RT\x01";
 constexpr std::int64_t max_ttl_seconds = 10LL * 365 * 86400;
@@ -119,110 +119,18 @@ std::string base64_encode(std::string_view in) {
   return out;
 }
 
-// Boost.JSON's own parse handler (what json::parse builds values with),
-// plus one check: no object repeats a key. json::parse would keep one of
-// the two silently, so {"keys":["a"],"keys":["b"]} would mean whichever
-// the reader did not expect.
-class strict_handler {
- public:
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
-  json::value_stack st;
-  std::string duplicate;  // the repeated key, when the parse stopped on one
-
-  bool on_document_begin(error_code&) { return true; }
-  bool on_document_end(error_code&) { return true; }
-  bool on_object_begin(error_code&) {
-    keys_.emplace_back();
-    return true;
-  }
-  bool on_object_end(std::size_t n, error_code& ec) {
-    // Sorted once per object: a hostile body of many keys stays O(n log n).
-    auto& keys = keys_.back();
-    std::sort(keys.begin(), keys.end());
-    const auto twice = std::adjacent_find(keys.begin(), keys.end());
-    if (twice != keys.end()) {
-      duplicate = *twice;
-      ec = make_error_code(boost::system::errc::invalid_argument);
-      return false;
-    }
-    keys_.pop_back();
-    st.push_object(n);
-    return true;
-  }
-  bool on_array_begin(error_code&) { return true; }
-  bool on_array_end(std::size_t n, error_code&) {
-    st.push_array(n);
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, error_code&) {
-    key_.append(s.data(), s.size());
-    st.push_chars(s);
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, error_code&) {
-    key_.append(s.data(), s.size());
-    keys_.back().push_back(std::move(key_));
-    key_.clear();
-    st.push_key(s);
-    return true;
-  }
-  bool on_string_part(json::string_view s, std::size_t, error_code&) {
-    st.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, error_code&) {
-    st.push_string(s);
-    return true;
-  }
-  bool on_number_part(json::string_view, error_code&) { return true; }
-  bool on_int64(std::int64_t i, json::string_view, error_code&) {
-    st.push_int64(i);
-    return true;
-  }
-  bool on_uint64(std::uint64_t u, json::string_view, error_code&) {
-    st.push_uint64(u);
-    return true;
-  }
-  bool on_double(double d, json::string_view, error_code&) {
-    st.push_double(d);
-    return true;
-  }
-  bool on_bool(bool b, error_code&) {
-    st.push_bool(b);
-    return true;
-  }
-  bool on_null(error_code&) {
-    st.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, error_code&) { return true; }
-  bool on_comment(json::string_view, error_code&) { return true; }
-
- private:
-  std::vector<std::vector<std::string>> keys_;  // per open object
-  std::string key_;                             // a key arriving in parts
-};
-
 // The request body as one JSON object; errors name what is wrong.
 std::variant<json::object, api_error> body_object(std::string_view body) {
   if (body.empty()) return bad_request("invalid_json", "the request needs a JSON object body");
-  json::parse_options opts;
-  opts.max_depth = 8;
-  json::basic_parser<strict_handler> parser(opts);
-  parser.handler().st.reset();
-  error_code ec;
-  const auto used = parser.write_some(false, body.data(), body.size(), ec);
-  if (!ec && used < body.size()) ec = json::error::extra_data;
-  if (ec && !parser.handler().duplicate.empty()) {
-    return bad_request("invalid_json",
-                       "the field '" + parser.handler().duplicate + "' appears twice in an object");
+  auto parsed = parse_strict_json(body, 8);
+  if (parsed.repeated_key) {
+    return bad_request("invalid_json", "the field '" + parsed.repeated_key->substr(0, 64) +
+                                           "' appears twice in an object");
   }
-  if (ec) return bad_request("invalid_json", "the body is not valid JSON: " + ec.message());
-  json::value v = parser.handler().st.release();
+  if (parsed.ec) {
+    return bad_request("invalid_json", "the body is not valid JSON: " + parsed.ec.message());
+  }
+  json::value& v = parsed.value;
   if (!v.is_object()) return bad_request("invalid_json", "the body must be a JSON object");
   return std::move(v.as_object());
 }
