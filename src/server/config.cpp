@@ -1,21 +1,19 @@
-// Loading the gateway's configuration: the settings table, the merge of
-// defaults, TOML file, environment and flags, and the typed checks. See
-// config.hpp for the contract.
+// Loading the gateway's configuration: the merge of defaults, TOML file,
+// environment and flags; each value parsed by its row of the settings table
+// (settings.hpp); the combined checks of the Redis target. See config.hpp
+// for the contract.
 #include "server/config.hpp"
 
 #include <rcache/config.hpp>
 
 #include <algorithm>
-#include <boost/asio/ip/address.hpp>
 #include <boost/url/parse_query.hpp>
 #include <cctype>
-#include <charconv>
-#include <cmath>
 #include <sstream>
-#include <thread>
 #include <toml++/toml.h>
 
 #include "client/host_port.hpp"
+#include "server/settings.hpp"
 
 extern char** environ;
 
@@ -23,86 +21,6 @@ namespace rcache::server {
 namespace {
 
 using namespace std::string_view_literals;
-
-// ---- the settings table ---------------------------------------------------------
-
-struct setting_def {
-  std::string_view key;
-  std::string_view env;  // empty: RCACHE_<KEY>
-  std::string_view default_value;
-  std::string_view help;
-  bool secret = false;
-  std::string_view not_built{};
-};
-
-// The order is the order of `rcache config check` and of the example file.
-constexpr setting_def settings_table[] = {
-    {"server.listen", "", "127.0.0.1:8080", "address:port to listen on (port 0: any free port)"},
-    {"server.threads", "", "0", "I/O threads (0: the number of cores)"},
-    {"server.max_connections", "", "10000", "open connections; more are answered 429"},
-    {"server.max_body_bytes", "", "8388608", "largest request body (413 above)"},
-    {"server.max_header_bytes", "", "16384", "largest request head (431 above)"},
-    {"server.read_timeout_ms", "", "10000", "deadline to read one whole request"},
-    {"server.idle_timeout_ms", "", "60000", "keep-alive connections idle longer are closed"},
-    {"server.write_timeout_ms", "", "10000", "deadline to write one whole response"},
-    {"server.shutdown_timeout_ms", "", "10000", "SIGTERM: how long in-flight requests may finish"},
-    {"server.max_namespaces", "", "1000", "distinct namespaces served (they are metric labels)"},
-    {"server.max_batch_keys", "", "1000", "keys in one batch or invalidation request"},
-    {"server.max_response_bytes", "", "67108864", "largest batch answer (413 above)"},
-    {"redis.url", "REDIS_URL", "", "redis://, rediss:// or unix:// URL; wins over host/port"},
-    {"redis.host", "REDIS_HOST", "", "Redis host (unset with url and port: embedded Redis)"},
-    {"redis.port", "REDIS_PORT", "", "Redis port (default 6379 when host is set)"},
-    {"redis.sentinels", "REDIS_SENTINELS", "", "host:port,... of Redis Sentinels (wins over url)"},
-    {"redis.sentinel_master", "REDIS_SENTINEL_MASTER", "", "the master name the sentinels know"},
-    {"redis.sentinel_password", "REDIS_SENTINEL_PASSWORD", "", "password of the sentinels", true},
-    {"redis.cluster_nodes", "REDIS_CLUSTER_NODES", "",
-     "host:port,... of Redis Cluster nodes to start from (wins over url)"},
-    {"redis.username", "REDIS_USERNAME", "", "ACL user (empty: default)"},
-    {"redis.password", "REDIS_PASSWORD", "", "password (never logged or printed)", true},
-    {"redis.db", "REDIS_DB", "", "database number"},
-    {"redis.command_timeout_ms", "", "2000", "deadline of one Redis command"},
-    {"redis.connect_timeout_ms", "", "2000", "deadline of connect + handshake"},
-    {"redis.health_check_interval_ms", "", "2000", "PING when idle this long (0: off)"},
-    {"redis.connections", "", "shared",
-     "shared: one connection for all I/O threads; per_thread: one each"},
-    {"embedded.dir", "RCACHE_DATA_DIR", "rcache-data", "data directory of the embedded Redis"},
-    {"embedded.executable", "", "redis-server", "the redis-server binary the embedded mode runs"},
-    {"cache.default_ttl", "CACHE_DEFAULT_TTL", "3600", "TTL in seconds of values put without one"},
-    {"cache.max_keys", "CACHE_MAX_KEYS", "", "cap on cached keys", false, "key caps"},
-    {"cache.compression", "CACHE_COMPRESSION_ENABLED", "false",
-     "zstd for values above the threshold"},
-    {"cache.compression_threshold", "", "1024", "smallest value compressed, in bytes"},
-    {"cache.max_value_bytes", "", "67108864", "largest value stored"},
-    {"cache.near_cache", "", "true", "in-process near cache (L1), kept coherent by Redis"},
-    {"cache.near_cache_max_bytes", "", "67108864", "near-cache memory bound"},
-    {"cache.near_cache_max_ttl", "", "300", "longest life of a near-cache entry, in seconds"},
-    {"cache.encryption_keys", "", "", "AES-256-GCM key ring \"1:<base64>;current=1\"", true},
-    {"cache.warming", "CACHE_WARMING_ENABLED", "false", "warm the cache at start-up", false,
-     "cache warming"},
-    {"monitoring.enabled", "MONITORING_ENABLED", "true", "serve /metrics (Prometheus text)"},
-    {"alerts.memory_mb", "ALERT_THRESHOLD_MEMORY", "", "alert above this Redis memory (MB)", false,
-     "alerts"},
-    {"alerts.cpu_percent", "ALERT_THRESHOLD_CPU", "", "alert above this CPU use (%)", false,
-     "alerts"},
-    {"alerts.hit_rate_percent", "ALERT_THRESHOLD_CACHE_HIT_RATE", "",
-     "alert below this hit rate (%)", false, "alerts"},
-    {"log.level", "RCACHE_LOG_LEVEL", "info", "trace, debug, info, warn, error or off"},
-    {"log.access", "RCACHE_ACCESS_LOG", "true", "one JSON line per request"},
-};
-
-std::string env_name(const setting_def& d) {
-  if (!d.env.empty()) return std::string(d.env);
-  std::string out = "RCACHE_";
-  for (char c : d.key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(c)));
-  return out;
-}
-
-const setting_def* find_def(std::string_view key) {
-  for (const auto& d : settings_table) {
-    if (d.key == key) return &d;
-  }
-  return nullptr;
-}
 
 // ---- the TOML file ---------------------------------------------------------------
 
@@ -121,8 +39,8 @@ void read_file(const std::filesystem::path& path, std::map<std::string, std::str
   for (auto&& [section, node] : root) {
     const auto* table = node.as_table();
     const std::string prefix = std::string(section.str()) + ".";
-    if (table && std::none_of(std::begin(settings_table), std::end(settings_table),
-                              [&](const setting_def& d) { return d.key.starts_with(prefix); })) {
+    if (table && std::none_of(settings_table().begin(), settings_table().end(),
+                              [&](const setting& d) { return d.key.starts_with(prefix); })) {
       errors.push_back("unknown section [" + std::string(section.str()) + "]");
       continue;
     }
@@ -132,7 +50,7 @@ void read_file(const std::filesystem::path& path, std::map<std::string, std::str
     }
     for (auto&& [name, leaf] : *table) {
       const std::string key = std::string(section.str()) + "." + std::string(name.str());
-      if (!find_def(key)) {
+      if (!find_setting(key)) {
         errors.push_back("unknown setting '" + key + "'");
         continue;
       }
@@ -165,64 +83,31 @@ struct raw_value {
   source from = source::default_value;
 };
 
-// Parses settings by key, collecting one error line per bad value.
+// The merged values, each parsed by its row of the table as it is stored;
+// one error line per bad value.
 class reader {
  public:
-  explicit reader(std::map<std::string, raw_value> values) : values_(std::move(values)) {}
+  explicit reader(std::map<std::string, raw_value> values) : raw_(std::move(values)) {
+    for (const auto& s : settings_table()) {
+      auto& v = parsed_[s.key];
+      const auto& text = raw_.at(std::string(s.key)).text;
+      if (text.empty()) continue;
+      if (auto why = parse_setting(s, text, v)) {
+        fail(s.key, *why);
+        v = {};
+      }
+    }
+  }
 
-  const raw_value& raw(std::string_view key) const { return values_.at(std::string(key)); }
+  const raw_value& raw(std::string_view key) const { return raw_.at(std::string(key)); }
   bool is_set(std::string_view key) const { return !raw(key).text.empty(); }
-
   std::string text(std::string_view key) const { return raw(key).text; }
-
-  template <class T>
-  T integer(std::string_view key, T min, T max, T fallback) {
-    const auto& v = raw(key);
-    if (v.text.empty()) return fallback;
-    long long n = 0;
-    const auto* end = v.text.data() + v.text.size();
-    auto [p, ec] = std::from_chars(v.text.data(), end, n);
-    if (ec != std::errc() || p != end || n < static_cast<long long>(min) ||
-        n > static_cast<long long>(max)) {
-      fail(key, "'" + v.text + "' is not an integer in " + std::to_string(min) + ".." +
-                    std::to_string(max));
-      return fallback;
-    }
-    return static_cast<T>(n);
-  }
-
-  std::chrono::milliseconds millis(std::string_view key, std::chrono::milliseconds fallback) {
-    return std::chrono::milliseconds(integer<long long>(key, 1, 3'600'000, fallback.count()));
-  }
-
-  double number(std::string_view key, double min, double max) {
-    const auto& v = raw(key);
-    if (v.text.empty()) return 0;
-    double d = 0;
-    const auto* end = v.text.data() + v.text.size();
-    auto [p, ec] = std::from_chars(v.text.data(), end, d);
-    if (ec != std::errc() || p != end || !std::isfinite(d) || d < min || d > max) {
-      std::ostringstream range;
-      range << min << ".." << max;
-      fail(key, "'" + v.text + "' is not a number in " + range.str());
-    }
-    return d;
-  }
-
-  bool boolean(std::string_view key, bool fallback) {
-    const auto& v = raw(key);
-    std::string t;
-    for (char c : v.text)
-      t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    if (t.empty()) return fallback;
-    if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
-    if (t == "false" || t == "0" || t == "no" || t == "off") return false;
-    fail(key, "'" + v.text + "' is not a boolean (true/false, 1/0, yes/no, on/off)");
-    return fallback;
-  }
+  /// The parsed value; `set` is false when unset or invalid.
+  const setting_value& value(std::string_view key) const { return parsed_.at(key); }
+  bool valid(std::string_view key) const { return value(key).set; }
 
   void fail(std::string_view key, const std::string& why) {
-    const auto* d = find_def(key);
+    const auto* d = find_setting(key);
     const auto& v = raw(key);
     std::string where = std::string(to_string(v.from));
     if (v.from == source::environment && d) where = "environment variable " + env_name(*d);
@@ -232,34 +117,10 @@ class reader {
   const std::vector<std::string>& errors() const { return errors_; }
 
  private:
-  std::map<std::string, raw_value> values_;
+  std::map<std::string, raw_value> raw_;
+  std::map<std::string_view, setting_value> parsed_;
   std::vector<std::string> errors_;
 };
-
-void parse_listen(reader& r, gateway_config& c) {
-  const auto text = r.text("server.listen");
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    r.fail("server.listen", "'" + text + "' is not address:port (e.g. 127.0.0.1:8080)");
-    return;
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const auto port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
-    r.fail("server.listen", "'" + port_text + "' is not a port (0..65535)");
-    return;
-  }
-  c.listen_host = host == "localhost" ? "127.0.0.1" : host;
-  c.listen_port = static_cast<std::uint16_t>(port);
-  boost::system::error_code ec2;
-  (void)boost::asio::ip::make_address(c.listen_host, ec2);
-  if (ec2) r.fail("server.listen", "'" + host + "' is not an IP address (or localhost)");
-}
 
 void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& reports) {
   auto note = [&](std::string_view key, std::string text) {
@@ -267,17 +128,11 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
       if (s.key == key) s.note = std::move(text);
     }
   };
-  c.command_timeout = r.millis("redis.command_timeout_ms", c.command_timeout);
-  c.connect_timeout = r.millis("redis.connect_timeout_ms", c.connect_timeout);
-  c.health_check_interval = std::chrono::milliseconds(
-      r.integer<long long>("redis.health_check_interval_ms", 0, 3'600'000, 2000));
-  const auto connections = r.text("redis.connections");
-  if (connections != "shared" && connections != "per_thread") {
-    r.fail("redis.connections", "'" + connections + "' is not one of shared, per_thread");
-  }
-  c.connection_per_thread = connections == "per_thread";
-  const int db = r.integer<int>("redis.db", 0, 1'000'000, 0);
-  const auto port = r.integer<std::uint16_t>("redis.port", 1, 65535, 6379);
+  const int db = static_cast<int>(r.value("redis.db").integer);
+  constexpr std::uint16_t default_port = 6379;  // when only the host is given
+  const auto port = r.valid("redis.port")
+                        ? static_cast<std::uint16_t>(r.value("redis.port").integer)
+                        : default_port;
   // "host:port,host:port,..." of `key`; false (and the setting failed) on a bad item.
   auto endpoints = [&](std::string_view key, std::vector<endpoint>& out) {
     std::string_view bad;
@@ -362,7 +217,7 @@ std::string_view to_string(source s) noexcept {
 
 std::vector<std::string_view> setting_keys() {
   std::vector<std::string_view> out;
-  for (const auto& d : settings_table) out.push_back(d.key);
+  for (const auto& d : settings_table()) out.push_back(d.key);
   return out;
 }
 
@@ -378,7 +233,8 @@ std::map<std::string, std::string, std::less<>> environment_map() {
 
 loaded_config load_config(const config_sources& sources) {
   std::map<std::string, raw_value> values;
-  for (const auto& d : settings_table) values[std::string(d.key)] = {std::string(d.default_value)};
+  for (const auto& d : settings_table())
+    values[std::string(d.key)] = {std::string(d.default_value)};
 
   if (sources.file) {
     std::map<std::string, std::string> file_values;
@@ -387,7 +243,7 @@ loaded_config load_config(const config_sources& sources) {
       if (!v.empty()) values[k] = {std::move(v), source::file};
     }
   }
-  for (const auto& d : settings_table) {
+  for (const auto& d : settings_table()) {
     // An empty variable (FOO=) counts as unset, as shells and compose files mean it.
     if (auto it = sources.env.find(env_name(d)); it != sources.env.end() && !it->second.empty()) {
       values[std::string(d.key)] = {it->second, source::environment};
@@ -395,7 +251,7 @@ loaded_config load_config(const config_sources& sources) {
   }
   std::vector<std::string> flag_errors;
   for (const auto& [k, v] : sources.flags) {
-    if (!find_def(k)) {
+    if (!find_setting(k)) {
       flag_errors.push_back("unknown setting '" + k + "' (see rcache config check)");
       continue;
     }
@@ -403,7 +259,7 @@ loaded_config load_config(const config_sources& sources) {
   }
 
   loaded_config out;
-  for (const auto& d : settings_table) {
+  for (const auto& d : settings_table()) {
     const auto& v = values[std::string(d.key)];
     setting_report rep;
     rep.key = std::string(d.key);
@@ -423,52 +279,10 @@ loaded_config load_config(const config_sources& sources) {
 
   reader r(std::move(values));
   auto& c = out.config;
-  parse_listen(r, c);
-  const auto threads = r.integer<unsigned>("server.threads", 0, 256, 0);
-  c.threads = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
-  c.max_connections = r.integer<std::size_t>("server.max_connections", 1, 1'000'000, 0);
-  c.max_body_bytes = r.integer<std::size_t>("server.max_body_bytes", 1, 1u << 30, 0);
-  c.max_header_bytes = r.integer<std::size_t>("server.max_header_bytes", 1024, 1u << 20, 0);
-  c.read_timeout = r.millis("server.read_timeout_ms", c.read_timeout);
-  c.idle_timeout = r.millis("server.idle_timeout_ms", c.idle_timeout);
-  c.write_timeout = r.millis("server.write_timeout_ms", c.write_timeout);
-  c.shutdown_timeout = r.millis("server.shutdown_timeout_ms", c.shutdown_timeout);
-  c.max_namespaces = r.integer<std::size_t>("server.max_namespaces", 1, 9000, 0);
-  c.max_batch_keys = r.integer<std::size_t>("server.max_batch_keys", 1, 100'000, 0);
-  c.max_response_bytes =
-      r.integer<std::size_t>("server.max_response_bytes", 1024, std::size_t{1} << 32, 0);
-
-  parse_redis(r, c, out.settings);
-  c.data_dir = r.text("embedded.dir");
-  if (c.data_dir.empty()) r.fail("embedded.dir", "must not be empty");
-  c.redis_executable = r.text("embedded.executable");
-  if (c.redis_executable.empty()) r.fail("embedded.executable", "must not be empty");
-
-  auto& k = c.cache;
-  k.default_ttl =
-      std::chrono::seconds(r.integer<long long>("cache.default_ttl", 0, 10LL * 365 * 86400, 3600));
-  (void)r.integer<long long>("cache.max_keys", 1, 1LL << 40, 0);
-  k.compression = r.boolean("cache.compression", false);
-  k.compression_threshold =
-      r.integer<std::size_t>("cache.compression_threshold", 1, 1u << 30, 1024);
-  k.max_value_size = r.integer<std::size_t>("cache.max_value_bytes", 1, 512u << 20, 0);
-  k.near_cache = r.boolean("cache.near_cache", true);
-  k.near_cache_max_bytes =
-      r.integer<std::size_t>("cache.near_cache_max_bytes", 4096, std::size_t{1} << 40, 0);
-  k.near_cache_max_ttl =
-      std::chrono::seconds(r.integer<long long>("cache.near_cache_max_ttl", 1, 86400, 300));
-  k.encryption_keys = r.text("cache.encryption_keys");
-  (void)r.boolean("cache.warming", false);
-  c.monitoring = r.boolean("monitoring.enabled", true);
-  (void)r.number("alerts.memory_mb", 1, 1e9);
-  (void)r.number("alerts.cpu_percent", 0, 100);
-  (void)r.number("alerts.hit_rate_percent", 0, 100);
-  c.log_level = r.text("log.level");
-  static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
-  if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels)) {
-    r.fail("log.level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error, off");
+  for (const auto& s : settings_table()) {
+    if (s.apply && r.valid(s.key)) s.apply(c, r.value(s.key));
   }
-  c.access_log = r.boolean("log.access", true);
+  parse_redis(r, c, out.settings);
 
   auto errors = flag_errors;
   errors.insert(errors.end(), r.errors().begin(), r.errors().end());
@@ -569,7 +383,7 @@ std::string describe(const loaded_config& loaded) {
       out << "\n[" << sec << "]\n";
       section = sec;
     }
-    const auto* d = find_def(s.key);
+    const auto* d = find_setting(s.key);
     std::string line = s.key.substr(dot + 1) + " = " + toml_value(s.value);
     if (s.value.empty()) line = "# " + line;  // unset
     out << line;
@@ -577,6 +391,7 @@ std::string describe(const loaded_config& loaded) {
     out << (s.from == source::environment ? "environment " + s.env
                                           : std::string(to_string(s.from)));
     out << "; " << d->help;
+    if (const auto values = describe_values(*d); !values.empty()) out << " [" << values << "]";
     if (!s.not_built.empty()) out << "; NOT BUILT YET (" << s.not_built << "): no effect";
     if (!s.note.empty()) out << "; " << s.note;
     out << "\n";

@@ -36,33 +36,35 @@
 
 namespace rcache::server {
 
-/// Everything `rcache serve` runs with, parsed and checked.
+/// Everything `rcache serve` runs with, parsed and checked. load_config()
+/// fills every field from the settings table (settings.cpp), which holds
+/// the defaults; a value-initialised gateway_config is not a usable one.
 struct gateway_config {
   // ---- [server] ----
-  std::string listen_host = "127.0.0.1";
-  std::uint16_t listen_port = 8080;  // 0: any free port (logged at start-up)
-  unsigned threads = 1;              // resolved: 0 in the settings means "cores"
-  std::size_t max_connections = 10'000;
-  std::size_t max_body_bytes = 8u * 1024 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{10'000};   // one whole request
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive, between requests
-  std::chrono::milliseconds write_timeout{10'000};  // one whole response
-  std::chrono::milliseconds shutdown_timeout{10'000};
-  std::size_t max_namespaces = 1000;
-  std::size_t max_batch_keys = 1000;
-  std::size_t max_response_bytes = 64u * 1024 * 1024;  // a batch answer's JSON
+  std::string listen_host{};
+  std::uint16_t listen_port = 0;  // 0: any free port (logged at start-up)
+  unsigned threads = 0;           // resolved: 0 in the settings means "cores"
+  std::size_t max_connections = 0;
+  std::size_t max_body_bytes = 0;
+  std::size_t max_header_bytes = 0;
+  std::chrono::milliseconds read_timeout{};   // one whole request
+  std::chrono::milliseconds idle_timeout{};   // keep-alive, between requests
+  std::chrono::milliseconds write_timeout{};  // one whole response
+  std::chrono::milliseconds shutdown_timeout{};
+  std::size_t max_namespaces = 0;
+  std::size_t max_batch_keys = 0;
+  std::size_t max_response_bytes = 0;  // a batch answer's JSON
 
   // ---- [redis] / [embedded] ----
   /// The Redis to use; nullopt: the embedded default (a private redis-server).
   std::optional<client_config> redis{};
   /// Credentials for the embedded server (redis.password / redis.username).
   std::string embedded_password{};
-  std::filesystem::path data_dir = "rcache-data";
-  std::string redis_executable = "redis-server";
-  std::chrono::milliseconds command_timeout{2000};
-  std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds health_check_interval{2000};
+  std::filesystem::path data_dir{};
+  std::string redis_executable{};
+  std::chrono::milliseconds command_timeout{};
+  std::chrono::milliseconds connect_timeout{};
+  std::chrono::milliseconds health_check_interval{};
   /// redis.connections = per_thread: one Redis connection per I/O thread
   /// (a request never changes threads; smaller pipelined batches) instead
   /// of one shared by all.
@@ -72,9 +74,9 @@ struct gateway_config {
   cache_options cache{};
 
   // ---- [monitoring] / [log] ----
-  bool monitoring = true;
-  std::string log_level = "info";
-  bool access_log = true;
+  bool monitoring = false;
+  std::string log_level{};
+  bool access_log = false;
 };
 
 /// Where a setting's value came from.

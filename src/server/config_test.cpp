@@ -235,8 +235,10 @@ TEST(Config, EmptyValuesCountAsUnset) {
   src.env = {{"RCACHE_SERVER_MAX_BODY_BYTES", ""}, {"REDIS_HOST", ""}};
   src.flags = {{"server.max_connections", ""}};
   const auto l = load_config(src);
-  EXPECT_EQ(l.config.max_body_bytes, gateway_config{}.max_body_bytes);
-  EXPECT_EQ(l.config.max_connections, gateway_config{}.max_connections);
+  const auto defaults = load_config({}).config;
+  EXPECT_EQ(l.config.max_body_bytes, defaults.max_body_bytes);
+  EXPECT_EQ(l.config.max_connections, defaults.max_connections);
+  EXPECT_EQ(defaults.max_body_bytes, 8u * 1024 * 1024);
   EXPECT_FALSE(l.config.redis);
   EXPECT_EQ(report(l, "server.max_body_bytes").from, source::default_value);
 }

@@ -279,7 +279,7 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
   if (plain) {
     std::string_view rest = req.target.substr(1);
     for (;;) {
-      if (segs.size() == 7) return not_found();
+      if (segs.size() > max_route_segments) return not_found();
       const auto slash = rest.find('/');
       segs.emplace_back(rest.substr(0, slash));
       if (slash == std::string_view::npos) break;
@@ -291,73 +291,32 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
     if (!parsed) return bad_request("bad_request", "the request target is not a valid path");
     url = *parsed;
     for (auto seg : url->segments()) {
-      if (segs.size() == 7) return not_found();
+      if (segs.size() > max_route_segments) return not_found();
       segs.push_back(seg);
     }
   }
-  const auto m = req.method;
-  call.head = m == http_method::head;
-
-  // ---- operational routes ----
-  if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
-    if (m != http_method::get && m != http_method::head) return method_not_allowed("GET, HEAD");
-    call.op = segs[0] == "healthz"  ? api_op::healthz
-              : segs[0] == "readyz" ? api_op::readyz
-                                    : api_op::metrics;
-    call.route = segs[0] == "healthz" ? "/healthz" : segs[0] == "readyz" ? "/readyz" : "/metrics";
-    return std::move(call);
-  }
-  if (segs.size() < 4 || segs[0] != "v1" || segs[1] != "ns") return not_found();
-  call.ns = segs[2];
-  const std::vector<std::string> rest(segs.begin() + 3, segs.end());
+  call.head = req.method == http_method::head;
 
   // ---- which route, and does it take this method ----
-  std::string_view allow;
-  if (rest.size() == 2 && rest[0] == "keys") {
-    call.route = "/v1/ns/{ns}/keys/{key}";
-    allow = "GET, HEAD, PUT, DELETE";
-    if (m == http_method::get || m == http_method::head)
-      call.op = api_op::get;
-    else if (m == http_method::put)
-      call.op = api_op::put;
-    else if (m == http_method::del)
-      call.op = api_op::del;
-    else
-      return method_not_allowed(std::string(allow));
-  } else if (rest.size() == 3 && rest[0] == "keys" &&
-             (rest[2] == "ttl" || rest[2] == "exists" || rest[2] == "touch")) {
-    const bool touch = rest[2] == "touch";
-    call.route = rest[2] == "ttl"      ? "/v1/ns/{ns}/keys/{key}/ttl"
-                 : rest[2] == "exists" ? "/v1/ns/{ns}/keys/{key}/exists"
-                                       : "/v1/ns/{ns}/keys/{key}/touch";
-    call.op = rest[2] == "ttl" ? api_op::ttl : rest[2] == "exists" ? api_op::exists : api_op::touch;
-    if (touch && m != http_method::post) return method_not_allowed("POST");
-    if (!touch && m != http_method::get && m != http_method::head) {
-      return method_not_allowed("GET, HEAD");
-    }
-  } else if (rest.size() == 2 && rest[0] == "batch" && (rest[1] == "get" || rest[1] == "set")) {
-    call.route = rest[1] == "get" ? "/v1/ns/{ns}/batch/get" : "/v1/ns/{ns}/batch/set";
-    call.op = rest[1] == "get" ? api_op::batch_get : api_op::batch_set;
-    if (m != http_method::post) return method_not_allowed("POST");
-  } else if (rest.size() == 1 && rest[0] == "invalidate") {
-    call.route = "/v1/ns/{ns}/invalidate";
-    call.op = api_op::invalidate_pattern;  // or _keys, decided by the body
-    if (m != http_method::post) return method_not_allowed("POST");
-  } else {
-    return not_found();
-  }
-
+  const auto match = match_route(req.method, segs);
+  if (match.pattern.empty()) return not_found();
+  call.route = match.pattern;
+  if (!match.found) return method_not_allowed(match.allow);
+  const route& r = *match.found;
+  call.op = r.op;
+  call.right = r.right;
+  if (r.pattern.find("{ns}") == std::string_view::npos) return std::move(call);  // probes, metrics
+  call.ns = match.ns;
   if (!valid_namespace(call.ns)) {
     return bad_request("invalid_namespace",
                        "namespace names are 1 to 128 letters, digits, '_', '-' or '.'");
   }
-  if (rest[0] == "keys") {
-    call.key = rest[1];
+  if (r.pattern.find("{key}") != std::string_view::npos) {
+    call.key = match.key;
     if (auto e = check_key(call.ns, call.key, limits)) return *e;
   }
 
   // ---- query parameters: only the ones the route takes ----
-  const bool takes_ttl = call.op == api_op::put || call.op == api_op::touch;
   bool nx = false;
   bool xx = false;
   const auto params = url ? url->params() : boost::urls::params_view();
@@ -367,11 +326,11 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
     if (std::any_of(params.begin(), it, [&](const auto& q) { return q.key == p.key; })) {
       return bad_request("bad_request", "query parameter '" + p.key + "' is given twice");
     }
-    if (takes_ttl && p.key == "ttl") {
+    if ((r.query & param_ttl) && p.key == "ttl") {
       auto ttl = parse_seconds(p.value);
       if (!ttl) return invalid_ttl();
       call.ttl = ttl;
-    } else if (call.op == api_op::put && (p.key == "nx" || p.key == "xx")) {
+    } else if (((r.query & param_nx) && p.key == "nx") || ((r.query & param_xx) && p.key == "xx")) {
       auto f = parse_flag(p.value);
       if (!f) return bad_request("bad_request", "'" + p.key + "' must be true or false");
       (p.key == "nx" ? nx : xx) = *f;
@@ -418,15 +377,6 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
 }
 
 }  // namespace
-
-http_method method_from(std::string_view name) noexcept {
-  if (name == "GET") return http_method::get;
-  if (name == "HEAD") return http_method::head;
-  if (name == "PUT") return http_method::put;
-  if (name == "POST") return http_method::post;
-  if (name == "DELETE") return http_method::del;
-  return http_method::other;
-}
 
 std::variant<api_call, api_error> parse_call(const http_request_view& req,
                                              const api_limits& limits) {

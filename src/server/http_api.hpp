@@ -7,15 +7,7 @@
 // calls against the cache. Keeping this part free of sockets and Redis is
 // what lets the unit tests and the libFuzzer target drive every byte of it.
 //
-// Routes (docs/api.md, docs/openapi.yaml):
-//   GET|HEAD|PUT|DELETE /v1/ns/{ns}/keys/{key}    ?ttl=S &nx=true &xx=true (PUT)
-//   GET  /v1/ns/{ns}/keys/{key}/ttl
-//   GET  /v1/ns/{ns}/keys/{key}/exists
-//   POST /v1/ns/{ns}/keys/{key}/touch              ?ttl=S
-//   POST /v1/ns/{ns}/batch/get                     {"keys": [...]}
-//   POST /v1/ns/{ns}/batch/set                     {"items": [...], "ttl": S}
-//   POST /v1/ns/{ns}/invalidate                    {"keys": [...]} | {"pattern": "..."}
-//   GET|HEAD /healthz /readyz /metrics
+// The routes are the table in routes.hpp (docs/api.md, docs/openapi.yaml).
 //
 // Threading: pure functions.
 #pragma once
@@ -29,12 +21,9 @@
 #include <variant>
 #include <vector>
 
+#include "server/routes.hpp"
+
 namespace rcache::server {
-
-enum class http_method : std::uint8_t { get, head, put, post, del, other };
-
-/// The method of a request line ("GET", ...); other for the rest.
-[[nodiscard]] http_method method_from(std::string_view name) noexcept;
 
 /// The parts of a request the API looks at; views into the caller's message.
 struct http_request_view {
@@ -56,22 +45,6 @@ struct api_error {
   std::string_view route{};
 };
 
-enum class api_op : std::uint8_t {
-  get,
-  put,
-  del,
-  exists,
-  ttl,
-  touch,
-  batch_get,
-  batch_set,
-  invalidate_keys,
-  invalidate_pattern,
-  healthz,
-  readyz,
-  metrics,
-};
-
 /// PUT's nx / xx: write only if the key is absent / present.
 enum class write_condition : std::uint8_t { always, if_absent, if_present };
 
@@ -87,6 +60,8 @@ struct api_call {
   api_op op = api_op::get;
   /// The route template, a bounded metric label ("/v1/ns/{ns}/keys/{key}").
   std::string_view route{};
+  /// What the caller needs to be allowed (the route table's column).
+  api_right right = api_right::none;
   std::string ns{};
   std::string key{};
   bool head = false;

@@ -1,0 +1,467 @@
+// The settings table and the typed parsing of one value; see settings.hpp.
+#include "server/settings.hpp"
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+#include "server/config.hpp"
+
+namespace rcache::server {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using enum setting_type;
+using value = const setting_value&;
+
+constexpr long long max_ttl = 10LL * 365 * 86400;
+constexpr long long max_ms = 3'600'000;
+
+// ---- the table ----------------------------------------------------------------------
+// Rows with no `apply` are read by load_config's Redis step (which Redis,
+// and how the URL's options combine with the settings) or belong to a
+// feature that is not built yet.
+constexpr setting table[] = {
+    // ---- [server] ----
+    {.key = "server.listen",
+     .type = address,
+     .default_value = "127.0.0.1:8080",
+     .values = "`host:port`, `[v6]:port`; port 0..65535",
+     .help = "address:port to listen on (port 0: any free port)",
+     .apply =
+         [](gateway_config& c, value v) {
+           auto a = split_address(v.text);
+           c.listen_host = a->host;
+           c.listen_port = a->port;
+         }},
+    {.key = "server.threads",
+     .type = integer,
+     .default_value = "0",
+     .min = 0,
+     .max = 256,
+     .help = "I/O threads (0: the number of cores)",
+     .apply =
+         [](gateway_config& c, value v) {
+           c.threads = v.integer ? static_cast<unsigned>(v.integer)
+                                 : std::max(1u, std::thread::hardware_concurrency());
+         }},
+    {.key = "server.max_connections",
+     .type = integer,
+     .default_value = "10000",
+     .min = 1,
+     .max = 1'000'000,
+     .help = "open connections; more are answered 429",
+     .apply = [](gateway_config& c, value v) { c.max_connections = v.integer; }},
+    {.key = "server.max_body_bytes",
+     .type = integer,
+     .default_value = "8388608",
+     .min = 1,
+     .max = 1LL << 30,
+     .help = "largest request body (413 above)",
+     .apply = [](gateway_config& c, value v) { c.max_body_bytes = v.integer; }},
+    {.key = "server.max_header_bytes",
+     .type = integer,
+     .default_value = "16384",
+     .min = 1024,
+     .max = 1LL << 20,
+     .help = "largest request head (431 above)",
+     .apply = [](gateway_config& c, value v) { c.max_header_bytes = v.integer; }},
+    {.key = "server.read_timeout_ms",
+     .type = duration_ms,
+     .default_value = "10000",
+     .min = 1,
+     .max = max_ms,
+     .help = "deadline to read one whole request",
+     .apply = [](gateway_config& c, value v) { c.read_timeout = milliseconds(v.integer); }},
+    {.key = "server.idle_timeout_ms",
+     .type = duration_ms,
+     .default_value = "60000",
+     .min = 1,
+     .max = max_ms,
+     .help = "keep-alive connections idle longer are closed",
+     .apply = [](gateway_config& c, value v) { c.idle_timeout = milliseconds(v.integer); }},
+    {.key = "server.write_timeout_ms",
+     .type = duration_ms,
+     .default_value = "10000",
+     .min = 1,
+     .max = max_ms,
+     .help = "deadline to write one whole response",
+     .apply = [](gateway_config& c, value v) { c.write_timeout = milliseconds(v.integer); }},
+    {.key = "server.shutdown_timeout_ms",
+     .type = duration_ms,
+     .default_value = "10000",
+     .min = 1,
+     .max = max_ms,
+     .help = "SIGTERM: how long in-flight requests may finish",
+     .apply = [](gateway_config& c, value v) { c.shutdown_timeout = milliseconds(v.integer); }},
+    {.key = "server.max_namespaces",
+     .type = integer,
+     .default_value = "1000",
+     .min = 1,
+     .max = 9000,
+     .help = "distinct namespaces served (they are metric labels)",
+     .apply = [](gateway_config& c, value v) { c.max_namespaces = v.integer; }},
+    {.key = "server.max_batch_keys",
+     .type = integer,
+     .default_value = "1000",
+     .min = 1,
+     .max = 100'000,
+     .help = "keys in one batch or invalidation request",
+     .apply = [](gateway_config& c, value v) { c.max_batch_keys = v.integer; }},
+    {.key = "server.max_response_bytes",
+     .type = integer,
+     .default_value = "67108864",
+     .min = 1024,
+     .max = 1LL << 32,
+     .help = "largest batch answer (413 above)",
+     .apply = [](gateway_config& c, value v) { c.max_response_bytes = v.integer; }},
+
+    // ---- [redis]: read together by load_config (which Redis) ----
+    {.key = "redis.url",
+     .env = "REDIS_URL",
+     .values = "`redis://`, `rediss://`, `unix://`, `redis-sentinel://` or `redis-cluster://` URL",
+     .help = "redis://, rediss:// or unix:// URL; wins over host/port"},
+    {.key = "redis.host",
+     .env = "REDIS_HOST",
+     .values = "host name or address",
+     .help = "Redis host (unset with url and port: embedded Redis)"},
+    {.key = "redis.port",
+     .env = "REDIS_PORT",
+     .type = integer,
+     .min = 1,
+     .max = 65535,
+     .help = "Redis port (default 6379 when host is set)"},
+    {.key = "redis.sentinels",
+     .env = "REDIS_SENTINELS",
+     .values = "`host:port,host:port,...` (IPv6: `[address]:port`)",
+     .help = "host:port,... of Redis Sentinels (wins over url)"},
+    {.key = "redis.sentinel_master",
+     .env = "REDIS_SENTINEL_MASTER",
+     .help = "the master name the sentinels know"},
+    {.key = "redis.sentinel_password",
+     .env = "REDIS_SENTINEL_PASSWORD",
+     .help = "password of the sentinels",
+     .secret = true},
+    {.key = "redis.cluster_nodes",
+     .env = "REDIS_CLUSTER_NODES",
+     .values = "`host:port,host:port,...` (IPv6: `[address]:port`)",
+     .help = "host:port,... of Redis Cluster nodes to start from (wins over url)"},
+    {.key = "redis.username", .env = "REDIS_USERNAME", .help = "ACL user (empty: default)"},
+    {.key = "redis.password",
+     .env = "REDIS_PASSWORD",
+     .help = "password (never logged or printed)",
+     .secret = true},
+    {.key = "redis.db",
+     .env = "REDIS_DB",
+     .type = integer,
+     .min = 0,
+     .max = 1'000'000,
+     .help = "database number"},
+    {.key = "redis.command_timeout_ms",
+     .type = duration_ms,
+     .default_value = "2000",
+     .min = 1,
+     .max = max_ms,
+     .help = "deadline of one Redis command",
+     .apply = [](gateway_config& c, value v) { c.command_timeout = milliseconds(v.integer); }},
+    {.key = "redis.connect_timeout_ms",
+     .type = duration_ms,
+     .default_value = "2000",
+     .min = 1,
+     .max = max_ms,
+     .help = "deadline of connect + handshake",
+     .apply = [](gateway_config& c, value v) { c.connect_timeout = milliseconds(v.integer); }},
+    {.key = "redis.health_check_interval_ms",
+     .type = duration_ms,
+     .default_value = "2000",
+     .min = 0,
+     .max = max_ms,
+     .help = "PING when idle this long (0: off)",
+     .apply = [](gateway_config& c,
+                 value v) { c.health_check_interval = milliseconds(v.integer); }},
+    {.key = "redis.connections",
+     .type = choice,
+     .default_value = "shared",
+     .values = "shared|per_thread",
+     .help = "shared: one connection for all I/O threads; per_thread: one each",
+     .apply = [](gateway_config& c, value v) { c.connection_per_thread = v.text == "per_thread"; }},
+
+    // ---- [embedded] ----
+    {.key = "embedded.dir",
+     .env = "RCACHE_DATA_DIR",
+     .default_value = "rcache-data",
+     .values = "path",
+     .help = "data directory of the embedded Redis",
+     .apply = [](gateway_config& c, value v) { c.data_dir = v.text; }},
+    {.key = "embedded.executable",
+     .default_value = "redis-server",
+     .values = "path, or a name looked up in `PATH`",
+     .help = "the redis-server binary the embedded mode runs",
+     .apply = [](gateway_config& c, value v) { c.redis_executable = v.text; }},
+
+    // ---- [cache] ----
+    {.key = "cache.default_ttl",
+     .env = "CACHE_DEFAULT_TTL",
+     .type = integer,
+     .default_value = "3600",
+     .min = 0,
+     .max = max_ttl,
+     .help = "TTL in seconds of values put without one",
+     .apply = [](gateway_config& c, value v) { c.cache.default_ttl = seconds(v.integer); }},
+    {.key = "cache.max_keys",
+     .env = "CACHE_MAX_KEYS",
+     .type = integer,
+     .min = 1,
+     .max = 1LL << 40,
+     .help = "cap on cached keys",
+     .not_built = "key caps"},
+    {.key = "cache.compression",
+     .env = "CACHE_COMPRESSION_ENABLED",
+     .type = boolean,
+     .default_value = "false",
+     .help = "zstd for values above the threshold",
+     .apply = [](gateway_config& c, value v) { c.cache.compression = v.boolean; }},
+    {.key = "cache.compression_threshold",
+     .type = integer,
+     .default_value = "1024",
+     .min = 1,
+     .max = 1LL << 30,
+     .help = "smallest value compressed, in bytes",
+     .apply = [](gateway_config& c, value v) { c.cache.compression_threshold = v.integer; }},
+    {.key = "cache.max_value_bytes",
+     .type = integer,
+     .default_value = "67108864",
+     .min = 1,
+     .max = 512LL << 20,
+     .help = "largest value stored",
+     .apply = [](gateway_config& c, value v) { c.cache.max_value_size = v.integer; }},
+    {.key = "cache.near_cache",
+     .type = boolean,
+     .default_value = "true",
+     .help = "in-process near cache, kept coherent by Redis",
+     .apply = [](gateway_config& c, value v) { c.cache.near_cache = v.boolean; }},
+    {.key = "cache.near_cache_max_bytes",
+     .type = integer,
+     .default_value = "67108864",
+     .min = 4096,
+     .max = 1LL << 40,
+     .help = "near-cache memory bound",
+     .apply = [](gateway_config& c, value v) { c.cache.near_cache_max_bytes = v.integer; }},
+    {.key = "cache.near_cache_max_ttl",
+     .type = integer,
+     .default_value = "300",
+     .min = 1,
+     .max = 86400,
+     .help = "longest life of a near-cache entry, in seconds",
+     .apply = [](gateway_config& c, value v) { c.cache.near_cache_max_ttl = seconds(v.integer); }},
+    {.key = "cache.encryption_keys",
+     .values = "key ring",
+     .help = "AES-256-GCM key ring \"1:<base64>;current=1\"",
+     .secret = true,
+     .apply = [](gateway_config& c, value v) { c.cache.encryption_keys = v.text; }},
+    {.key = "cache.warming",
+     .env = "CACHE_WARMING_ENABLED",
+     .type = boolean,
+     .default_value = "false",
+     .help = "warm the cache at start-up",
+     .not_built = "cache warming"},
+
+    // ---- [monitoring] ----
+    {.key = "monitoring.enabled",
+     .env = "MONITORING_ENABLED",
+     .type = boolean,
+     .default_value = "true",
+     .help = "serve /metrics (Prometheus text)",
+     .apply = [](gateway_config& c, value v) { c.monitoring = v.boolean; }},
+
+    // ---- [alerts] ----
+    {.key = "alerts.memory_mb",
+     .env = "ALERT_THRESHOLD_MEMORY",
+     .type = number,
+     .min = 1,
+     .max = 1'000'000'000,
+     .help = "alert above this Redis memory (MB)",
+     .not_built = "alerts"},
+    {.key = "alerts.cpu_percent",
+     .env = "ALERT_THRESHOLD_CPU",
+     .type = number,
+     .min = 0,
+     .max = 100,
+     .help = "alert above this CPU use (%)",
+     .not_built = "alerts"},
+    {.key = "alerts.hit_rate_percent",
+     .env = "ALERT_THRESHOLD_CACHE_HIT_RATE",
+     .type = number,
+     .min = 0,
+     .max = 100,
+     .help = "alert below this hit rate (%)",
+     .not_built = "alerts"},
+
+    // ---- [log] ----
+    {.key = "log.level",
+     .env = "RCACHE_LOG_LEVEL",
+     .type = choice,
+     .default_value = "info",
+     .values = "trace|debug|info|warn|error|off",
+     .help = "lowest level logged",
+     .apply = [](gateway_config& c, value v) { c.log_level = v.text; }},
+    {.key = "log.access",
+     .env = "RCACHE_ACCESS_LOG",
+     .type = boolean,
+     .default_value = "true",
+     .help = "one JSON line per request",
+     .apply = [](gateway_config& c, value v) { c.access_log = v.boolean; }},
+};
+
+// The choices of a `choice` row, split at '|'.
+template <class F>
+void each_choice(std::string_view values, F f) {
+  while (!values.empty()) {
+    const auto bar = values.find('|');
+    f(values.substr(0, bar));
+    values = bar == std::string_view::npos ? std::string_view{} : values.substr(bar + 1);
+  }
+}
+
+std::string quoted(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
+
+}  // namespace
+
+std::span<const setting> settings_table() noexcept {
+  return table;
+}
+
+const setting* find_setting(std::string_view key) noexcept {
+  for (const auto& s : table) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+std::string env_name(const setting& s) {
+  if (!s.env.empty()) return std::string(s.env);
+  std::string out = "RCACHE_";
+  for (char c : s.key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+std::optional<listen_address> split_address(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  listen_address out{std::string(host == "localhost" ? "127.0.0.1" : host),
+                     static_cast<std::uint16_t>(port)};
+  boost::system::error_code bad;
+  (void)boost::asio::ip::make_address(out.host, bad);
+  if (bad) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> parse_setting(const setting& s, std::string_view given,
+                                         setting_value& out) {
+  out = {};
+  out.text = given;
+  out.set = true;
+  const auto* end = given.data() + given.size();
+  switch (s.type) {
+    case integer:
+    case duration_ms: {
+      auto [p, ec] = std::from_chars(given.data(), end, out.integer);
+      if (ec != std::errc() || p != end || out.integer < s.min || out.integer > s.max) {
+        return quoted(given) + " is not an integer in " + std::to_string(s.min) + ".." +
+               std::to_string(s.max);
+      }
+      return std::nullopt;
+    }
+    case number: {
+      auto [p, ec] = std::from_chars(given.data(), end, out.number);
+      if (ec != std::errc() || p != end || !std::isfinite(out.number) ||
+          out.number < static_cast<double>(s.min) || out.number > static_cast<double>(s.max)) {
+        return quoted(given) + " is not a number in " + std::to_string(s.min) + ".." +
+               std::to_string(s.max);
+      }
+      return std::nullopt;
+    }
+    case boolean: {
+      std::string t;
+      for (char c : given)
+        t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      if (t == "true" || t == "1" || t == "yes" || t == "on") {
+        out.boolean = true;
+      } else if (!(t == "false" || t == "0" || t == "no" || t == "off")) {
+        return quoted(given) + " is not a boolean (true/false, 1/0, yes/no, on/off)";
+      }
+      return std::nullopt;
+    }
+    case choice: {
+      bool found = false;
+      std::string all;
+      each_choice(s.values, [&](std::string_view c) {
+        found = found || c == given;
+        all += (all.empty() ? "" : ", ") + std::string(c);
+      });
+      if (!found) return quoted(given) + " is not one of " + all;
+      return std::nullopt;
+    }
+    case address: {
+      const auto colon = given.rfind(':');
+      if (colon == std::string_view::npos || colon == 0) {
+        return quoted(given) + " is not address:port (e.g. 127.0.0.1:8080)";
+      }
+      if (!split_address(given)) {
+        std::uint16_t port = 0;
+        const auto port_text = given.substr(colon + 1);
+        auto [p, ec] = std::from_chars(port_text.data(), end, port);
+        if (ec != std::errc() || p != end) {
+          return quoted(port_text) + " is not a port (0..65535)";
+        }
+        return quoted(given.substr(0, colon)) + " is not an IP address (or localhost)";
+      }
+      return std::nullopt;
+    }
+    case text:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string describe_values(const setting& s) {
+  switch (s.type) {
+    case integer:
+    case duration_ms:
+      return std::to_string(s.min) + ".." + std::to_string(s.max);
+    case number:
+      return "number, " + std::to_string(s.min) + ".." + std::to_string(s.max);
+    case boolean:
+      return "boolean";
+    case choice: {
+      std::string out;
+      each_choice(s.values, [&](std::string_view c) {
+        out += (out.empty() ? "`" : ", `") + std::string(c) + "`";
+      });
+      return out;
+    }
+    case address:
+    case text:
+      return std::string(s.values);
+  }
+  return {};
+}
+
+}  // namespace rcache::server
