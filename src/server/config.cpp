@@ -391,7 +391,10 @@ std::string describe(const loaded_config& loaded) {
     out << (s.from == source::environment ? "environment " + s.env
                                           : std::string(to_string(s.from)));
     out << "; " << d->help;
-    if (const auto values = describe_values(*d); !values.empty()) out << " [" << values << "]";
+    if (auto values = describe_values(*d); !values.empty()) {
+      std::erase(values, '`');  // markdown quoting, for docs/configuration.md
+      out << " [" << values << "]";
+    }
     if (!s.not_built.empty()) out << "; NOT BUILT YET (" << s.not_built << "): no effect";
     if (!s.note.empty()) out << "; " << s.note;
     out << "\n";
