@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <limits>
 #include <new>
 
@@ -43,6 +44,11 @@ http_request_view request_parser::view() const noexcept {
   v.if_none_match = if_none_match_;
   v.body = body_;
   return v;
+}
+
+bool request_parser::upgrade_to_websocket() const noexcept {
+  // Beast's upgrade() is the Connection field's `upgrade` token.
+  return method_ == http_method::get && version_ == 11 && upgrade() && upgrade_websocket_;
 }
 
 bool request_parser::count_head(std::size_t n, error_code& ec) noexcept {
@@ -96,6 +102,11 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
         break;
       case http::field::expect:
         expect_continue_ = beast::iequals(value, "100-continue");
+        break;
+      case http::field::upgrade:
+        // A list of protocols (RFC 9110 §7.8); token_list compares tokens
+        // case-insensitively and never allocates.
+        upgrade_websocket_ = upgrade_websocket_ || http::token_list(value).exists("websocket");
         break;
       default:
         break;

@@ -11,7 +11,8 @@
 //     trailer field count against one budget, `max_head_bytes`: past it the
 //     parse fails with http::error::header_limit (431);
 //   - only the fields the API reads are kept (Content-Type, If-None-Match,
-//     Host, Expect), in std::string, so no field size can throw; trailer
+//     Host, Expect, and whether Upgrade names websocket), in std::string,
+//     so no field size can throw; trailer
 //     fields are counted and dropped (RFC 9110 §6.5.1 lets a recipient
 //     discard them, and no route reads one);
 //   - If-None-Match lines are combined into one list (RFC 9110 §5.3);
@@ -61,6 +62,11 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   /// 10 or 11.
   [[nodiscard]] unsigned version() const noexcept { return version_; }
   [[nodiscard]] bool expects_continue() const noexcept { return expect_continue_; }
+  /// Whether the request asks to become a WebSocket (RFC 6455 §4.2.1): a
+  /// GET over HTTP/1.1 with `websocket` in Upgrade and `upgrade` in
+  /// Connection. Other upgrades (h2c, ...) are ignored, as RFC 9110 §7.8
+  /// lets a server do, and the request is answered as HTTP/1.1.
+  [[nodiscard]] bool upgrade_to_websocket() const noexcept;
 
   /// What the API reads of the request; views into this parser.
   [[nodiscard]] http_request_view view() const noexcept;
@@ -110,6 +116,7 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   int hosts_ = 0;
   int content_types_ = 0;
   bool expect_continue_ = false;
+  bool upgrade_websocket_ = false;  // an Upgrade field names websocket
   refusal refused_ = refusal::none;
 };
 

@@ -19,6 +19,7 @@ struct outcome {
   std::string target, content_type, if_none_match, body;
   bool done = false;
   bool keep_alive = false;
+  bool websocket = false;    // upgrade_to_websocket()
   std::size_t consumed = 0;  // bytes of the input the request took
 };
 
@@ -62,6 +63,7 @@ outcome parse(std::string_view bytes, std::size_t split, request_limits limits =
     out.if_none_match = v.if_none_match;
     out.body = v.body;
     out.keep_alive = p.keep_alive();
+    out.websocket = p.upgrade_to_websocket();
   }
   return out;
 }
@@ -77,6 +79,7 @@ outcome parse_every_split(std::string_view bytes, request_limits limits = {}) {
     EXPECT_EQ(part.done, whole.done) << "split at " << k;
     EXPECT_EQ(part.body, whole.body) << "split at " << k;
     EXPECT_EQ(part.if_none_match, whole.if_none_match) << "split at " << k;
+    EXPECT_EQ(part.websocket, whole.websocket) << "split at " << k;
     if (part.ec != whole.ec) break;  // one report is enough
   }
   return whole;
@@ -133,6 +136,33 @@ TEST(HttpRequest, AnHttp11RequestNeedsExactlyOneHost) {
   auto types = parse_every_split(request_with("Content-Type: a/b\r\nContent-Type: c/d\r\n"));
   ASSERT_TRUE(types.error);
   EXPECT_EQ(types.error->status, 400u);
+}
+
+// RFC 6455 §4.2.1: a GET over HTTP/1.1 with websocket among the Upgrade
+// tokens and upgrade among the Connection tokens, in any case and in any
+// number of lines; nothing else is a WebSocket upgrade.
+TEST(HttpRequest, AWebSocketUpgradeIsAGetWithBothTokens) {
+  auto upgrade = [](std::string_view start, std::string_view fields) {
+    const auto r = parse_every_split(std::string(start) + "\r\nHost: x\r\n" + std::string(fields) +
+                                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                     "Sec-WebSocket-Version: 13\r\n\r\n");
+    EXPECT_TRUE(r.done) << start << " " << fields << ": " << r.ec.message();
+    return r.websocket;
+  };
+  constexpr std::string_view get = "GET /v1/feed HTTP/1.1";
+  EXPECT_TRUE(upgrade(get, "Upgrade: websocket\r\nConnection: Upgrade\r\n"));
+  EXPECT_TRUE(upgrade(get, "Connection: keep-alive, UPGRADE\r\nUpgrade: WebSocket\r\n"));
+  EXPECT_TRUE(upgrade(get, "Upgrade: h2c\r\nUpgrade: foo, websocket\r\nConnection: upgrade\r\n"));
+
+  EXPECT_FALSE(upgrade(get, "Upgrade: h2c\r\nConnection: Upgrade\r\n")) << "another protocol";
+  EXPECT_FALSE(upgrade(get, "Upgrade: websocket\r\n")) << "no Connection: upgrade";
+  EXPECT_FALSE(upgrade(get, "Connection: upgrade\r\n")) << "no Upgrade";
+  EXPECT_FALSE(upgrade(get, "Upgrade: websockets\r\nConnection: upgrade\r\n"))
+      << "a token, not a prefix";
+  EXPECT_FALSE(upgrade("POST /v1/feed HTTP/1.1", "Upgrade: websocket\r\nConnection: upgrade\r\n"))
+      << "only a GET";
+  EXPECT_FALSE(upgrade("GET /v1/feed HTTP/1.0", "Upgrade: websocket\r\nConnection: upgrade\r\n"))
+      << "only HTTP/1.1";
 }
 
 // The head budget counts the request line, each field line (name, ": ",

@@ -1,5 +1,7 @@
-// The HTTP/1.1 front of `rcache serve` on Boost.Beast: a listener and one
-// session per connection, feeding requests to the gateway.
+// The HTTP/1.1 front of `rcache serve` on Boost.Beast: a listener
+// (listener.hpp) and one session per connection (http_session.hpp) over
+// their shared state (shared_state.hpp), feeding requests to the gateway;
+// WebSocket upgrades meet websocket_session.hpp.
 //
 // Threading: one io_context per I/O thread. The listener accepts on the
 // first context and hands each socket to the next context in turn; a
@@ -20,10 +22,10 @@
 #include <memory>
 #include <vector>
 
-#include "server/config.hpp"
-#include "server/gateway.hpp"
-
 namespace rcache::server {
+
+struct gateway_config;
+class gateway;
 
 class http_server {
  public:
@@ -53,8 +55,8 @@ class http_server {
   void stop();
 
  private:
-  struct state;
-  std::shared_ptr<state> state_;
+  struct parts;
+  std::unique_ptr<parts> parts_;
 };
 
 }  // namespace rcache::server

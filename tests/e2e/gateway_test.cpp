@@ -196,6 +196,32 @@ TEST(Gateway, KeepAliveAndPipelinedRequestsAnswerInOrder) {
   EXPECT_TRUE(old.closed_by_peer());
 }
 
+// No WebSocket endpoint exists yet: an upgrade request is a clear 404, even
+// at a path that is an HTTP route (a WebSocket client must not take a value
+// for a handshake), and the connection goes on as HTTP/1.1.
+TEST(Gateway, AWebSocketUpgradeIs404AndTheConnectionStaysHttp) {
+  redis_server server;
+  gateway_process gw(external(server));
+  constexpr std::string_view handshake =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  http_connection c(gw.port());
+  ASSERT_EQ(must(c.request("PUT", "/v1/ns/p/keys/a", "1")).status, 200);
+  for (const auto* path : {"/v1/feed", "/v1/ns/p/keys/a"}) {
+    const auto r = must(c.request("GET", path, {}, handshake));
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(error_code_of(r), "not_found") << path;
+    EXPECT_EQ(body_json(r).at("error").at("message").as_string(),
+              "no WebSocket endpoint at this path");
+  }
+  EXPECT_EQ(must(c.request("GET", "/v1/ns/p/keys/a")).body, "1") << "still HTTP";
+  EXPECT_EQ(
+      must(c.request("GET", "/v1/ns/p/keys/a", {}, "Upgrade: h2c\r\nConnection: Upgrade\r\n")).body,
+      "1")
+      << "another protocol's upgrade is ignored";
+  EXPECT_EQ(metric(gw.port(), R"(rcache_http_requests_total{route="websocket",status="404"})"), 2);
+}
+
 // ---- limits and errors ------------------------------------------------------------
 
 TEST(Gateway, BadInputGetsJsonErrorsAndTheServerStaysUp) {
