@@ -46,9 +46,9 @@
 #include <span>
 #include <unordered_map>
 
+#include "address/host_port.hpp"
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
-#include "client/host_port.hpp"
 #include "cluster/command_keys.hpp"
 #include "cluster/slot_map.hpp"
 
@@ -75,11 +75,9 @@ std::string address(std::string_view host, std::uint16_t port) {
 // "host:port" (address()'s keys; an IPv6 host has no brackets) -> host,
 // port; nullopt when it is not that.
 std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view node) {
-  const auto colon = node.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  const auto port = detail::parse_port(node.substr(colon + 1));
-  if (!port) return std::nullopt;
-  return std::pair{std::string(node.substr(0, colon)), *port};
+  auto ep = detail::parse_host_port(node, {.bare_ipv6 = true});
+  if (!ep) return std::nullopt;
+  return std::pair{std::move(ep->host), ep->port};
 }
 
 // One command of a caller's request, or one slot's part of a split one.

@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "client/host_port.hpp"
+#include "address/host_port.hpp"
 
 namespace rcache {
 namespace {
@@ -200,52 +200,6 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
 }
 
 }  // namespace
-
-namespace detail {
-
-std::optional<endpoint> parse_host_port(std::string_view item,
-                                        std::optional<std::uint16_t> default_port) {
-  endpoint ep;
-  std::string_view port;
-  if (item.starts_with('[')) {
-    const auto close = item.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    ep.host = std::string(item.substr(1, close - 1));
-    const auto rest = item.substr(close + 1);
-    if (!rest.empty() && !rest.starts_with(':')) return std::nullopt;
-    if (!rest.empty()) port = rest.substr(1);
-  } else {
-    const auto colon = item.rfind(':');
-    ep.host = std::string(item.substr(0, colon));
-    if (colon != std::string_view::npos) port = item.substr(colon + 1);
-    if (ep.host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs [...]
-  }
-  if (ep.host.empty()) return std::nullopt;
-  const auto p = port.empty() ? default_port : parse_port(port);
-  if (!p) return std::nullopt;
-  ep.port = *p;
-  return ep;
-}
-
-std::optional<std::vector<endpoint>> parse_host_list(std::string_view list,
-                                                     std::optional<std::uint16_t> default_port,
-                                                     std::string_view* bad) {
-  std::vector<endpoint> out;
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    const auto item = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    auto ep = parse_host_port(item, default_port);
-    if (!ep) {
-      if (bad) *bad = item;
-      return std::nullopt;
-    }
-    out.push_back(std::move(*ep));
-  }
-  return out;
-}
-
-}  // namespace detail
 
 result<client_config> parse_url(std::string_view text) {
   for (std::string_view scheme :

@@ -1,37 +1,10 @@
-// Unit tests for Redis URL parsing and redaction, and host[:port] items.
+// Unit tests for Redis URL parsing and redaction.
 #include <rcache/config.hpp>
 
 #include <gtest/gtest.h>
 
-#include "client/host_port.hpp"
-
 namespace rcache {
 namespace {
-
-TEST(HostPort, PortsAreDecimalWithinRange) {
-  using detail::parse_port;
-  EXPECT_EQ(parse_port("6379"), std::optional<std::uint16_t>(6379));
-  EXPECT_EQ(parse_port("65535"), std::optional<std::uint16_t>(65535));
-  for (const char* bad : {"", "0", "65536", "-1", "63 79", "6379 ", "x6379", "6379x"}) {
-    EXPECT_EQ(parse_port(bad), std::nullopt) << "'" << bad << "'";
-  }
-}
-
-TEST(HostPort, NamesIpv4AndBracketedIpv6) {
-  using detail::parse_host_port;
-  const auto at = [](std::string host, std::uint16_t port) {
-    return std::optional<endpoint>(endpoint{.host = std::move(host), .port = port});
-  };
-  EXPECT_EQ(parse_host_port("redis.internal:7000", std::nullopt), at("redis.internal", 7000));
-  EXPECT_EQ(parse_host_port("10.0.0.1:26380", std::nullopt), at("10.0.0.1", 26380));
-  EXPECT_EQ(parse_host_port("[::1]:26379", std::nullopt), at("::1", 26379));
-  EXPECT_EQ(parse_host_port("[fe80::1]", std::uint16_t{6379}), at("fe80::1", 6379));
-  EXPECT_EQ(parse_host_port("10.0.0.1", std::uint16_t{26379}), at("10.0.0.1", 26379));
-  for (const char* bad : {"10.0.0.1", "", ":7000", "[::1]", "::1:7000", "[::1]7000", "[::1", "h:0",
-                          "h:65536", "h:"}) {
-    EXPECT_EQ(parse_host_port(bad, std::nullopt), std::nullopt) << "'" << bad << "'";
-  }
-}
 
 TEST(Url, PlainHostPortDb) {
   auto cfg = parse_url("redis://example.com:6380/3");

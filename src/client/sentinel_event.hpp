@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-#include "client/host_port.hpp"
+#include "address/host_port.hpp"
 
 namespace rcache::detail {
 

@@ -3,6 +3,8 @@
 
 #include <charconv>
 
+#include "address/host_port.hpp"
+
 namespace rcache::cluster {
 namespace {
 
@@ -203,23 +205,13 @@ std::optional<redirect> parse_redirect(std::string_view text) {
     return std::nullopt;
   }
   r.slot = static_cast<std::uint16_t>(slot);
-  auto endpoint = text.substr(space + 1);
-  const auto colon = endpoint.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  auto host = endpoint.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "?") host = {};
-  const auto port_text = endpoint.substr(colon + 1);
-  unsigned port = 0;
-  auto [pend, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (pec != std::errc() || pend != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535) {
-    return std::nullopt;
-  }
-  r.host = std::string(host);
-  r.port = static_cast<std::uint16_t>(port);
+  // An empty or "?" host: the node that answered (its address unknown to
+  // itself).
+  auto ep =
+      detail::parse_host_port(text.substr(space + 1), {.bare_ipv6 = true, .empty_host = true});
+  if (!ep) return std::nullopt;
+  r.host = ep->host == "?" ? std::string() : std::move(ep->host);
+  r.port = ep->port;
   return r;
 }
 

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "client/host_port.hpp"
+#include "address/host_port.hpp"
 #include "server/settings.hpp"
 
 extern char** environ;

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <sstream>
 #include <thread>
+#include <variant>
 
+#include "address/host_port.hpp"
 #include "server/config.hpp"
 
 namespace rcache::server {
@@ -332,6 +334,26 @@ std::string quoted(std::string_view text) {
   return "'" + std::string(text) + "'";
 }
 
+// server.listen: a port is required and may be 0 (any free port); an IPv6
+// host may come without brackets; the host is an IP address or localhost.
+constexpr detail::host_port_form listen_form{.port_zero = true, .bare_ipv6 = true};
+
+std::variant<listen_address, std::string> read_listen_address(std::string_view text) {
+  auto ep = detail::parse_host_port(text, listen_form);
+  if (!ep) {
+    const auto& f = ep.error();
+    if (f.where == detail::host_port_fault::part::port && !f.text.empty()) {
+      return quoted(f.text) + " is not a port (0..65535)";
+    }
+    return quoted(text) + " is not address:port (e.g. 127.0.0.1:8080)";
+  }
+  boost::system::error_code bad;
+  const auto host = ep->host == "localhost" ? std::string("127.0.0.1") : ep->host;
+  (void)boost::asio::ip::make_address(host, bad);
+  if (bad) return quoted(std::string_view(ep->host)) + " is not an IP address (or localhost)";
+  return listen_address{host, ep->port};
+}
+
 }  // namespace
 
 std::span<const setting> settings_table() noexcept {
@@ -353,24 +375,9 @@ std::string env_name(const setting& s) {
 }
 
 std::optional<listen_address> split_address(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  auto host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const auto port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
-    return std::nullopt;
-  }
-  listen_address out{std::string(host == "localhost" ? "127.0.0.1" : host),
-                     static_cast<std::uint16_t>(port)};
-  boost::system::error_code bad;
-  (void)boost::asio::ip::make_address(out.host, bad);
-  if (bad) return std::nullopt;
-  return out;
+  auto r = read_listen_address(text);
+  if (auto* a = std::get_if<listen_address>(&r)) return std::move(*a);
+  return std::nullopt;
 }
 
 std::optional<std::string> parse_setting(const setting& s, std::string_view given,
@@ -420,19 +427,8 @@ std::optional<std::string> parse_setting(const setting& s, std::string_view give
       return std::nullopt;
     }
     case address: {
-      const auto colon = given.rfind(':');
-      if (colon == std::string_view::npos || colon == 0) {
-        return quoted(given) + " is not address:port (e.g. 127.0.0.1:8080)";
-      }
-      if (!split_address(given)) {
-        std::uint16_t port = 0;
-        const auto port_text = given.substr(colon + 1);
-        auto [p, ec] = std::from_chars(port_text.data(), end, port);
-        if (ec != std::errc() || p != end) {
-          return quoted(port_text) + " is not a port (0..65535)";
-        }
-        return quoted(given.substr(0, colon)) + " is not an IP address (or localhost)";
-      }
+      auto r = read_listen_address(given);
+      if (auto* why = std::get_if<std::string>(&r)) return std::move(*why);
       return std::nullopt;
     }
     case text:
