@@ -203,7 +203,7 @@ stop_gateway() {
 }
 
 # Sum of the samples of a Prometheus family on the gateway's /metrics whose
-# line contains $2 (e.g. 'tier="l1"'); empty if /metrics does not answer.
+# line contains $2 (e.g. 'tier="near"'); empty if /metrics does not answer.
 metric_sum() { # $1=family $2=label substring
   curl -sf --max-time 2 "http://127.0.0.1:$gateway_port/metrics" 2>/dev/null |
     awk -v fam="$1" -v lab="$2" '
@@ -407,21 +407,21 @@ start_gateway on
 check_get
 # Warm-up walks every key in order (each thread from its own offset), so
 # every key is read at least once and lands in L1; repeated (at most 5 times)
-# while the rcache_l1_entries gauge shows fewer entries than keys.
+# while the rcache_near_cache_entries gauge shows fewer entries than keys.
 for round in 1 2 3 4 5; do
   figs=$(run_wrk "on-warmup-$round" 50 "$warmup" seq)
-  R[l1_entries]=$(metric_sum rcache_l1_entries '')
+  R[l1_entries]=$(metric_sum rcache_near_cache_entries '')
   [[ -n ${R[l1_entries]} ]] || break # no such gauge: trust the walk
   ((R[l1_entries] >= keys)) && break
   echo "   L1 holds ${R[l1_entries]} of $keys keys after warm-up round $round" >&2
 done
 for c in 50 200; do
   echo "   wrk -t2 -c$c -d${duration}s" >&2
-  l1_before=$(metric_sum rcache_cache_hits_total 'tier="l1"')
+  l1_before=$(metric_sum rcache_cache_hits_total 'tier="near"')
   all_before=$(metric_sum rcache_cache_hits_total '')
   figs=$(run_wrk "on-c$c" "$c" "$duration")
   keep_run "on_c$c" gateway_ "$figs"
-  l1_after=$(metric_sum rcache_cache_hits_total 'tier="l1"')
+  l1_after=$(metric_sum rcache_cache_hits_total 'tier="near"')
   all_after=$(metric_sum rcache_cache_hits_total '')
   # Share of the run's hits answered by L1 (empty if /metrics has no such family).
   R[on_c${c}_l1_share]=""

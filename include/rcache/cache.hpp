@@ -2,15 +2,15 @@
 //
 // A cache is a Redis-backed key/value cache with namespaces, a default TTL,
 // a value codec (optional zstd compression and AES-256-GCM encryption) and an
-// in-process near cache (L1) kept coherent by Redis server-assisted
+// in-process near cache kept coherent by Redis server-assisted
 // client-side caching (RESP3 CLIENT TRACKING on the cache's connection):
-//   - a read fills L1 only if no invalidation of that key arrived while the
+//   - a read fills the near cache only if no invalidation of that key arrived while the
 //     read was in flight;
-//   - the cache's own writes drop the L1 entry before the write is sent;
+//   - the cache's own writes drop the near-cache entry before the write is sent;
 //   - invalidation pushes (another client wrote the key) and the null
 //     invalidation (FLUSHDB / FLUSHALL) drop entries as they arrive;
-//   - while the connection is down nothing is served from L1 (except to a
-//     namespace that allows stale-on-error), and L1 is emptied on reconnect.
+//   - while the connection is down nothing is served from the near cache (except to a
+//     namespace that allows stale-on-error), and the near cache is emptied on reconnect.
 //
 // Keys are "<namespace prefix><key>"; a namespace's prefix defaults to
 // "<name>:" and the default namespace ("") has none. Values are bytes; plain
@@ -65,7 +65,7 @@ struct namespace_options {
   std::function<bool(std::string_view key, std::string_view value)> skip{};
   /// Keep values of this namespace in the near cache.
   bool near_cache = true;
-  /// While Redis is unreachable, reads may return the last L1 value.
+  /// While Redis is unreachable, reads may return the last near-cache value.
   bool stale_on_error = false;
   /// get_or_load: remember "not found" this long (0: off).
   std::chrono::seconds negative_ttl{0};
@@ -92,11 +92,11 @@ struct cache_options {
   std::size_t compression_threshold = 1024;
   /// AES-256-GCM key ring ("1:<base64 key>,2:<base64 key>;current=2"); empty: off.
   std::string encryption_keys{};
-  /// Near cache (L1).
+  /// Near cache.
   bool near_cache = true;
   std::size_t near_cache_max_bytes = 64u * 1024 * 1024;
   std::size_t near_cache_max_entries = 1'000'000;
-  /// An L1 entry lives at most this long (and never longer than its Redis TTL).
+  /// A near-cache entry lives at most this long (and never longer than its Redis TTL).
   std::chrono::seconds near_cache_max_ttl{300};
 };
 
@@ -248,12 +248,12 @@ class cache {
                    get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
   }
 
-  /// The near-cache (L1) value of a key, without waiting: what async_get
-  /// would return at once from L1, counted as an L1 hit. nullopt when L1
-  /// has no live copy (a miss, L1 off for the namespace, or the connection
-  /// down); nothing is counted then, and the caller goes on with async_get.
-  [[nodiscard]] virtual std::optional<std::string> try_get_local(std::string_view ns,
-                                                                 std::string_view key) = 0;
+  /// The near-cache value of a key, without waiting: what async_get
+  /// would return at once from the near cache, counted as a near-cache hit. nullopt when the near
+  /// cache has no live copy (a miss, the near cache off for the namespace, or the connection down);
+  /// nothing is counted then, and the caller goes on with async_get.
+  [[nodiscard]] virtual std::optional<std::string> try_get_near(std::string_view ns,
+                                                                std::string_view key) = 0;
 
   /// The client underneath (stats, last_error, push handler for non-cache
   /// pushes via set_push_handler below).

@@ -6,20 +6,20 @@
 // deadline) find it alive. The Redis client runs on its own strand (one per
 // connection when the cache was given several executors); the cache's
 // completions for Redis replies have no executor of their own, so they run
-// inline on that strand, right when the reply is matched — a read fills L1
+// inline on that strand, right when the reply is matched — a read fills the near cache
 // before any later invalidation push on its connection is processed. The
 // fill token (near_cache::begin_fill) makes this safe even when that is not
 // so, e.g. a push for the same key arriving on another connection.
 //
 // Near-cache coherence:
-//   - connected with tracking on  -> L1 serves reads (`l1_live`);
-//   - connection lost             -> L1 serves nothing, except stale-on-error
+//   - connected with tracking on  -> the near cache serves reads (`near_live`);
+//   - connection lost             -> the near cache serves nothing, except stale-on-error
 //                                    reads of namespaces that allow them;
-//   - reconnected (tracking re-enabled by the handshake) -> L1 emptied, then live;
+//   - reconnected (tracking re-enabled by the handshake) -> the near cache emptied, then live;
 //   - `invalidate` push           -> those keys dropped; null payload -> all;
 //   - Redis Cluster: a node's connection lost or slots moved -> the client's
 //     `invalidate-slots` push drops the keys of those slots only, and the
-//     connection states above do not empty L1 (they are per node);
+//     connection states above do not empty the near cache (they are per node);
 //   - our own writes              -> the key dropped before the write is sent
 //                                    and again when its reply arrives;
 //   - a read that completes       -> stored only if nothing (an invalidation,
@@ -28,7 +28,7 @@
 //                                    drops the key (near_cache.hpp says why).
 //
 // Threading: every public method is thread-safe. Namespaces are immutable
-// snapshots behind a shared_mutex; single-flight state is under a mutex; L1,
+// snapshots behind a shared_mutex; single-flight state is under a mutex; the near cache,
 // the codec and the metrics are thread-safe themselves.
 #include <rcache/cache.hpp>
 
@@ -87,7 +87,7 @@ struct ns_state {
   namespace_options opts;
   std::size_t max_value_size = 0;  // resolved
   ms default_ttl{0};               // resolved
-  metrics::counter* hits_l1 = nullptr;
+  metrics::counter* hits_near = nullptr;
   metrics::counter* hits_redis = nullptr;
   metrics::counter* misses = nullptr;
   metrics::counter* stale_served = nullptr;
@@ -113,12 +113,12 @@ struct flight {
 struct state : std::enable_shared_from_this<state> {
   cache_options opts;
   codec::codec_options codec;
-  std::unique_ptr<near::near_cache> l1;
+  std::unique_ptr<near::near_cache> near_cache;
   metrics::registry reg;
   std::unique_ptr<client> redis;
   script unlock_script{std::string(unlock_script_source)};
-  std::atomic<bool> l1_live{false};
-  bool cluster = false;  // a Redis Cluster client: L1 is dropped per slot
+  std::atomic<bool> near_live{false};
+  bool cluster = false;  // a Redis Cluster client: the near cache is dropped per slot
 
   mutable std::shared_mutex ns_mutex;
   std::unordered_map<std::string, std::shared_ptr<const ns_state>> namespaces;
@@ -150,13 +150,13 @@ struct state : std::enable_shared_from_this<state> {
   metrics::counter* invalidations_reconnect = nullptr;
   metrics::counter* invalidations_slots = nullptr;
   mutable std::mutex scrape_mutex;
-  metrics::gauge* l1_entries = nullptr;
-  metrics::gauge* l1_bytes = nullptr;
+  metrics::gauge* near_entries = nullptr;
+  metrics::gauge* near_bytes = nullptr;
   metrics::gauge* compression_ratio = nullptr;
-  metrics::counter* l1_evictions = nullptr;
-  metrics::counter* l1_rejected_fills = nullptr;
-  mutable std::uint64_t l1_evictions_seen = 0;
-  mutable std::uint64_t l1_rejected_seen = 0;
+  metrics::counter* near_evictions = nullptr;
+  metrics::counter* near_rejected_fills = nullptr;
+  mutable std::uint64_t near_evictions_seen = 0;
+  mutable std::uint64_t near_rejected_seen = 0;
   metrics::counter* redis_connects_ok = nullptr;
   metrics::counter* redis_connects_failed = nullptr;
   metrics::gauge* redis_up = nullptr;
@@ -197,8 +197,8 @@ struct state : std::enable_shared_from_this<state> {
       labels.insert(labels.begin(), {"namespace", label});
       return reg.counter(metric, help, labels).value();
     };
-    ns->hits_l1 =
-        counter("rcache_cache_hits_total", "Cache hits by namespace and tier", {{"tier", "l1"}});
+    ns->hits_near =
+        counter("rcache_cache_hits_total", "Cache hits by namespace and tier", {{"tier", "near"}});
     ns->hits_redis =
         counter("rcache_cache_hits_total", "Cache hits by namespace and tier", {{"tier", "redis"}});
     ns->misses = counter("rcache_cache_misses_total", "Cache misses by namespace", {});
@@ -225,7 +225,7 @@ struct state : std::enable_shared_from_this<state> {
     return namespaces.try_emplace(name, std::move(fresh)).first->second;
   }
 
-  bool l1_for(const ns_state& ns) const { return l1 && ns.opts.near_cache; }
+  bool near_for(const ns_state& ns) const { return near_cache && ns.opts.near_cache; }
 
   // A write of `full` was answered. The key was dropped before the write
   // was sent; a read on another connection may have stored the old value
@@ -233,14 +233,14 @@ struct state : std::enable_shared_from_this<state> {
   // its way on that connection. Dropping it again here, before the writer
   // hears back, means the writer never reads its own write's predecessor.
   void after_write(const std::string& full) {
-    if (l1) l1->invalidate(full);
+    if (near_cache) near_cache->invalidate(full);
   }
 
   // ---- events from the connection (client strand) ----
 
   void on_push(const value& v) {
     if (v.elements.size() == 2 && v.elements[0].str == "invalidate-slots") {
-      if (!l1) return;
+      if (!near_cache) return;
       std::bitset<cluster::slot_count> slots;
       const auto& r = v.elements[1].elements;
       for (std::size_t k = 0; k + 1 < r.size(); k += 2) {
@@ -249,20 +249,20 @@ struct state : std::enable_shared_from_this<state> {
           if (slot >= 0) slots.set(static_cast<std::size_t>(slot));
         }
       }
-      const auto n = l1->invalidate_if(
+      const auto n = near_cache->invalidate_if(
           [&](std::string_view key) { return slots.test(cluster::key_slot(key)); });
       invalidations_slots->inc(n);
       return;
     }
     if (v.elements.size() == 2 && v.elements[0].str == "invalidate") {
-      if (!l1) return;
+      if (!near_cache) return;
       const auto& keys = v.elements[1];
       if (keys.is_null()) {  // FLUSHDB / FLUSHALL
-        l1->clear();
+        near_cache->clear();
         invalidations_flush->inc();
         return;
       }
-      for (const auto& k : keys.elements) l1->invalidate(k.str);
+      for (const auto& k : keys.elements) near_cache->invalidate(k.str);
       invalidations_push->inc(keys.elements.size());
       return;
     }
@@ -275,20 +275,20 @@ struct state : std::enable_shared_from_this<state> {
   }
 
   void on_state(connection_state s) {
-    if (!l1) return;
+    if (!near_cache) return;
     if (cluster) {
       // Per node: a lost connection or moved slots arrive as
       // `invalidate-slots`; the other nodes' entries stay good.
-      l1_live.store(s != connection_state::stopped, std::memory_order_release);
+      near_live.store(s != connection_state::stopped, std::memory_order_release);
       return;
     }
     if (s == connection_state::connected) {
       // Invalidations sent while we were away are lost: start empty.
-      l1->clear();
+      near_cache->clear();
       invalidations_reconnect->inc();
-      l1_live.store(true, std::memory_order_release);
+      near_live.store(true, std::memory_order_release);
     } else {
-      l1_live.store(false, std::memory_order_release);
+      near_live.store(false, std::memory_order_release);
     }
   }
 };
@@ -300,37 +300,38 @@ namespace {
 using cache_detail::ns_state;
 using cache_detail::state;
 
-// Stores a value read from Redis in L1, unless the key was invalidated (or
-// read with other bytes by a rival read) since `token` was taken. Its local
-// lifetime is never longer than on the server, nor than the L1 cap, nor
-// reaches into a stale-while-revalidate grace period (which only a Redis
-// read can notice and refresh).
-void fill_l1(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
-             std::int64_t pttl, const near::fill_token& token) {
-  auto local = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
+// Stores a value read from Redis in the near cache, unless the key was
+// invalidated (or read with other bytes by a rival read) since `token` was
+// taken. Its near-cache life is never longer than on the server, nor than
+// near_cache_max_ttl, nor reaches into a stale-while-revalidate grace period
+// (which only a Redis read can notice and refresh).
+void fill_near(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
+               std::int64_t pttl, const near::fill_token& token) {
+  auto life = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
   if (pttl >= 0)
-    local = std::min(local, ms(pttl) - std::chrono::duration_cast<ms>(ns.opts.stale_grace));
+    life = std::min(life, ms(pttl) - std::chrono::duration_cast<ms>(ns.opts.stale_grace));
   // pttl -2: deleted between the GET and the PTTL.
-  if (pttl == -2 || local.count() <= 0) {
+  if (pttl == -2 || life.count() <= 0) {
     // Nothing to store, yet this read's value is going to its caller: an
     // entry a rival fill left is no newer, so it goes (see near_cache.hpp).
-    st.l1->end_fill(full, token);
+    st.near_cache->end_fill(full, token);
     return;
   }
-  (void)st.l1->put(full, std::make_shared<const std::string>(plain), clock::now() + local, token);
+  (void)st.near_cache->put(full, std::make_shared<const std::string>(plain), clock::now() + life,
+                           token);
 }
 
-// A GET (+ PTTL) for one key, with L1 in front; the shared read path of
+// A GET (+ PTTL) for one key, with the near cache in front; the shared read path of
 // get and get_or_load. `done(ec, value, pttl_ms, absent_marker, stale)`.
 using fetch_done = std::function<void(error_code, std::optional<std::string>, std::int64_t, bool)>;
 
 void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_state>& ns,
            const std::string& full, bool want_ttl, fetch_done done) {
-  const bool use_l1 = st->l1_for(*ns);
-  if (use_l1 && st->l1_live.load(std::memory_order_acquire)) {
-    if (auto v = st->l1->get(full, clock::now())) {
-      ns->hits_l1->inc();
-      // L1 does not know the remaining TTL; -1 tells get_or_load "fresh".
+  const bool use_near = st->near_for(*ns);
+  if (use_near && st->near_live.load(std::memory_order_acquire)) {
+    if (auto v = st->near_cache->get(full, clock::now())) {
+      ns->hits_near->inc();
+      // The near cache does not know the remaining TTL; -1 tells get_or_load "fresh".
       // Posted: this runs inside the caller's initiating call.
       asio::post(st->executor(), [done = std::move(done), v = std::move(v)] {
         done({}, std::string(*v), -1, false);
@@ -338,18 +339,18 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
       return;
     }
   }
-  const auto token = use_l1 ? std::optional(st->l1->begin_fill(full)) : std::nullopt;
+  const auto token = use_near ? std::optional(st->near_cache->begin_fill(full)) : std::nullopt;
   request r(request::options{.wait_for_connection = false});
   r.push("GET", full);
-  if (use_l1 || want_ttl) r.push("PTTL", full);
+  if (use_near || want_ttl) r.push("PTTL", full);
   const auto t0 = clock::now();
-  st->redis->async_exec(std::move(r), [st, ns, full, token, use_l1, t0, done = std::move(done)](
+  st->redis->async_exec(std::move(r), [st, ns, full, token, use_near, t0, done = std::move(done)](
                                           error_code ec, response resp) {
     st->op_get->record(clock::now() - t0);
     if (ec) {
-      // Unreachable Redis: a namespace that allows it may get the last L1 value.
-      if (use_l1 && ns->opts.stale_on_error) {
-        if (auto v = st->l1->get(full, clock::now())) {
+      // Unreachable Redis: a namespace that allows it may get the last near-cache value.
+      if (use_near && ns->opts.stale_on_error) {
+        if (auto v = st->near_cache->get(full, clock::now())) {
           ns->stale_served->inc();
           done({}, std::string(*v), -1, false);
           return;
@@ -368,7 +369,7 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
     }
     if (got.is_null() || codec::is_absent_marker(got.str)) {
       // A read that found no value drops what a rival read may have stored.
-      if (use_l1) st->l1->end_fill(full, *token);
+      if (use_near) st->near_cache->end_fill(full, *token);
       if (got.is_null()) return done({}, std::nullopt, -2, false);
       st->bytes_in->inc(got.str.size());
       return done({}, std::nullopt, pttl, true);
@@ -380,7 +381,7 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
       done(plain.error(), std::nullopt, -2, false);
       return;
     }
-    if (use_l1) fill_l1(*st, *ns, full, *plain, pttl, *token);
+    if (use_near) fill_near(*st, *ns, full, *plain, pttl, *token);
     done({}, std::move(*plain), pttl, false);
   });
 }
@@ -403,7 +404,7 @@ class cache_impl final : public cache {
       st.codec.keys = std::make_shared<const codec::key_ring>(std::move(*ring));
     }
     if (o.near_cache) {
-      st.l1 = std::make_unique<near::near_cache>(near::near_cache_options{
+      st.near_cache = std::make_unique<near::near_cache>(near::near_cache_options{
           .max_bytes = o.near_cache_max_bytes, .max_entries = o.near_cache_max_entries});
       o.redis.client_tracking = true;  // the coherence protocol
       st.cluster = !o.redis.cluster_nodes.empty();
@@ -434,7 +435,7 @@ class cache_impl final : public cache {
         st.reg.counter("rcache_value_stored_bytes_total", "Bytes of values as stored").value();
     auto inval = [&](std::string_view source) {
       return st.reg
-          .counter("rcache_invalidations_total", "L1 invalidations by source",
+          .counter("rcache_invalidations_total", "Near-cache invalidations by source",
                    {{"source", std::string(source)}})
           .value();
     };
@@ -442,16 +443,20 @@ class cache_impl final : public cache {
     st.invalidations_flush = inval("flush");
     st.invalidations_reconnect = inval("reconnect");
     st.invalidations_slots = inval("slots");
-    st.l1_entries = st.reg.gauge("rcache_l1_entries", "Entries in the near cache").value();
-    st.l1_bytes = st.reg.gauge("rcache_l1_bytes", "Bytes charged to the near cache").value();
-    st.l1_evictions =
-        st.reg.counter("rcache_l1_evictions_total", "Near-cache evictions by the policy").value();
-    st.l1_rejected_fills = st.reg
-                               .counter("rcache_l1_rejected_fills_total",
-                                        "Reads not stored in L1: the key was invalidated, or "
-                                        "read with other bytes by another request, while the "
-                                        "read was in flight")
-                               .value();
+    st.near_entries =
+        st.reg.gauge("rcache_near_cache_entries", "Entries in the near cache").value();
+    st.near_bytes =
+        st.reg.gauge("rcache_near_cache_bytes", "Bytes charged to the near cache").value();
+    st.near_evictions =
+        st.reg.counter("rcache_near_cache_evictions_total", "Near-cache evictions by the policy")
+            .value();
+    st.near_rejected_fills =
+        st.reg
+            .counter("rcache_near_cache_rejected_fills_total",
+                     "Reads not stored in the near cache: the key was invalidated, or "
+                     "read with other bytes by another request, while the "
+                     "read was in flight")
+            .value();
     auto connects = [&](std::string_view result) {
       return st.reg
           .counter("rcache_redis_connects_total", "Redis connection attempts by outcome",
@@ -491,14 +496,14 @@ class cache_impl final : public cache {
 
   client& redis() noexcept override { return *st_->redis; }
 
-  std::optional<std::string> try_get_local(std::string_view ns, std::string_view key) override {
+  std::optional<std::string> try_get_near(std::string_view ns, std::string_view key) override {
     auto& st = *st_;
-    if (!st.l1 || !st.l1_live.load(std::memory_order_acquire)) return std::nullopt;
+    if (!st.near_cache || !st.near_live.load(std::memory_order_acquire)) return std::nullopt;
     auto t = resolve(std::string(ns), std::string(key));
-    if (!t || !st.l1_for(*t->ns)) return std::nullopt;
-    auto v = st.l1->get(t->full, clock::now());
+    if (!t || !st.near_for(*t->ns)) return std::nullopt;
+    auto v = st.near_cache->get(t->full, clock::now());
     if (!v) return std::nullopt;
-    t->ns->hits_l1->inc();
+    t->ns->hits_near->inc();
     return std::string(*v);
   }
 
@@ -518,12 +523,12 @@ class cache_impl final : public cache {
     auto& st = *st_;
     {
       std::lock_guard lock(st.scrape_mutex);
-      if (st.l1) {
-        const auto s = st.l1->stats();
-        st.l1_entries->set(static_cast<double>(st.l1->size()));
-        st.l1_bytes->set(static_cast<double>(st.l1->bytes()));
-        follow(*st.l1_evictions, s.evictions, st.l1_evictions_seen);
-        follow(*st.l1_rejected_fills, s.rejected_fills, st.l1_rejected_seen);
+      if (st.near_cache) {
+        const auto s = st.near_cache->stats();
+        st.near_entries->set(static_cast<double>(st.near_cache->size()));
+        st.near_bytes->set(static_cast<double>(st.near_cache->bytes()));
+        follow(*st.near_evictions, s.evictions, st.near_evictions_seen);
+        follow(*st.near_rejected_fills, s.rejected_fills, st.near_rejected_seen);
       }
       const auto rs = st.redis->stats();
       follow(*st.redis_connects_ok, rs.connects, st.connects_ok_seen);
@@ -558,7 +563,7 @@ class cache_impl final : public cache {
 
   // Completes an operation that ended while it was being started.
   template <class Handler, class... Args>
-  void finish(Handler h, Args&&... args) {
+  void complete_early(Handler h, Args&&... args) {
     complete_later(st_->executor(), std::move(h), std::forward<Args>(args)...);
   }
 
@@ -572,7 +577,7 @@ class cache_impl final : public cache {
 
   void do_get(const std::string& ns, const std::string& key, get_handler h) override {
     auto t = resolve(ns, key);
-    if (!t) return finish(std::move(h), t.error(), std::optional<std::string>());
+    if (!t) return complete_early(std::move(h), t.error(), std::optional<std::string>());
     auto st = st_;
     auto nsp = t->ns;
     fetch(st_, t->ns, t->full, false,
@@ -625,11 +630,11 @@ class cache_impl final : public cache {
   void do_set(const std::string& ns, const std::string& key, std::string v, set_options o,
               bool_handler h) override {
     auto t = resolve(ns, key);
-    if (!t) return finish(std::move(h), t.error(), false);
+    if (!t) return complete_early(std::move(h), t.error(), false);
     auto stored = encode_for(*t->ns, key, t->full, v);
-    if (!stored) return finish(std::move(h), stored.error(), false);
-    if (st_->l1) st_->l1->invalidate(t->full);  // before the write is even sent
-    if (!*stored) return finish(std::move(h), error_code{}, false);
+    if (!stored) return complete_early(std::move(h), stored.error(), false);
+    if (st_->near_cache) st_->near_cache->invalidate(t->full);  // before the write is even sent
+    if (!*stored) return complete_early(std::move(h), error_code{}, false);
     request r = fail_fast_request();
     push_set(r, t->full, **stored, t->ns->ttl_for(key), o);
     auto st = st_;
@@ -651,8 +656,8 @@ class cache_impl final : public cache {
               bool invalidate, std::function<void(request&, const target&)> build, Handler h,
               Convert convert) {
     auto t = resolve(ns, key);
-    if (!t) return finish(std::move(h), t.error(), convert(value{}));
-    if (invalidate && st_->l1) st_->l1->invalidate(t->full);
+    if (!t) return complete_early(std::move(h), t.error(), convert(value{}));
+    if (invalidate && st_->near_cache) st_->near_cache->invalidate(t->full);
     request r = fail_fast_request();  // reads too: fail fast while Redis is unreachable
     build(r, *t);
     auto st = st_;
@@ -688,7 +693,7 @@ class cache_impl final : public cache {
   }
   void do_expire(const std::string& ns, const std::string& key, std::chrono::milliseconds ttl,
                  bool_handler h) override {
-    // A shorter TTL must not leave a longer-lived L1 copy behind.
+    // A shorter TTL must not leave a longer-lived near-cache copy behind.
     simple(
         st_->op_expire, ns, key, true,
         [ttl](request& r, const target& t) { r.push("PEXPIRE", t.full, ttl.count()); },
@@ -716,23 +721,23 @@ class cache_impl final : public cache {
     std::vector<target> targets;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto t = resolve(ns, keys[i]);
-      if (!t) return finish(std::move(h), t.error(), std::move(out));
+      if (!t) return complete_early(std::move(h), t.error(), std::move(out));
       targets.push_back(std::move(*t));
     }
-    const bool live = st_->l1 && st_->l1_live.load(std::memory_order_acquire);
+    const bool live = st_->near_cache && st_->near_live.load(std::memory_order_acquire);
     for (std::size_t i = 0; i < targets.size(); ++i) {
       const auto& t = targets[i];
-      if (live && st_->l1_for(*t.ns)) {
-        if (auto v = st_->l1->get(t.full, clock::now())) {
-          t.ns->hits_l1->inc();
+      if (live && st_->near_for(*t.ns)) {
+        if (auto v = st_->near_cache->get(t.full, clock::now())) {
+          t.ns->hits_near->inc();
           out[i] = std::string(*v);
           continue;
         }
       }
       wanted.push_back(i);
     }
-    if (wanted.empty()) return finish(std::move(h), error_code{}, std::move(out));
-    // MGET for the values, PTTL for each (to bound L1 entries), one request.
+    if (wanted.empty()) return complete_early(std::move(h), error_code{}, std::move(out));
+    // MGET for the values, PTTL for each (to bound near-cache entries), one request.
     struct pending_fill {
       std::size_t index;
       std::optional<near::fill_token> token;
@@ -742,8 +747,8 @@ class cache_impl final : public cache {
     std::vector<std::string_view> names;
     for (auto i : wanted) {
       const auto& t = targets[i];
-      fills.push_back(
-          {i, st_->l1_for(*t.ns) ? std::optional(st_->l1->begin_fill(t.full)) : std::nullopt});
+      fills.push_back({i, st_->near_for(*t.ns) ? std::optional(st_->near_cache->begin_fill(t.full))
+                                               : std::nullopt});
       names.push_back(t.full);
     }
     r.push_range("MGET", names);
@@ -764,7 +769,7 @@ class cache_impl final : public cache {
         const auto& t = targets[fills[j].index];
         const value& got = values[j];
         if (got.is_null() || codec::is_absent_marker(got.str)) {
-          if (fills[j].token) st->l1->end_fill(t.full, *fills[j].token);  // as in fetch()
+          if (fills[j].token) st->near_cache->end_fill(t.full, *fills[j].token);  // as in fetch()
           t.ns->misses->inc();
           continue;
         }
@@ -775,7 +780,7 @@ class cache_impl final : public cache {
         }
         t.ns->hits_redis->inc();
         const std::int64_t pttl = resp.at(1 + j).integer;
-        if (fills[j].token) fill_l1(*st, *t.ns, t.full, *plain, pttl, *fills[j].token);
+        if (fills[j].token) fill_near(*st, *t.ns, t.full, *plain, pttl, *fills[j].token);
         out[fills[j].index] = std::move(*plain);
       }
       complete_now(st->executor(), std::move(h), error_code{}, std::move(out));
@@ -788,14 +793,14 @@ class cache_impl final : public cache {
     std::vector<std::string> written;
     for (auto& [key, v] : items) {
       auto t = resolve(ns, key);
-      if (!t) return finish(std::move(h), t.error(), false);
+      if (!t) return complete_early(std::move(h), t.error(), false);
       auto stored = encode_for(*t->ns, key, t->full, v);
-      if (!stored) return finish(std::move(h), stored.error(), false);
-      if (st_->l1) st_->l1->invalidate(t->full);
+      if (!stored) return complete_early(std::move(h), stored.error(), false);
+      if (st_->near_cache) st_->near_cache->invalidate(t->full);
       if (*stored) push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
       written.push_back(std::move(t->full));
     }
-    if (r.empty()) return finish(std::move(h), error_code{}, true);
+    if (r.empty()) return complete_early(std::move(h), error_code{}, true);
     auto st = st_;
     const auto t0 = clock::now();
     st_->redis->async_exec(std::move(r), [st, t0, written = std::move(written), h = std::move(h)](
@@ -845,7 +850,7 @@ class cache_impl final : public cache {
 
   static void scan_page(std::shared_ptr<invalidation> w) {
     if (w->nodes.empty()) {  // a cluster client before its first slot map
-      return finish_invalidation(std::move(w), make_error_code(error::not_connected));
+      return complete_invalidation(std::move(w), make_error_code(error::not_connected));
     }
     request r = fail_fast_request();
     r.opts().node = w->nodes[w->node];
@@ -856,20 +861,20 @@ class cache_impl final : public cache {
       if (!ec && (reply.is_error() || reply.elements.size() != 2)) {
         ec = make_error_code(error::redis_error);
       }
-      if (ec) return finish_invalidation(std::move(w), ec);
+      if (ec) return complete_invalidation(std::move(w), ec);
       w->cursor = reply.elements[0].str;
       std::vector<std::string> keys;
       for (const auto& k : reply.elements[1].elements) keys.push_back(k.str);
       if (keys.empty()) return next_page(std::move(w));
-      if (w->st->l1) {
-        for (const auto& k : keys) w->st->l1->invalidate(k);
+      if (w->st->near_cache) {
+        for (const auto& k : keys) w->st->near_cache->invalidate(k);
       }
       request del = fail_fast_request();
       del.push_range("UNLINK", keys);
       auto& client = *w->st->redis;
       client.async_exec(std::move(del), [w](error_code ec2, response r2) mutable {
         if (!ec2 && r2.at(0).is_error()) ec2 = make_error_code(error::redis_error);
-        if (ec2) return finish_invalidation(std::move(w), ec2);
+        if (ec2) return complete_invalidation(std::move(w), ec2);
         w->deleted += r2.at(0).integer;
         next_page(std::move(w));
       });
@@ -878,18 +883,19 @@ class cache_impl final : public cache {
 
   static void next_page(std::shared_ptr<invalidation> w) {
     if (w->cursor == "0" && ++w->node == w->nodes.size())
-      return finish_invalidation(std::move(w), {});
+      return complete_invalidation(std::move(w), {});
     scan_page(std::move(w));
   }
 
-  static void finish_invalidation(std::shared_ptr<invalidation> w, error_code ec) {
+  static void complete_invalidation(std::shared_ptr<invalidation> w, error_code ec) {
     if (ec) w->st->count_error(ec);
     complete_now(w->st->executor(), std::move(w->handler), ec, w->deleted);
   }
 
   void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) override {
     if (!valid_namespace_name(ns) || pattern.empty()) {
-      return finish(std::move(h), make_error_code(error::invalid_argument), std::int64_t{0});
+      return complete_early(std::move(h), make_error_code(error::invalid_argument),
+                            std::int64_t{0});
     }
     auto nsp = st_->find_ns(ns);
     scan_page(
@@ -901,7 +907,7 @@ class cache_impl final : public cache {
   void do_get_or_load(const std::string& ns, const std::string& key, loader load,
                       get_handler h) override {
     auto t = resolve(ns, key);
-    if (!t) return finish(std::move(h), t.error(), std::optional<std::string>());
+    if (!t) return complete_early(std::move(h), t.error(), std::optional<std::string>());
     auto st = st_;
     auto nsp = t->ns;
     auto full = t->full;
@@ -995,7 +1001,7 @@ class cache_impl final : public cache {
             }
             if (usable) {
               if (ours) release_lock(st, full, token);
-              return finish_flight(st, full, error_code{}, std::move(found));
+              return complete_flight(st, full, error_code{}, std::move(found));
             }
           }
           if (ours) return run_loader(st, ns, full, key, load, token);
@@ -1022,15 +1028,15 @@ class cache_impl final : public cache {
       store_loaded(st, ns, full, key, ec, v, lock_token);
       if (ec) {
         st->count_error(ec);
-        return finish_flight(st, full, ec, std::nullopt);  // nothing cached
+        return complete_flight(st, full, ec, std::nullopt);  // nothing cached
       }
-      finish_flight(st, full, error_code{}, std::move(v));
+      complete_flight(st, full, error_code{}, std::move(v));
     };
     try {
       load(std::move(done));
     } catch (const std::exception&) {
       // A throwing loader is a failing loader.
-      finish_flight(st, full, make_error_code(error::invalid_argument), std::nullopt);
+      complete_flight(st, full, make_error_code(error::invalid_argument), std::nullopt);
     }
   }
 
@@ -1052,7 +1058,7 @@ class cache_impl final : public cache {
       if (skip) {
         (v->size() > ns->max_value_size ? ns->skipped_size : ns->skipped_rule)->inc();
       } else if (auto stored = codec::encode(*v, full, st->codec)) {
-        if (st->l1) st->l1->invalidate(full);
+        if (st->near_cache) st->near_cache->invalidate(full);
         // The grace period is kept in Redis' TTL: a value is stale once its
         // remaining TTL is within the grace.
         const auto ttl = ns->ttl_for(key) + std::chrono::duration_cast<ms>(ns->opts.stale_grace);
@@ -1060,7 +1066,7 @@ class cache_impl final : public cache {
         push_set(r, full, *stored, ttl, o);
       }
     } else if (!ec && ns->opts.negative_ttl.count() > 0) {
-      if (st->l1) st->l1->invalidate(full);
+      if (st->near_cache) st->near_cache->invalidate(full);
       r.push("SET", full, codec::absent_marker(), "PX",
              std::chrono::duration_cast<ms>(ns->opts.negative_ttl).count());
     }
@@ -1075,8 +1081,8 @@ class cache_impl final : public cache {
     if (!lock_token.empty()) release_lock(st, full, lock_token);
   }
 
-  static void finish_flight(const std::shared_ptr<state>& st, const std::string& full,
-                            error_code ec, std::optional<std::string> v) {
+  static void complete_flight(const std::shared_ptr<state>& st, const std::string& full,
+                              error_code ec, std::optional<std::string> v) {
     std::shared_ptr<cache_detail::flight> f;
     {
       std::lock_guard lock(st->flight_mutex);

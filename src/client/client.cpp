@@ -1,12 +1,13 @@
 // The multiplexed Redis connection behind rcache::client.
 //
-// One client_impl owns one socket (TCP, TLS over TCP, or a unix socket),
-// a writer and four coroutines, all on one strand:
+// One client_impl owns one stream (client/stream.hpp: TCP, TLS over TCP,
+// or a unix socket), a writer and four coroutines, all on one strand:
 //   run       connect, handshake, then run reader + health until the
 //             connection drops; back off with jitter and reconnect.
-//   reader    feeds bytes to the sans-I/O RESP3 parser and matches each
-//             reply to the oldest written request; push messages go to
-//             subscriptions / the push handler.
+//   reader    takes the values read (client/reply_reader.hpp: the RESP3
+//             parser without I/O) and matches each reply to the oldest
+//             written request; push messages go to subscriptions / the
+//             push handler.
 //   health    PINGs when nothing was read for an interval.
 //   deadlines one timer armed at the earliest deadline of any request (a
 //             min-heap); expired requests fail with error::timeout.
@@ -59,7 +60,8 @@
 #include "client/backoff.hpp"
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
-#include "resp/parser.hpp"
+#include "client/reply_reader.hpp"
+#include "client/stream.hpp"
 
 namespace rcache {
 namespace asio = boost::asio;
@@ -71,7 +73,6 @@ namespace {
 using clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
 using unix_stream = asio::local::stream_protocol;
-using tls_stream = asio::ssl::stream<tcp::socket>;
 using strand_type = asio::strand<asio::any_io_executor>;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
@@ -125,13 +126,13 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       : strand_(asio::make_strand(ex)),
         cfg_(std::move(cfg)),
         topology_(topo ? std::move(topo) : default_topology(cfg_)),
-        parser_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}),
+        stream_(strand_),
+        replies_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}, 64 * 1024),
         health_timer_(strand_),
         deadline_timer_(strand_),
         backoff_timer_(strand_),
         connect_timer_(strand_),
         rng_(std::random_device{}()) {
-    rbuf_.resize(64 * 1024);
     cfg_.flush_after_replies = std::max<std::size_t>(1, cfg_.flush_after_replies);
   }
 
@@ -206,8 +207,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
   }
-
-  using socket_type = std::variant<std::monostate, tcp::socket, tls_stream, unix_stream::socket>;
 
   pending_ptr make_pending(request req) {
     auto p = std::make_shared<pending>();
@@ -547,10 +546,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   }
 
   asio::awaitable<error_code> connect_transport(const endpoint& ep) {
-    rbeg_ = rend_ = 0;
-    parser_.reset();
+    replies_.reset();
     if (ep.kind == endpoint::transport::unix_socket) {
-      auto& s = socket_.emplace<unix_stream::socket>(strand_);
+      auto& s = stream_.emplace_unix();
       auto [ec] = co_await s.async_connect(unix_stream::endpoint(ep.path), nothrow);
       if (!ec) s.non_blocking(true, ec);  // flush() writes directly when it can
       co_return ec;
@@ -566,9 +564,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     tcp::socket* raw = nullptr;
     if (ep.tls) {
       if (auto ec = ensure_tls_context(); ec) co_return ec;
-      raw = &socket_.emplace<tls_stream>(strand_, *tls_ctx_).next_layer();
+      raw = &stream_.emplace_tls(*tls_ctx_).next_layer();
     } else {
-      raw = &socket_.emplace<tcp::socket>(strand_);
+      raw = &stream_.emplace_tcp();
     }
     auto [cec, connected] = co_await asio::async_connect(*raw, results, nothrow);
     if (cec) co_return cec;
@@ -580,7 +578,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     raw->set_option(asio::socket_base::keep_alive(true), ignored);
     if (!ep.tls) raw->non_blocking(true, ignored);  // flush() writes directly when it can
     if (ep.tls) {
-      auto& s = std::get<tls_stream>(socket_);
+      auto& s = *stream_.tls();
       const std::string name = cfg_.tls.server_name.empty() ? ep.host : cfg_.tls.server_name;
       error_code addr_ec;
       asio::ip::make_address(name, addr_ec);
@@ -661,13 +659,13 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     const std::size_t own = hs.size();
     topology_->append_handshake(hs);
 
-    auto [wec, n] = co_await write_some_buffer(asio::buffer(hs.payload()));
+    auto [wec, n] = co_await stream_.async_write(asio::buffer(hs.payload()), nothrow);
     if (wec) co_return wec;
     response replies;
+    const auto count_read = [this](std::size_t bytes) { bump(stats_.bytes_read, bytes); };
     while (replies.size() < hs.size()) {
-      error_code ec;
-      std::optional<value> v = co_await read_value(ec);
-      if (ec) co_return ec;
+      auto v = co_await async_read_value(stream_, replies_, count_read);
+      if (!v) co_return v.error();
       if (v->type == resp_type::push) continue;  // nothing is subscribed yet
       replies.push_back(std::move(*v));
     }
@@ -709,69 +707,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     co_return error_code{};
   }
 
-  // Reads until the parser has one complete value (handshake only).
-  asio::awaitable<std::optional<value>> read_value(error_code& ec) {
-    for (;;) {
-      while (rbeg_ < rend_) {
-        rbeg_ += parser_.feed({rbuf_.data() + rbeg_, rend_ - rbeg_}, ec);
-        if (ec) co_return std::nullopt;
-        if (parser_.ready()) co_return parser_.take();
-      }
-      rbeg_ = rend_ = 0;
-      auto [rec, n] = co_await read_some_buffer(asio::buffer(rbuf_));
-      if (rec) {
-        ec = rec;
-        co_return std::nullopt;
-      }
-      rend_ = n;
-      bump(stats_.bytes_read, n);
-    }
-  }
-
-  template <class Buffer>
-  asio::awaitable<std::tuple<error_code, std::size_t>> write_some_buffer(Buffer b) {
-    switch (socket_.index()) {
-      case 1:
-        co_return co_await asio::async_write(std::get<1>(socket_), b, nothrow);
-      case 2:
-        co_return co_await asio::async_write(std::get<2>(socket_), b, nothrow);
-      case 3:
-        co_return co_await asio::async_write(std::get<3>(socket_), b, nothrow);
-      default:
-        co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
-    }
-  }
-
-  template <class Buffer>
-  asio::awaitable<std::tuple<error_code, std::size_t>> read_some_buffer(Buffer b) {
-    switch (socket_.index()) {
-      case 1:
-        co_return co_await std::get<1>(socket_).async_read_some(b, nothrow);
-      case 2:
-        co_return co_await std::get<2>(socket_).async_read_some(b, nothrow);
-      case 3:
-        co_return co_await std::get<3>(socket_).async_read_some(b, nothrow);
-      default:
-        co_return std::tuple{make_error_code(asio::error::not_connected), std::size_t{0}};
-    }
-  }
-
-  void close_socket() {
-    error_code ignored;
-    switch (socket_.index()) {
-      case 1:
-        std::get<1>(socket_).close(ignored);
-        break;
-      case 2:
-        std::get<2>(socket_).lowest_layer().close(ignored);
-        break;
-      case 3:
-        std::get<3>(socket_).close(ignored);
-        break;
-      default:
-        break;
-    }
-  }
+  void close_socket() { stream_.close(); }
 
   // Ends the current connection: the reader, writer and health loops see
   // conn_alive_ false (or their I/O fails) and return.
@@ -797,8 +733,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   // so every loop here works on containers moved out of the members first,
   // and completes requests only once the members are consistent again.
   void on_disconnect() {
-    parser_.reset();
-    rbeg_ = rend_ = 0;
+    replies_.reset();
     std::deque<pending_ptr> waiting;
     waiting.swap(wait_q_);
     std::vector<pending_ptr> again, lost;
@@ -902,17 +837,16 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
     // Plain sockets: try the kernel directly; most writes complete here.
     std::size_t done = 0;
-    if (socket_.index() == 1 || socket_.index() == 3) {
-      error_code ec;
-      done = socket_.index() == 1 ? std::get<1>(socket_).write_some(asio::buffer(buf), ec)
-                                  : std::get<3>(socket_).write_some(asio::buffer(buf), ec);
-      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    error_code wec;
+    if (const auto now = stream_.write_now(asio::buffer(buf), wec)) {
+      done = *now;
+      if (wec && wec != asio::error::would_block && wec != asio::error::try_again) {
         // Nothing of this batch reached the server: it may be sent again
         // on the next connection, whatever its commands are.
         if (done == 0) {
           for (auto i = batch_start; i < wait_q_.size(); ++i) wait_q_[i]->unsent = true;
         }
-        close_connection(ec);
+        close_connection(wec);
         return;
       }
       bump(stats_.bytes_written, done);
@@ -932,20 +866,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
           bump(self->stats_.bytes_written, n);
           self->flush();
         });
-    auto rest = asio::buffer(buf) + done;
-    switch (socket_.index()) {
-      case 1:
-        asio::async_write(std::get<1>(socket_), rest, std::move(on_written));
-        break;
-      case 2:
-        asio::async_write(std::get<2>(socket_), rest, std::move(on_written));
-        break;
-      case 3:
-        asio::async_write(std::get<3>(socket_), rest, std::move(on_written));
-        break;
-      default:
-        break;
-    }
+    stream_.async_write(asio::buffer(buf) + done, std::move(on_written));
   }
 
   static bool is_reply_limit(error_code ec) {
@@ -962,41 +883,37 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     const auto gen = generation_;
     while (alive(gen)) {
       in_dispatch_ = true;
-      while (rbeg_ < rend_) {
-        error_code ec;
-        rbeg_ += parser_.feed({rbuf_.data() + rbeg_, rend_ - rbeg_}, ec);
-        if (!ec && parser_.ready()) {
-          ec = on_value(parser_.take());
-          // Send what resumed callers submitted so far, so Redis works on it
-          // while the rest of this buffer is dispatched (it overlaps the two
-          // sides instead of alternating them).
-          if (++dispatched_ % cfg_.flush_after_replies == 0 && !send_q_.empty()) flush();
-        }
-        if (ec) {
-          in_dispatch_ = false;
-          // A reply past a parser limit answers the request at the front
-          // (unless it was a push): that request fails with the reason and
-          // is not re-sent, as the same reply would break the limit again.
-          if (is_reply_limit(ec) && !parser_.in_push() && !wait_q_.empty()) {
-            fail(wait_q_.front(), ec);
-          }
-          close_connection(ec);
-          co_return;
-        }
+      error_code ec;
+      while (auto v = replies_.next(ec)) {
+        ec = on_value(std::move(*v));
+        if (ec) break;
+        // Send what resumed callers submitted so far, so Redis works on it
+        // while the rest of this buffer is dispatched (it overlaps the two
+        // sides instead of alternating them).
+        if (++dispatched_ % cfg_.flush_after_replies == 0 && !send_q_.empty()) flush();
         if (!alive(gen)) {
           in_dispatch_ = false;
           co_return;
         }
       }
       in_dispatch_ = false;
-      flush();  // what the callers resumed above have submitted
-      rbeg_ = rend_ = 0;
-      auto [ec, n] = co_await read_some_buffer(asio::buffer(rbuf_));
       if (ec) {
-        close_connection(ec == asio::error::eof ? make_error_code(error::connection_lost) : ec);
+        // A reply past a parser limit answers the request at the front
+        // (unless it was a push): that request fails with the reason and
+        // is not re-sent, as the same reply would break the limit again.
+        if (is_reply_limit(ec) && !replies_.in_push() && !wait_q_.empty()) {
+          fail(wait_q_.front(), ec);
+        }
+        close_connection(ec);
         co_return;
       }
-      rend_ = n;
+      flush();  // what the callers resumed above have submitted
+      auto [rec, n] = co_await stream_.async_read_some(replies_.space(), nothrow);
+      if (rec) {
+        close_connection(rec == asio::error::eof ? make_error_code(error::connection_lost) : rec);
+        co_return;
+      }
+      replies_.commit(n);
       last_read_ = clock::now();
       bump(stats_.bytes_read, n);
     }
@@ -1026,7 +943,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // Records one reply (or the last confirmation) for the front request and
   // completes it when every command has been answered.
-  void finish_command() {
+  void command_answered() {
     auto& p = *wait_q_.front();
     p.next += 1;
     p.command_started = false;
@@ -1045,7 +962,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     // A subscribe-kind command is answered by push confirmations, or by one
     // ordinary reply: an error, or +QUEUED inside MULTI.
     if (!p.done) p.replies.push_back(std::move(v));
-    finish_command();
+    command_answered();
     return {};
   }
 
@@ -1093,7 +1010,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         auto& p = *wait_q_.front();
         if (--p.confirmations_left == 0) {
           if (!p.done) p.replies.push_back(std::move(v));
-          finish_command();
+          command_answered();
         }
         return {};
       }
@@ -1191,10 +1108,8 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   client_config cfg_;
   std::shared_ptr<topology> topology_;
   std::unique_ptr<asio::ssl::context> tls_ctx_;
-  socket_type socket_;
-  resp::parser parser_;
-  std::vector<char> rbuf_;
-  std::size_t rbeg_ = 0, rend_ = 0;
+  redis_stream stream_;
+  reply_reader replies_;
   std::shared_ptr<std::string> wbuf_ = std::make_shared<std::string>();
 
   std::deque<pending_ptr> send_q_;

@@ -173,10 +173,10 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     j->handler.swap(h);
     j->payload = std::move(req).take_payload();
     auto commands = cluster::split_payload(j->payload);
-    if (!commands) return finish_later(j, commands.error());
+    if (!commands) return complete_early(j, commands.error());
     if (!j->opts.node.empty()) {
       if (!parse_address(j->opts.node)) {
-        return finish_later(j, make_error_code(error::invalid_argument));
+        return complete_early(j, make_error_code(error::invalid_argument));
       }
       return send_to_node(j, *commands);
     }
@@ -280,7 +280,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   // Sends every unfinished unit: grouped by node, one pipeline per node.
   void dispatch_round(const job_ptr& j) {
     if (stopped_.load(std::memory_order_acquire)) {  // no new node connections after stop()
-      return finish(j, make_error_code(error::client_stopped));
+      return complete(j, make_error_code(error::client_stopped));
     }
     std::map<std::string, std::vector<std::size_t>> by_node;  // node -> unit indexes
     {
@@ -401,7 +401,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       }
       if (code == "ASK") {
         // The key is read (and tracked) on `to` for a slot the map gives
-        // another node: remember it, so losing `to` drops it from L1 too.
+        // another node: remember it, so losing `to` drops it from the near cache too.
         note_asked(r->slot, to);
         un.asking = true;
         un.target = std::move(to);
@@ -451,9 +451,9 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       j->backoff = false;
       if (j->ec) pending = false;
     }
-    if (!pending) return finish(j, {});
+    if (!pending) return complete(j, {});
     const auto now = clock::now();
-    if (now >= j->deadline) return finish(j, {});
+    if (now >= j->deadline) return complete(j, {});
     if (!wait) return dispatch_round(j);
     const auto delay = std::min<clock::duration>(
         std::chrono::milliseconds(std::min(200, 10 << std::min(j->round, 5))), j->deadline - now);
@@ -465,7 +465,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
   // Completes the caller: the merged replies, or the job's error (an
   // unfinished unit at the deadline answers with its last error reply, or
   // with the connection error that kept it from being sent).
-  void finish(const job_ptr& j, error_code ec) {
+  void complete(const job_ptr& j, error_code ec) {
     response out;
     exec_handler h;
     {
@@ -486,7 +486,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     complete_now(ex_, std::move(h), ec, std::move(out));
   }
 
-  void finish_later(const job_ptr& j, error_code ec) {
+  void complete_early(const job_ptr& j, error_code ec) {
     exec_handler h;
     h.swap(j->handler);
     j->done = true;

@@ -27,8 +27,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "client/reply_reader.hpp"
 #include "client/sentinel_event.hpp"
-#include "resp/parser.hpp"
 
 namespace rcache {
 namespace {
@@ -205,20 +205,12 @@ class sentinel_topology final : public topology,
     if (!sent) co_return sent.error();
     const std::size_t expected = *sent;
 
-    resp::parser parser;
+    detail::reply_reader reader({}, 4096);
     std::vector<value> replies;
-    char buf[4096];
     while (replies.size() < expected) {
-      auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), nothrow);
-      if (ec) co_return ec;
-      std::string_view in(buf, n);
-      while (!in.empty()) {
-        error_code pec;
-        const auto used = parser.feed(in, pec);
-        if (pec) co_return pec;
-        in.remove_prefix(used);
-        if (parser.ready()) replies.push_back(parser.take());
-      }
+      auto v = co_await detail::async_read_value(sock, reader);
+      if (!v) co_return v.error();
+      replies.push_back(std::move(*v));
     }
     for (std::size_t i = 0; i + 1 < replies.size(); ++i) {
       if (replies[i].is_error()) co_return make_error_code(error::auth_failed);
@@ -293,20 +285,15 @@ class sentinel_topology final : public topology,
         s->close(ignored);
       }
     } stop_on_exit{pinger, sock};
-    resp::parser parser;
-    char buf[4096];
+    detail::reply_reader reader({}, 4096);
     for (;;) {
-      auto [ec, n] = co_await sock->async_read_some(asio::buffer(buf), nothrow);
+      auto [ec, n] = co_await sock->async_read_some(reader.space(), nothrow);
       if (ec || stopped_) co_return;
       arm(watchdog, sock, 3 * o_.timeout);  // alive: the next deadline
-      std::string_view in(buf, n);
-      while (!in.empty()) {
-        error_code pec;
-        const auto used = parser.feed(in, pec);
-        if (pec) co_return;
-        in.remove_prefix(used);
-        if (!parser.ready()) continue;
-        const value v = parser.take();
+      reader.commit(n);
+      error_code pec;
+      while (auto next = reader.next(pec)) {
+        const value v = std::move(*next);
         if (v.is_error()) co_return;  // AUTH refused: try the next sentinel
         const auto& e = v.elements;
         if (e.size() == 3 && e[0].str == "subscribe") {
@@ -322,6 +309,7 @@ class sentinel_topology final : public topology,
           changed_();
         }
       }
+      if (pec) co_return;
     }
   }
 

@@ -1,4 +1,4 @@
-// A gauge: a value that goes up and down (L1 entries and bytes, compression
+// A gauge: a value that goes up and down (near-cache entries and bytes, compression
 // ratio, connections in use).
 //
 // A double holds every integer up to 2^53 exactly, which covers counts and

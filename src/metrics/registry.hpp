@@ -8,7 +8,7 @@
 // once and keep the pointer: recording never looks anything up.
 //
 //   auto hits = reg.counter("rcache_cache_hits_total", "Cache hits.",
-//                           {{"namespace", "users"}, {"tier", "l1"}}).value();
+//                           {{"namespace", "users"}, {"tier", "near"}}).value();
 //   hits->inc();
 //
 // Registration fails (a metrics::errc) for invalid names, label values that

@@ -23,10 +23,10 @@ namespace {
 TEST(Registry, SameNameAndLabelsGiveTheSameChild) {
   registry reg;
   auto a = reg.counter("rcache_cache_hits_total", "Cache hits.",
-                       {{"namespace", "users"}, {"tier", "l1"}});
+                       {{"namespace", "users"}, {"tier", "near"}});
   ASSERT_TRUE(a.has_value()) << a.error().message();
   auto b = reg.counter("rcache_cache_hits_total", "Other help is ignored.",
-                       {{"tier", "l1"}, {"namespace", "users"}});  // any label order
+                       {{"tier", "near"}, {"namespace", "users"}});  // any label order
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(*a, *b);
   auto c = reg.counter("rcache_cache_hits_total", "", {{"namespace", "users"}, {"tier", "l2"}});
@@ -41,12 +41,12 @@ TEST(Registry, SameNameAndLabelsGiveTheSameChild) {
 
 TEST(Registry, GaugesSetAndAdd) {
   registry reg;
-  metrics::gauge* g = reg.gauge("rcache_l1_entries", "Entries.").value();
+  metrics::gauge* g = reg.gauge("rcache_near_cache_entries", "Entries.").value();
   g->set(10);
   g->add(-3);
   g->add(0.5);
   EXPECT_DOUBLE_EQ(g->value(), 7.5);
-  EXPECT_EQ(reg.gauge("rcache_l1_entries", "Entries.").value(), g);
+  EXPECT_EQ(reg.gauge("rcache_near_cache_entries", "Entries.").value(), g);
 }
 
 TEST(Registry, HistogramsAreChildrenToo) {
@@ -251,17 +251,17 @@ TEST(PrometheusText, Escaping) {
 
 TEST(PrometheusText, Golden) {
   registry reg;
-  reg.counter("rcache_cache_hits_total", "Cache hits.", {{"namespace", "users"}, {"tier", "l1"}})
+  reg.counter("rcache_cache_hits_total", "Cache hits.", {{"namespace", "users"}, {"tier", "near"}})
       .value()
       ->inc(3);
   reg.counter("rcache_cache_hits_total", "Cache hits.",
               {{"tier", "l2"}, {"namespace", "we\"ird\\path\nx"}})
       .value()
       ->inc();
-  reg.gauge("rcache_l1_bytes", "Bytes in the L1.\nSecond line with a \\ backslash.")
+  reg.gauge("rcache_near_cache_bytes", "Bytes in the L1.\nSecond line with a \\ backslash.")
       .value()
       ->set(1536.5);
-  (void)reg.counter("rcache_l1_evictions_total", "L1 evictions.").value();
+  (void)reg.counter("rcache_near_cache_evictions_total", "L1 evictions.").value();
 
   histogram_options opts;
   opts.buckets = {0.000001, 0.001};  // 1 us, 1 ms
@@ -276,14 +276,14 @@ TEST(PrometheusText, Golden) {
   // reports the midpoint 816 ns. p90 and above are rank 4, the exact max.
   const std::string expected = R"(# HELP rcache_cache_hits_total Cache hits.
 # TYPE rcache_cache_hits_total counter
-rcache_cache_hits_total{namespace="users",tier="l1"} 3
+rcache_cache_hits_total{namespace="users",tier="near"} 3
 rcache_cache_hits_total{namespace="we\"ird\\path\nx",tier="l2"} 1
-# HELP rcache_l1_bytes Bytes in the L1.\nSecond line with a \\ backslash.
-# TYPE rcache_l1_bytes gauge
-rcache_l1_bytes 1536.5
-# HELP rcache_l1_evictions_total L1 evictions.
-# TYPE rcache_l1_evictions_total counter
-rcache_l1_evictions_total 0
+# HELP rcache_near_cache_bytes Bytes in the L1.\nSecond line with a \\ backslash.
+# TYPE rcache_near_cache_bytes gauge
+rcache_near_cache_bytes 1536.5
+# HELP rcache_near_cache_evictions_total L1 evictions.
+# TYPE rcache_near_cache_evictions_total counter
+rcache_near_cache_evictions_total 0
 # HELP rcache_op_duration_seconds Operation latency.
 # TYPE rcache_op_duration_seconds histogram
 rcache_op_duration_seconds_bucket{op="get",le="1e-06"} 2

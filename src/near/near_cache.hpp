@@ -1,4 +1,4 @@
-// The near cache (L1): an in-process, bounded, sharded cache of immutable
+// The near cache: an in-process, bounded, sharded cache of immutable
 // values in front of Redis.
 //
 // Keys hash to one of a power-of-two number of shards; each shard is an

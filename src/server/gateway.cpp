@@ -35,7 +35,7 @@ set_options::condition to_condition(write_condition w) {
   return set_options::condition::always;
 }
 
-// The answer to a GET of a stored value (from L1 or Redis): its body and
+// The answer to a GET of a stored value (from the near cache or Redis): its body and
 // content type, its ETag, or 304 when If-None-Match already has it.
 api_response value_answer(std::string stored, std::string_view if_none_match) {
   const auto v = decode_stored(stored);
@@ -193,7 +193,7 @@ std::optional<api_response> gateway::answer_now(const api_call& call) {
                                         std::to_string(options_.max_namespaces) + ") namespaces"});
   }
   if (call.op == api_op::get) {
-    if (auto v = cache_.try_get_local(call.ns, call.key)) {
+    if (auto v = cache_.try_get_near(call.ns, call.key)) {
       return value_answer(std::move(*v), call.if_none_match);
     }
   }

@@ -4,7 +4,7 @@
 // answers.
 //
 // answer_now() answers what needs no Redis round trip — health, metrics,
-// near-cache hits, namespace-limit errors — on the caller's thread, so an L1
+// near-cache hits, namespace-limit errors — on the caller's thread, so a near-cache
 // hit never leaves the connection's thread. execute() does the rest and
 // completes on the handler's associated executor.
 //

@@ -265,7 +265,7 @@ TEST(Hardening, ReadsNeverGoBackwardsWithAConnectionPerThread) {
   // The run meant something: values changed under the readers, and the
   // near cache served some of the reads.
   for (const auto& s : seen) EXPECT_GT(s.size(), 10u);
-  EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="v",tier="l1"})"), 0);
+  EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="v",tier="near"})"), 0);
 }
 
 // A writer's own read after its write's answer, with readers on the other
@@ -300,7 +300,7 @@ TEST(Hardening, AWriterReadsItsOwnWriteWithAConnectionPerThread) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(stale, 0) << "of " << writes << " writes";
-  EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="v",tier="l1"})"), 0);
+  EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="v",tier="near"})"), 0);
 }
 
 // How many lines of `log` contain `text`.

@@ -108,7 +108,7 @@ TEST(Gateway, NearCacheHitsNeverServeAValueChangedBehindIt) {
   must(http_request(p, "PUT", "/v1/ns/n/keys/k", "v1"));
   EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/n/keys/k")).body, "v1");
   EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/n/keys/k")).body, "v1");  // from L1
-  EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="n",tier="l1"})"), 0);
+  EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="n",tier="near"})"), 0);
   server.command({"SET", "n:k", "v2"});  // another writer, straight into Redis
   EXPECT_TRUE(
       eventually([&] { return must(http_request(p, "GET", "/v1/ns/n/keys/k")).body == "v2"; }));

@@ -137,7 +137,7 @@ TEST(Cache, GetManySetManyAndSizeRules) {
     // A second read of the same keys is served by the near cache.
     auto [e3, again] = co_await c->async_get_many("p", keys, nothrow);
     EXPECT_EQ(again, got);
-    EXPECT_GE(metric(*c, R"(rcache_cache_hits_total{namespace="p",tier="l1"})"), 2);
+    EXPECT_GE(metric(*c, R"(rcache_cache_hits_total{namespace="p",tier="near"})"), 2);
   });
 }
 
@@ -245,7 +245,7 @@ TEST(Cache, OwnWritesDropTheLocalEntryBeforeTheReply) {
     co_await c->async_set("n", "k", "v1", {}, nothrow);
     co_await c->async_get("n", "k", nothrow);  // fills L1
     auto [e0, hit] = co_await c->async_get("n", "k", nothrow);
-    EXPECT_EQ(metric(*c, R"(rcache_cache_hits_total{namespace="n",tier="l1"})"), 1);
+    EXPECT_EQ(metric(*c, R"(rcache_cache_hits_total{namespace="n",tier="near"})"), 1);
     for (int i = 2; i < 50; ++i) {
       const auto v = "v" + std::to_string(i);
       co_await c->async_set("n", "k", v, {}, nothrow);
@@ -265,13 +265,13 @@ TEST(Cache, AnotherWriterIsSeenOnceItsInvalidationArrives) {
     co_await c->async_get("n", "k", nothrow);
     auto [e1, cached] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(cached, opt_string("mine"));
-    EXPECT_EQ(c->try_get_local("n", "k"), opt_string("mine")) << "the synchronous L1 read";
-    EXPECT_FALSE(c->try_get_local("n", "other")) << "a miss waits for nothing";
+    EXPECT_EQ(c->try_get_near("n", "k"), opt_string("mine")) << "the synchronous L1 read";
+    EXPECT_FALSE(c->try_get_near("n", "other")) << "a miss waits for nothing";
     const auto pushes = metric(*c, R"(rcache_invalidations_total{source="push"})");
     server.command({"SET", "n:k", "theirs"});  // redis-cli, another process
     EXPECT_TRUE(co_await eventually(
         [&] { return metric(*c, R"(rcache_invalidations_total{source="push"})") > pushes; }));
-    EXPECT_FALSE(c->try_get_local("n", "k")) << "invalidated: no stale local copy";
+    EXPECT_FALSE(c->try_get_near("n", "k")) << "invalidated: no stale local copy";
     auto [e2, fresh] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(fresh, opt_string("theirs"));
   });
@@ -286,11 +286,11 @@ TEST(Cache, FlushAllDropsEverything) {
       co_await c->async_set("n", k, "v", {}, nothrow);
       co_await c->async_get("n", k, nothrow);
     }
-    EXPECT_EQ(metric(*c, "rcache_l1_entries"), 3);
+    EXPECT_EQ(metric(*c, "rcache_near_cache_entries"), 3);
     server.command({"FLUSHALL"});
     EXPECT_TRUE(co_await eventually(
         [&] { return metric(*c, R"(rcache_invalidations_total{source="flush"})") >= 1; }));
-    EXPECT_EQ(metric(*c, "rcache_l1_entries"), 0);
+    EXPECT_EQ(metric(*c, "rcache_near_cache_entries"), 0);
     auto [e, v] = co_await c->async_get("n", "a", nothrow);
     EXPECT_FALSE(v.has_value());
   });
@@ -315,7 +315,7 @@ TEST(Cache, DirectOperationsOnOtherDatabasesAreSeenExceptSwapdb) {
     auto cached = [&](std::string v) -> asio::awaitable<bool> {
       for (int attempt = 0; attempt < 200; ++attempt) {
         co_await c->async_get("n", "k", nothrow);
-        if (c->try_get_local("n", "k") == opt_string(v)) co_return true;
+        if (c->try_get_near("n", "k") == opt_string(v)) co_return true;
       }
       co_return false;
     };
@@ -329,7 +329,7 @@ TEST(Cache, DirectOperationsOnOtherDatabasesAreSeenExceptSwapdb) {
     auto before = pushes();
     server.command({"MOVE", "n:k", "1"});  // to database 1
     EXPECT_TRUE(co_await eventually([&] { return pushes() > before; }));
-    EXPECT_FALSE(c->try_get_local("n", "k")) << "MOVE is seen";
+    EXPECT_FALSE(c->try_get_near("n", "k")) << "MOVE is seen";
     auto [e1, moved] = co_await c->async_get("n", "k", nothrow);
     EXPECT_FALSE(moved);
 
@@ -339,13 +339,13 @@ TEST(Cache, DirectOperationsOnOtherDatabasesAreSeenExceptSwapdb) {
     before = pushes();
     server.command({"COPY", "src", "n:k", "REPLACE"});
     EXPECT_TRUE(co_await eventually([&] { return pushes() > before; }));
-    EXPECT_FALSE(c->try_get_local("n", "k")) << "COPY is seen";
+    EXPECT_FALSE(c->try_get_near("n", "k")) << "COPY is seen";
 
     EXPECT_TRUE(co_await cached("copied"));
     before = pushes();
     EXPECT_TRUE(db1.command("FLUSHDB"));
     EXPECT_TRUE(co_await eventually([&] { return pushes() > before; }));
-    EXPECT_FALSE(c->try_get_local("n", "k"))
+    EXPECT_FALSE(c->try_get_near("n", "k"))
         << "a FLUSHDB of another database empties the near cache (tracking knows no databases)";
 
     EXPECT_TRUE(db1.command("SET", "n:k", "from-db1"));
@@ -353,12 +353,12 @@ TEST(Cache, DirectOperationsOnOtherDatabasesAreSeenExceptSwapdb) {
     before = pushes();
     server.command({"SWAPDB", "0", "1"});
     EXPECT_EQ(server.command({"GET", "n:k"}).text, "from-db1");
-    EXPECT_EQ(c->try_get_local("n", "k"), opt_string("copied"))
+    EXPECT_EQ(c->try_get_near("n", "k"), opt_string("copied"))
         << "SWAPDB sends no invalidation: the old entry is still there";
     // Bounded by near_cache_max_ttl: the current value is read once the
     // entry's life ends.
     EXPECT_TRUE(
-        co_await eventually([&] { return c->try_get_local("n", "k") != opt_string("copied"); }));
+        co_await eventually([&] { return c->try_get_near("n", "k") != opt_string("copied"); }));
     auto [e2, after] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(after, opt_string("from-db1"));
     EXPECT_EQ(pushes(), before) << "it was the bound, not an invalidation";
@@ -377,7 +377,7 @@ TEST(Cache, ReadRacingAnInvalidationIsNeverStored) {
     c->async_get("n", "k", [&](error_code, opt_string) { ++done; });
     c->async_set("n", "k", "new", {}, [&](error_code, bool) { ++done; });
     EXPECT_TRUE(co_await eventually([&] { return done == 2; }));
-    EXPECT_GE(metric(*c, "rcache_l1_rejected_fills_total"), 1);
+    EXPECT_GE(metric(*c, "rcache_near_cache_rejected_fills_total"), 1);
     for (int i = 0; i < 3; ++i) {
       auto [e, v] = co_await c->async_get("n", "k", nothrow);
       EXPECT_EQ(v, opt_string("new"));
@@ -454,7 +454,7 @@ TEST(Cache, ConnectionsPerThreadShareOneCoherentNearCache) {
   // again through loop 0: the local entry is gone before the write's reply.
   set(0, "k", "v1");
   EXPECT_EQ(get(1, "k"), opt_string("v1"));
-  EXPECT_EQ(c->try_get_local("n", "k"), opt_string("v1"));
+  EXPECT_EQ(c->try_get_near("n", "k"), opt_string("v1"));
   set(0, "k", "v2");
   EXPECT_EQ(get(1, "k"), opt_string("v2"))
       << "a write on one connection, a stale read on the other";
@@ -466,7 +466,7 @@ TEST(Cache, ConnectionsPerThreadShareOneCoherentNearCache) {
   EXPECT_EQ(get(0, "o"), opt_string("mine"));
   server.command({"SET", "n:o", "theirs"});
   ASSERT_TRUE(loops.run_on<bool>(0, [&]() -> asio::awaitable<bool> {
-    co_return co_await eventually([&] { return !c->try_get_local("n", "o"); });
+    co_return co_await eventually([&] { return !c->try_get_near("n", "o"); });
   }));
   EXPECT_EQ(get(1, "o"), opt_string("theirs"));
 

@@ -320,11 +320,11 @@ TEST_F(ClusterClient, AKeyReadThroughAskLeavesL1WhenItsNodeConnectionDrops) {
     EXPECT_FALSE(moved.is_error) << moved.text;
     auto [e2, v] = co_await cache->async_get("n", k, nothrow);  // ASK -> read on masters[1]
     EXPECT_EQ(v, std::optional<std::string>("v")) << e2.message();
-    EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("v")) << "in L1";
+    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("v")) << "in L1";
     // The connection that tracks it drops (the map still gives the slot to
     // masters[0]): the entry must go, its invalidations would be lost.
     c.command(c.index_of(masters[1]), {"CLIENT", "KILL", "TYPE", "normal"});
-    EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_local("n", k).has_value(); }))
+    EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_near("n", k).has_value(); }))
         << "still in L1 after the connection that tracked it dropped";
     c.finish_slot_migration(slot, masters[1]);
   });
@@ -478,14 +478,14 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
       auto [e, ok] = co_await cache->async_set("n", k, "before", {}, nothrow);
       EXPECT_TRUE(ok) << e.message();
       co_await cache->async_get("n", k, nothrow);
-      EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("before")) << k;
+      EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("before")) << k;
     }
     // Written behind the cache's back on each owner: each node's tracking
     // invalidates its own key.
     for (const auto& k : keys)
       c.command(c.index_of(c.key_owner("n:" + k)), {"SET", "n:" + k, "direct"});
     for (const auto& k : keys) {
-      EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_local("n", k).has_value(); }))
+      EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_near("n", k).has_value(); }))
           << k << " still in L1 after a write on its node";
       auto [e, v] = co_await cache->async_get("n", k, nothrow);
       EXPECT_EQ(v, std::optional<std::string>("direct")) << e.message();
@@ -503,7 +503,7 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
     c.command(c.index_of(promoted), {"SET", "n:" + keys[0], "after"});
     EXPECT_TRUE(co_await test::read_until_fresh(*cache, "n", keys[0], "after", "direct"));
     for (std::size_t i = 1; i < keys.size(); ++i) {
-      EXPECT_EQ(cache->try_get_local("n", keys[i]), std::optional<std::string>("direct"))
+      EXPECT_EQ(cache->try_get_near("n", keys[i]), std::optional<std::string>("direct"))
           << keys[i] << " (on a node that stayed up) left L1";
     }
   });
@@ -531,7 +531,7 @@ TEST(ClusterFaults, AGracefulFailoverDropsTheMovedSlotsFromL1) {
     auto [e, ok] = co_await cache->async_set("n", k, "before", {}, nothrow);
     EXPECT_TRUE(ok) << e.message();
     co_await cache->async_get("n", k, nothrow);
-    EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("before"));
+    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("before"));
 
     std::uint16_t replica = 0;
     for (const auto& n : c.nodes()) {
@@ -553,7 +553,7 @@ TEST(ClusterFaults, AGracefulFailoverDropsTheMovedSlotsFromL1) {
     c.pause(c.index_of(old_master));
     c.command(c.index_of(replica), {"SET", "n:" + k, "after"});
     EXPECT_TRUE(co_await eventually([&] {
-      return cache->try_get_local("n", k) != std::optional<std::string>("before");
+      return cache->try_get_near("n", k) != std::optional<std::string>("before");
     })) << "the moved slot stayed in L1";
     auto [e2, v] = co_await cache->async_get("n", k, nothrow);
     EXPECT_EQ(v, std::optional<std::string>("after")) << e2.message();
@@ -580,7 +580,7 @@ TEST(ClusterFaults, ACutOffMasterIsReplacedAndNothingStaleIsRead) {
     auto [e1, ok] = co_await cache->async_set("n", k, "before", {}, nothrow);
     EXPECT_TRUE(ok) << e1.message();
     co_await cache->async_get("n", k, nothrow);
-    EXPECT_EQ(cache->try_get_local("n", k), std::optional<std::string>("before")) << "in L1";
+    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("before")) << "in L1";
     c.wait_for_replication(doomed);
 
     const auto i = c.index_of(doomed);

@@ -162,7 +162,7 @@ asio::awaitable<void> cache_before(cache& c, sentinel_topology& t) {
   auto [e1, ok] = co_await c.async_set("n", "k", "before", {}, nothrow);
   EXPECT_TRUE(ok) << e1.message();
   co_await c.async_get("n", "k", nothrow);
-  EXPECT_EQ(c.try_get_local("n", "k"), std::optional<std::string>("before")) << "in L1";
+  EXPECT_EQ(c.try_get_near("n", "k"), std::optional<std::string>("before")) << "in L1";
   t.wait_for_replication(0, 2);
 }
 
