@@ -32,8 +32,11 @@
 //
 // Threading: all methods are thread-safe. The client runs on a strand of the
 // executor it was given; completion handlers run on their own associated
-// executor (or inline on the client's strand if they have none). Push and
-// state handlers run on the client's strand and must not block.
+// executor (or inline on the client's strand if they have none); what a
+// completion handler throws leaves through io_context::run(). Push and
+// state handlers (like client_config::on_event) run on the client's strand
+// and must not block; what one throws is caught and dropped, so that it
+// cannot take the connection down.
 //
 // Lifetime: destroying the client stops it; outstanding requests complete
 // with error::client_stopped. The executor's execution context must outlive

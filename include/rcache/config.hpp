@@ -149,8 +149,8 @@ struct client_config {
 
   /// Told of every connection_event, on the strand of the connection it is
   /// about: a cluster's or a pool's connections may call it at the same
-  /// time, so it must be thread-safe. Keep it short; it must not throw or
-  /// wait for this client.
+  /// time, so it must be thread-safe. Keep it short and never wait for this
+  /// client; what it throws is caught and dropped.
   std::function<void(const connection_event&)> on_event{};
 };
 

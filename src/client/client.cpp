@@ -373,12 +373,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   void set_state(connection_state s, error_code ec = {}) {
     state_.store(s, std::memory_order_relaxed);
-    if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
-      try {
-        state_handler_(s, ec);
-      } catch (...) {  // a user callback must not take the connection down
-      }
-    }
+    if (!handlers_off_.load(std::memory_order_acquire)) report(state_handler_, s, ec);
   }
 
   void set_last_error(error_code ec, std::string message) {
@@ -1017,12 +1012,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       // Unsolicited (the server dropped a channel, e.g. on a slot
       // migration): the application hears of it through the push handler.
     }
-    if (push_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
-      try {
-        push_handler_(v);
-      } catch (...) {  // a user callback must not take the connection down
-      }
-    }
+    if (!handlers_off_.load(std::memory_order_acquire)) report(push_handler_, v);
     return {};
   }
 

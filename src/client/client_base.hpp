@@ -7,7 +7,10 @@
 
 #include <rcache/client.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <utility>
+#include <vector>
 
 namespace rcache::detail {
 
@@ -61,14 +64,48 @@ inline void accumulate(client_stats& total, const client_stats& part) noexcept {
   total.bytes_read += part.bytes_read;
 }
 
-/// Tells client_config::on_event of `e`, if it is set; a handler that
-/// throws must not take the connection down, so what it throws is dropped.
-inline void notify(const client_config& cfg, connection_event e) noexcept {
-  if (!cfg.on_event) return;
+/// Calls an application callback that reports something (a state, push or
+/// event handler), if it is set. The one policy for such callbacks: what
+/// one throws is caught here and dropped, so that it can neither take a
+/// connection down nor leave the client's own state half-updated (there is
+/// no caller to hand it to). Completion handlers are not reports but the
+/// caller's continuation: what they throw leaves through io_context::run(),
+/// as Asio has it (client.cpp, complete()).
+template <class Callback, class... Args>
+void report(const Callback& callback, Args&&... args) noexcept {
+  if (!callback) return;
   try {
-    cfg.on_event(e);
+    callback(std::forward<Args>(args)...);
   } catch (...) {
   }
+}
+
+/// Tells client_config::on_event of `e`, if it is set.
+inline void notify(const client_config& cfg, const connection_event& e) noexcept {
+  report(cfg.on_event, e);
+}
+
+/// The state of a client made of connections (a pool, a cluster's
+/// masters), from the state it reported last and its parts' states: every
+/// part connected is `connected` (and likewise for stopped and idle); short
+/// of that, `disconnected` once it has been up or while any part is down,
+/// else `connecting`. A part that is missing counts as connecting.
+[[nodiscard]] inline connection_state combined_state(
+    connection_state previous, const std::vector<connection_state>& parts) noexcept {
+  const auto all = [&](connection_state x) {
+    return std::all_of(parts.begin(), parts.end(), [x](auto y) { return y == x; });
+  };
+  if (!parts.empty()) {
+    for (auto s :
+         {connection_state::connected, connection_state::stopped, connection_state::idle}) {
+      if (all(s)) return s;
+    }
+  }
+  const bool any_down =
+      std::find(parts.begin(), parts.end(), connection_state::disconnected) != parts.end();
+  const bool was_up =
+      previous == connection_state::connected || previous == connection_state::disconnected;
+  return was_up || any_down ? connection_state::disconnected : connection_state::connecting;
 }
 
 /// One client over several connections to the same server (pool.cpp): each

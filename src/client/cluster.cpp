@@ -788,7 +788,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       std::lock_guard lock(mu_);
       h = push_handler_;
     }
-    if (h && *h && !handlers_off_.load(std::memory_order_acquire)) (*h)(v);
+    if (h && !handlers_off_.load(std::memory_order_acquire)) report(*h, v);
   }
 
   // strand_. A node that is not connected makes the whole `disconnected`
@@ -816,27 +816,20 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
 
   void report_state(error_code ec) {
     if (stopped_.load(std::memory_order_acquire)) return;
-    bool all = true;
-    bool any = false;
+    std::vector<connection_state> masters;
     {
       std::lock_guard lock(mu_);
       for (const auto& m : masters_locked()) {
         auto it = nodes_.find(m);
-        const bool up = it != nodes_.end() && it->second->state() == connection_state::connected;
-        all = all && up;
-        any = any || up;
+        masters.push_back(it == nodes_.end() ? connection_state::connecting : it->second->state());
       }
     }
-    const auto s = all   ? connection_state::connected
-                   : any ? connection_state::disconnected
-                         : (state_ == connection_state::idle ? connection_state::connecting
-                                                             : connection_state::disconnected);
-    set_state(s, ec);
+    set_state(combined_state(state_, masters), ec);
   }
 
   void set_state(connection_state s, error_code ec) {
     if (stopped_.load(std::memory_order_acquire) || state_.exchange(s) == s) return;
-    if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) state_handler_(s, ec);
+    if (!handlers_off_.load(std::memory_order_acquire)) report(state_handler_, s, ec);
   }
 
   void note_error(error_code ec, std::string msg) {
@@ -894,8 +887,8 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
     }
     for (auto& [_, c] : nodes) c->stop();
     state_.store(connection_state::stopped);
-    if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
-      state_handler_(connection_state::stopped, make_error_code(error::client_stopped));
+    if (!handlers_off_.load(std::memory_order_acquire)) {
+      report(state_handler_, connection_state::stopped, make_error_code(error::client_stopped));
     }
   }
 

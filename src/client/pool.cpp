@@ -134,32 +134,12 @@ class pool_impl final : public client_base, public std::enable_shared_from_this<
   void on_state(std::size_t i, connection_state s, error_code ec) {
     std::lock_guard lock(mutex_);
     states_[i] = s;
-    const auto all = [&](connection_state x) {
-      return std::all_of(states_.begin(), states_.end(), [x](auto y) { return y == x; });
-    };
-    const auto any = [&](connection_state x) {
-      return std::any_of(states_.begin(), states_.end(), [x](auto y) { return y == x; });
-    };
-    // Once it has been up, anything short of every connection up is
-    // `disconnected`; before that, `connecting`. state_ changes only here,
-    // under the mutex.
+    // state_ changes only here, under the mutex.
     const auto now = state_.load(std::memory_order_relaxed);
-    connection_state next = now == connection_state::connected ||
-                                    now == connection_state::disconnected ||
-                                    any(connection_state::disconnected)
-                                ? connection_state::disconnected
-                                : connection_state::connecting;
-    if (all(connection_state::connected)) next = connection_state::connected;
-    if (all(connection_state::stopped)) next = connection_state::stopped;
-    if (all(connection_state::idle)) next = connection_state::idle;
+    const auto next = combined_state(now, states_);
     if (next == now) return;
     state_.store(next, std::memory_order_release);
-    if (state_handler_ && !handlers_off_.load(std::memory_order_acquire)) {
-      try {
-        state_handler_(next, ec);
-      } catch (...) {  // a user callback must not take the connections down
-      }
-    }
+    if (!handlers_off_.load(std::memory_order_acquire)) report(state_handler_, next, ec);
   }
 
   const std::vector<std::shared_ptr<client_base>> connections_;
