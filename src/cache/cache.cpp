@@ -44,6 +44,8 @@
 #include <unordered_map>
 
 #include "cache/glob.hpp"
+#include "cache/refresh.hpp"
+#include "cache/stored_read.hpp"
 #include "client/completion.hpp"
 #include "cluster/slot_map.hpp"
 #include "codec/value_codec.hpp"
@@ -297,8 +299,12 @@ struct state : std::enable_shared_from_this<state> {
 
 namespace {
 
+using cache_detail::decide_refresh;
 using cache_detail::ns_state;
+using cache_detail::read_stored;
+using cache_detail::refresh;
 using cache_detail::state;
+using cache_detail::stored_read;
 
 // Stores a value read from Redis in the near cache, unless the key was
 // invalidated (or read with other bytes by a rival read) since `token` was
@@ -321,20 +327,34 @@ void fill_near(state& st, const ns_state& ns, const std::string& full, const std
                            token);
 }
 
-// A GET (+ PTTL) for one key, with the near cache in front; the shared read path of
-// get and get_or_load. `done(ec, value, pttl_ms, absent_marker, stale)`.
-using fetch_done = std::function<void(error_code, std::optional<std::string>, std::int64_t, bool)>;
+// What fetch() found for a key.
+struct fetched {
+  stored_read::kind what = stored_read::kind::missing;
+  std::string value{};  // kind::value
+  /// The value is the near cache's: a hit (counted there), or a stale copy
+  /// served while Redis is unreachable (counted as such).
+  bool from_near = false;
+  /// The key's remaining TTL as Redis gave it; nullopt when it has none,
+  /// when it was not asked, or for a value from the near cache.
+  std::optional<ms> ttl{};
+};
+using fetch_done = std::function<void(error_code, fetched)>;
 
+fetched from_near_cache(const std::shared_ptr<const std::string>& v) {
+  return {stored_read::kind::value, std::string(*v), true, std::nullopt};
+}
+
+// A GET (+ PTTL) for one key, with the near cache in front; the shared read
+// path of get and get_or_load.
 void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_state>& ns,
            const std::string& full, bool want_ttl, fetch_done done) {
   const bool use_near = st->near_for(*ns);
   if (use_near && st->near_live.load(std::memory_order_acquire)) {
     if (auto v = st->near_cache->get(full, clock::now())) {
       ns->hits_near->inc();
-      // The near cache does not know the remaining TTL; -1 tells get_or_load "fresh".
       // Posted: this runs inside the caller's initiating call.
-      asio::post(st->executor(), [done = std::move(done), v = std::move(v)] {
-        done({}, std::string(*v), -1, false);
+      asio::post(st->executor(), [done = std::move(done), f = from_near_cache(v)]() mutable {
+        done({}, std::move(f));
       });
       return;
     }
@@ -352,37 +372,29 @@ void fetch(const std::shared_ptr<state>& st, const std::shared_ptr<const ns_stat
       if (use_near && ns->opts.stale_on_error) {
         if (auto v = st->near_cache->get(full, clock::now())) {
           ns->stale_served->inc();
-          done({}, std::string(*v), -1, false);
-          return;
+          return done({}, from_near_cache(v));
         }
       }
       st->count_error(ec);
-      done(ec, std::nullopt, -2, false);
-      return;
+      return done(ec, {});
     }
     const value& got = resp.at(0);
     const std::int64_t pttl = resp.size() > 1 ? resp[1].integer : -1;
-    if (got.is_error()) {
-      st->count_error(make_error_code(error::redis_error));
-      done(make_error_code(error::redis_error), std::nullopt, -2, false);
-      return;
+    if (!got.is_error()) st->bytes_in->inc(got.str.size());
+    auto read = read_stored(got, full, st->codec);
+    if (!read) {
+      st->count_error(read.error());
+      return done(read.error(), {});
     }
-    if (got.is_null() || codec::is_absent_marker(got.str)) {
+    if (read->what != stored_read::kind::value) {
       // A read that found no value drops what a rival read may have stored.
       if (use_near) st->near_cache->end_fill(full, *token);
-      if (got.is_null()) return done({}, std::nullopt, -2, false);
-      st->bytes_in->inc(got.str.size());
-      return done({}, std::nullopt, pttl, true);
+      if (read->what == stored_read::kind::missing) return done({}, {});
+    } else if (use_near) {
+      fill_near(*st, *ns, full, read->plain, pttl, *token);
     }
-    st->bytes_in->inc(got.str.size());
-    auto plain = codec::decode(got.str, full, st->codec);
-    if (!plain) {
-      st->count_error(plain.error());
-      done(plain.error(), std::nullopt, -2, false);
-      return;
-    }
-    if (use_near) fill_near(*st, *ns, full, *plain, pttl, *token);
-    done({}, std::move(*plain), pttl, false);
+    done({}, fetched{read->what, std::move(read->plain), false,
+                     pttl >= 0 ? std::optional(ms(pttl)) : std::nullopt});
   });
 }
 
@@ -581,10 +593,15 @@ class cache_impl final : public cache {
     auto st = st_;
     auto nsp = t->ns;
     fetch(st_, t->ns, t->full, false,
-          [st, nsp, h = std::make_shared<get_handler>(std::move(h))](
-              error_code ec, std::optional<std::string> v, std::int64_t, bool) mutable {
-            if (!ec && !v) nsp->misses->inc();
-            if (!ec && v) nsp->hits_redis->inc();
+          [st, nsp, h = std::make_shared<get_handler>(std::move(h))](error_code ec,
+                                                                     fetched f) mutable {
+            std::optional<std::string> v;
+            if (!ec && f.what == stored_read::kind::value) {
+              if (!f.from_near) nsp->hits_redis->inc();  // near-cache hits count there
+              v = std::move(f.value);
+            } else if (!ec) {
+              nsp->misses->inc();
+            }
             complete_now(st->executor(), std::move(*h), ec, std::move(v));
           });
   }
@@ -767,21 +784,20 @@ class cache_impl final : public cache {
       const auto& values = resp[0].elements;
       for (std::size_t j = 0; j < fills.size() && j < values.size(); ++j) {
         const auto& t = targets[fills[j].index];
-        const value& got = values[j];
-        if (got.is_null() || codec::is_absent_marker(got.str)) {
+        auto read = read_stored(values[j], t.full, st->codec);
+        if (!read) {
+          st->count_error(read.error());
+          return complete_now(st->executor(), std::move(h), read.error(), std::move(out));
+        }
+        if (read->what != stored_read::kind::value) {
           if (fills[j].token) st->near_cache->end_fill(t.full, *fills[j].token);  // as in fetch()
           t.ns->misses->inc();
           continue;
         }
-        auto plain = codec::decode(got.str, t.full, st->codec);
-        if (!plain) {
-          st->count_error(plain.error());
-          return complete_now(st->executor(), std::move(h), plain.error(), std::move(out));
-        }
         t.ns->hits_redis->inc();
         const std::int64_t pttl = resp.at(1 + j).integer;
-        if (fills[j].token) fill_near(*st, *t.ns, t.full, *plain, pttl, *fills[j].token);
-        out[fills[j].index] = std::move(*plain);
+        if (fills[j].token) fill_near(*st, *t.ns, t.full, read->plain, pttl, *fills[j].token);
+        out[fills[j].index] = std::move(read->plain);
       }
       complete_now(st->executor(), std::move(h), error_code{}, std::move(out));
     });
@@ -913,31 +929,24 @@ class cache_impl final : public cache {
     auto full = t->full;
     auto hp = std::make_shared<get_handler>(std::move(h));
     fetch(st_, nsp, full, true,
-          [this_st = st, nsp, full, key, load = std::move(load), hp](
-              error_code ec, std::optional<std::string> v, std::int64_t pttl, bool absent) mutable {
+          [this_st = st, nsp, full, key, load = std::move(load), hp](error_code ec,
+                                                                     fetched f) mutable {
             const auto& o = nsp->opts;
-            if (!ec && absent) {  // negative cache hit
+            if (!ec && f.what == stored_read::kind::absent) {  // negative cache hit
               nsp->hits_redis->inc();
               return complete_now(this_st->executor(), std::move(*hp), error_code{},
                                   std::optional<std::string>());
             }
-            if (!ec && v) {
-              nsp->hits_redis->inc();
-              const std::int64_t grace = std::chrono::duration_cast<ms>(o.stale_grace).count();
-              bool refresh = false;
-              if (grace > 0 && pttl >= 0 && pttl <= grace) {
-                refresh = true;  // past its logical TTL, inside the grace period
-                nsp->stale_served->inc();
-              } else if (o.early_refresh_beta > 0 && pttl > 0) {
-                // XFetch: refresh early with a probability that grows as the
-                // expiry nears, scaled by how long a load takes.
-                thread_local std::mt19937_64 rng(std::random_device{}());
-                const double u = std::uniform_real_distribution<double>(1e-12, 1.0)(rng);
-                const double remaining = static_cast<double>(pttl - grace);
-                refresh = -nsp->load_ms->load() * o.early_refresh_beta * std::log(u) >= remaining;
-              }
-              if (refresh) start_load(this_st, nsp, full, key, load, nullptr);
-              return complete_now(this_st->executor(), std::move(*hp), error_code{}, std::move(v));
+            if (!ec && f.what == stored_read::kind::value) {
+              if (!f.from_near) nsp->hits_redis->inc();  // near-cache hits count there
+              thread_local std::mt19937_64 rng(std::random_device{}());
+              const double u = std::uniform_real_distribution<double>(1e-12, 1.0)(rng);
+              const auto r = decide_refresh(f.ttl, std::chrono::duration_cast<ms>(o.stale_grace),
+                                            o.early_refresh_beta, nsp->load_ms->load(), u);
+              if (r == refresh::stale) nsp->stale_served->inc();
+              if (r != refresh::none) start_load(this_st, nsp, full, key, load, nullptr);
+              return complete_now(this_st->executor(), std::move(*hp), error_code{},
+                                  std::optional<std::string>(std::move(f.value)));
             }
             // A miss, or Redis failed: load (Redis errors do not stop the
             // caller from getting the value; storing it may fail, quietly).
@@ -989,20 +998,13 @@ class cache_impl final : public cache {
           const bool ours = !resp[0].is_null();
           // The value may be there already: the holder finished (and released
           // the lock, which is how we could take it).
-          const value& cur = resp.at(1);
-          if (!cur.is_null()) {
+          // A value that does not decode is loaded again.
+          auto cur = read_stored(resp.at(1), full, st->codec);
+          if (cur && cur->what != stored_read::kind::missing) {
             std::optional<std::string> found;
-            bool usable = codec::is_absent_marker(cur.str);
-            if (!usable) {
-              if (auto plain = codec::decode(cur.str, full, st->codec)) {
-                found = std::move(*plain);
-                usable = true;
-              }
-            }
-            if (usable) {
-              if (ours) release_lock(st, full, token);
-              return complete_flight(st, full, error_code{}, std::move(found));
-            }
+            if (cur->what == stored_read::kind::value) found = std::move(cur->plain);
+            if (ours) release_lock(st, full, token);
+            return complete_flight(st, full, error_code{}, std::move(found));
           }
           if (ours) return run_loader(st, ns, full, key, load, token);
           if (clock::now() >= give_up) return run_loader(st, ns, full, key, load, std::string());

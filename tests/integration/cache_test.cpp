@@ -237,15 +237,17 @@ TEST(Cache, CompressedAndEncryptedValuesRoundTrip) {
 
 // ---- near-cache coherence -----------------------------------------------------------
 
-TEST(Cache, OwnWritesDropTheLocalEntryBeforeTheReply) {
+TEST(Cache, OwnWritesDropTheNearCacheEntryBeforeTheReply) {
   redis_server server;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
     auto c = cache::create(ex, options_for(server));
     EXPECT_TRUE(co_await connected(*c));
     co_await c->async_set("n", "k", "v1", {}, nothrow);
-    co_await c->async_get("n", "k", nothrow);  // fills L1
+    co_await c->async_get("n", "k", nothrow);  // fills the near cache
     auto [e0, hit] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(metric(*c, R"(rcache_cache_hits_total{namespace="n",tier="near"})"), 1);
+    EXPECT_EQ(metric(*c, R"(rcache_cache_hits_total{namespace="n",tier="redis"})"), 1)
+        << "the first read only: a near-cache hit is not counted under redis as well";
     for (int i = 2; i < 50; ++i) {
       const auto v = "v" + std::to_string(i);
       co_await c->async_set("n", "k", v, {}, nothrow);
