@@ -32,12 +32,12 @@
 // the codec and the metrics are thread-safe themselves.
 #include <rcache/cache.hpp>
 
+#include <algorithm>
 #include <bitset>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
-#include <cmath>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -98,6 +98,21 @@ struct ns_state {
   metrics::counter* loads = nullptr;
   // Mean loader time (ms), for early refresh; updated without a lock.
   std::shared_ptr<std::atomic<double>> load_ms = std::make_shared<std::atomic<double>>(50.0);
+
+  // The size and skip rules: whether `value` of `key` is kept out of Redis
+  // (counted by reason). Values above the cache-wide limit never get here:
+  // they are an error, not a rule.
+  bool not_cached(std::string_view key, const std::string& value) const {
+    if (value.size() > max_value_size) {
+      skipped_size->inc();
+      return true;
+    }
+    if (opts.skip && opts.skip(key, value)) {
+      skipped_rule->inc();
+      return true;
+    }
+    return false;
+  }
 
   ms ttl_for(std::string_view key) const {
     for (const auto& r : opts.ttl_rules) {
@@ -168,6 +183,19 @@ struct state : std::enable_shared_from_this<state> {
   std::unordered_map<std::string, metrics::counter*> errors;
 
   asio::any_io_executor executor() const { return redis->get_executor(); }
+
+  // The end of every operation but a read: its latency recorded under `op`,
+  // an error reply to any of its commands made redis_error, a failure
+  // counted. Returns the operation's error.
+  error_code tally(metrics::histogram* op, clock::time_point t0, error_code ec,
+                   const response& resp) {
+    op->record(clock::now() - t0);
+    if (!ec && std::any_of(resp.begin(), resp.end(), [](const value& v) { return v.is_error(); })) {
+      ec = make_error_code(error::redis_error);
+    }
+    if (ec) count_error(ec);
+    return ec;
+  }
 
   void count_error(const error_code& ec) {
     // Bounded label values: rcache's enumerator names, else the category.
@@ -613,14 +641,7 @@ class cache_impl final : public cache {
     // Above the cache-wide limit is an error; above the namespace's own
     // (smaller) limit is a rule: not cached, and counted.
     if (value.size() > st_->opts.max_value_size) return make_error_code(error::value_too_large);
-    if (value.size() > ns.max_value_size) {
-      ns.skipped_size->inc();
-      return std::optional<std::string>();
-    }
-    if (ns.opts.skip && ns.opts.skip(key, value)) {
-      ns.skipped_rule->inc();
-      return std::optional<std::string>();
-    }
+    if (ns.not_cached(key, value)) return std::optional<std::string>();
     codec::encode_stats es;
     auto stored = codec::encode(value, full, st_->codec, &es);
     if (!stored) return stored.error();
@@ -658,10 +679,8 @@ class cache_impl final : public cache {
     const auto t0 = clock::now();
     st_->redis->async_exec(std::move(r), [st, t0, full = t->full, h = std::move(h)](
                                              error_code ec, response resp) mutable {
-      st->op_set->record(clock::now() - t0);
+      ec = st->tally(st->op_set, t0, ec, resp);
       st->after_write(full);
-      if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
-      if (ec) st->count_error(ec);
       const bool written = !ec && !resp.at(0).is_null();
       complete_now(st->executor(), std::move(h), ec, written);
     });
@@ -683,10 +702,8 @@ class cache_impl final : public cache {
     st_->redis->async_exec(
         std::move(r), [st, t0, latency, written = std::move(written), h = std::move(h), convert](
                           error_code ec, response resp) mutable {
-          latency->record(clock::now() - t0);
+          ec = st->tally(latency, t0, ec, resp);
           if (written) st->after_write(*written);
-          if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
-          if (ec) st->count_error(ec);
           complete_now(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
         });
   }
@@ -775,10 +792,7 @@ class cache_impl final : public cache {
     st_->redis->async_exec(std::move(r), [st, t0, targets = std::move(targets),
                                           fills = std::move(fills), out = std::move(out),
                                           h = std::move(h)](error_code ec, response resp) mutable {
-      st->op_get_many->record(clock::now() - t0);
-      if (!ec && resp.at(0).is_error()) ec = make_error_code(error::redis_error);
-      if (ec) {
-        st->count_error(ec);
+      if ((ec = st->tally(st->op_get_many, t0, ec, resp))) {
         return complete_now(st->executor(), std::move(h), ec, std::move(out));
       }
       const auto& values = resp[0].elements;
@@ -821,12 +835,8 @@ class cache_impl final : public cache {
     const auto t0 = clock::now();
     st_->redis->async_exec(std::move(r), [st, t0, written = std::move(written), h = std::move(h)](
                                              error_code ec, response resp) mutable {
-      st->op_set_many->record(clock::now() - t0);
+      ec = st->tally(st->op_set_many, t0, ec, resp);
       for (const auto& full : written) st->after_write(full);
-      for (const auto& v : resp) {
-        if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
-      }
-      if (ec) st->count_error(ec);
       complete_now(st->executor(), std::move(h), ec, !ec);
     });
   }
@@ -1056,16 +1066,18 @@ class cache_impl final : public cache {
                            const std::optional<std::string>& v, const std::string& lock_token) {
     request r(request::options{.wait_for_connection = false});
     if (!ec && v) {
-      const bool skip = v->size() > ns->max_value_size || (ns->opts.skip && ns->opts.skip(key, *v));
-      if (skip) {
-        (v->size() > ns->max_value_size ? ns->skipped_size : ns->skipped_rule)->inc();
-      } else if (auto stored = codec::encode(*v, full, st->codec)) {
+      // A value the namespace's rules keep out (counted there) or the codec
+      // refuses is not stored: its caller has it anyway.
+      std::optional<std::string> stored;
+      if (!ns->not_cached(key, *v)) {
+        if (auto e = codec::encode(*v, full, st->codec)) stored = std::move(*e);
+      }
+      if (stored) {
         if (st->near_cache) st->near_cache->invalidate(full);
         // The grace period is kept in Redis' TTL: a value is stale once its
         // remaining TTL is within the grace.
         const auto ttl = ns->ttl_for(key) + std::chrono::duration_cast<ms>(ns->opts.stale_grace);
-        set_options o;
-        push_set(r, full, *stored, ttl, o);
+        push_set(r, full, *stored, ttl, {});
       }
     } else if (!ec && ns->opts.negative_ttl.count() > 0) {
       if (st->near_cache) st->near_cache->invalidate(full);

@@ -125,7 +125,7 @@ TEST(HistogramQuantiles, ConstantIsExact) {
 }
 
 TEST(HistogramQuantiles, Bimodal) {
-  // 90 % fast (~200 us, L1 / Redis hits), 10 % slow (~20 ms, loads).
+  // 90 % fast (~200 us, near-cache / Redis hits), 10 % slow (~20 ms, loads).
   std::mt19937_64 rng(1234);
   std::normal_distribution<double> fast(200'000.0, 20'000.0);
   std::normal_distribution<double> slow(20'000'000.0, 2'000'000.0);

@@ -258,10 +258,10 @@ TEST(PrometheusText, Golden) {
               {{"tier", "l2"}, {"namespace", "we\"ird\\path\nx"}})
       .value()
       ->inc();
-  reg.gauge("rcache_near_cache_bytes", "Bytes in the L1.\nSecond line with a \\ backslash.")
+  reg.gauge("rcache_near_cache_bytes", "Bytes in the near cache.\nSecond line with a \\ backslash.")
       .value()
       ->set(1536.5);
-  (void)reg.counter("rcache_near_cache_evictions_total", "L1 evictions.").value();
+  (void)reg.counter("rcache_near_cache_evictions_total", "Near-cache evictions.").value();
 
   histogram_options opts;
   opts.buckets = {0.000001, 0.001};  // 1 us, 1 ms
@@ -278,10 +278,10 @@ TEST(PrometheusText, Golden) {
 # TYPE rcache_cache_hits_total counter
 rcache_cache_hits_total{namespace="users",tier="near"} 3
 rcache_cache_hits_total{namespace="we\"ird\\path\nx",tier="l2"} 1
-# HELP rcache_near_cache_bytes Bytes in the L1.\nSecond line with a \\ backslash.
+# HELP rcache_near_cache_bytes Bytes in the near cache.\nSecond line with a \\ backslash.
 # TYPE rcache_near_cache_bytes gauge
 rcache_near_cache_bytes 1536.5
-# HELP rcache_near_cache_evictions_total L1 evictions.
+# HELP rcache_near_cache_evictions_total Near-cache evictions.
 # TYPE rcache_near_cache_evictions_total counter
 rcache_near_cache_evictions_total 0
 # HELP rcache_op_duration_seconds Operation latency.

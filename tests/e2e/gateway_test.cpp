@@ -107,7 +107,7 @@ TEST(Gateway, NearCacheHitsNeverServeAValueChangedBehindIt) {
   const auto p = gw.port();
   must(http_request(p, "PUT", "/v1/ns/n/keys/k", "v1"));
   EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/n/keys/k")).body, "v1");
-  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/n/keys/k")).body, "v1");  // from L1
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/n/keys/k")).body, "v1");  // from the near cache
   EXPECT_GT(metric(p, R"(rcache_cache_hits_total{namespace="n",tier="near"})"), 0);
   server.command({"SET", "n:k", "v2"});  // another writer, straight into Redis
   EXPECT_TRUE(

@@ -155,7 +155,7 @@ TEST(Cache, InvalidateByPatternDeletesOnlyMatchingKeysOfTheNamespace) {
     co_await c->async_set("other", "user:1", "keep", {}, nothrow);
     co_await c->async_set("odd", "user:1", "v", {}, nothrow);
     server.command({"SET", "o-[x]:user:2", "unrelated"});  // would match an unescaped prefix
-    auto [e0, warm] = co_await c->async_get("users", "user:7", nothrow);  // now in L1
+    auto [e0, warm] = co_await c->async_get("users", "user:7", nothrow);  // now in the near cache
     EXPECT_EQ(warm, opt_string("v"));
 
     auto [e2, deleted] = co_await c->async_invalidate("users", "user:*", nothrow);
@@ -253,7 +253,7 @@ TEST(Cache, OwnWritesDropTheNearCacheEntryBeforeTheReply) {
       co_await c->async_set("n", "k", v, {}, nothrow);
       auto [e, got] = co_await c->async_get("n", "k", nothrow);
       EXPECT_EQ(got, opt_string(v)) << "read after own write returned an old value";
-      co_await c->async_get("n", "k", nothrow);  // refill L1 for the next round
+      co_await c->async_get("n", "k", nothrow);  // refill the near cache for the next round
     }
   });
 }
@@ -267,7 +267,7 @@ TEST(Cache, AnotherWriterIsSeenOnceItsInvalidationArrives) {
     co_await c->async_get("n", "k", nothrow);
     auto [e1, cached] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(cached, opt_string("mine"));
-    EXPECT_EQ(c->try_get_near("n", "k"), opt_string("mine")) << "the synchronous L1 read";
+    EXPECT_EQ(c->try_get_near("n", "k"), opt_string("mine")) << "the synchronous near-cache read";
     EXPECT_FALSE(c->try_get_near("n", "other")) << "a miss waits for nothing";
     const auto pushes = metric(*c, R"(rcache_invalidations_total{source="push"})");
     server.command({"SET", "n:k", "theirs"});  // redis-cli, another process
@@ -374,7 +374,7 @@ TEST(Cache, ReadRacingAnInvalidationIsNeverStored) {
     EXPECT_TRUE(co_await connected(*c));
     co_await c->async_set("n", "k", "old", {}, nothrow);
     // The GET is in flight when the write invalidates the key: its reply
-    // ("old") must not land in L1 after the invalidation.
+    // ("old") must not land in the near cache after the invalidation.
     int done = 0;
     c->async_get("n", "k", [&](error_code, opt_string) { ++done; });
     c->async_set("n", "k", "new", {}, [&](error_code, bool) { ++done; });
@@ -387,7 +387,7 @@ TEST(Cache, ReadRacingAnInvalidationIsNeverStored) {
   });
 }
 
-TEST(Cache, ConnectionLossServesNothingFromL1UnlessStaleOnError) {
+TEST(Cache, ConnectionLossServesNothingFromTheNearCacheUnlessStaleOnError) {
   redis_server server;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
     auto c = cache::create(ex, options_for(server));
@@ -396,17 +396,17 @@ TEST(Cache, ConnectionLossServesNothingFromL1UnlessStaleOnError) {
     EXPECT_TRUE(co_await connected(*c));
     for (auto ns : {"strict", "lenient"}) {
       co_await c->async_set(ns, "k", "cached", {}, nothrow);
-      co_await c->async_get(ns, "k", nothrow);  // fill L1
+      co_await c->async_get(ns, "k", nothrow);  // fill the near cache
     }
     server.kill();
     EXPECT_TRUE(
         co_await eventually([&] { return c->redis().state() != connection_state::connected; }));
     auto [e1, strict] = co_await c->async_get("strict", "k", nothrow);
-    EXPECT_TRUE(e1) << "an L1 value was served while invalidations could be missed";
+    EXPECT_TRUE(e1) << "a near-cache value was served while invalidations could be missed";
     EXPECT_FALSE(strict.has_value());
     auto [e2, lenient] = co_await c->async_get("lenient", "k", nothrow);
     EXPECT_FALSE(e2);
-    EXPECT_EQ(lenient, opt_string("cached")) << "stale-on-error namespaces may read L1";
+    EXPECT_EQ(lenient, opt_string("cached")) << "stale-on-error namespaces may read the near cache";
     auto [e3, written] = co_await c->async_set("strict", "k", "x", {}, nothrow);
     EXPECT_EQ(e3, error::not_connected) << "writes fail fast";
 
@@ -414,7 +414,7 @@ TEST(Cache, ConnectionLossServesNothingFromL1UnlessStaleOnError) {
     EXPECT_TRUE(co_await connected(*c));
     auto [e4, after] = co_await c->async_get("lenient", "k", nothrow);
     EXPECT_FALSE(e4);
-    EXPECT_FALSE(after.has_value()) << "L1 is emptied on reconnect";
+    EXPECT_FALSE(after.has_value()) << "the near cache is emptied on reconnect";
     co_await c->async_set("strict", "k", "again", {}, nothrow);
     co_await c->async_get("strict", "k", nothrow);
     server.command({"SET", "strict:k", "changed"});

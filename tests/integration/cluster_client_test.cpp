@@ -301,7 +301,7 @@ TEST_F(ClusterClient, TheCacheInvalidatesAPatternOnEveryMaster) {
   });
 }
 
-TEST_F(ClusterClient, AKeyReadThroughAskLeavesL1WhenItsNodeConnectionDrops) {
+TEST_F(ClusterClient, AKeyReadThroughAskLeavesTheNearCacheWhenItsNodeConnectionDrops) {
   auto& c = *cluster_;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
     cache_options o;
@@ -320,12 +320,12 @@ TEST_F(ClusterClient, AKeyReadThroughAskLeavesL1WhenItsNodeConnectionDrops) {
     EXPECT_FALSE(moved.is_error) << moved.text;
     auto [e2, v] = co_await cache->async_get("n", k, nothrow);  // ASK -> read on masters[1]
     EXPECT_EQ(v, std::optional<std::string>("v")) << e2.message();
-    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("v")) << "in L1";
+    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("v")) << "in the near cache";
     // The connection that tracks it drops (the map still gives the slot to
     // masters[0]): the entry must go, its invalidations would be lost.
     c.command(c.index_of(masters[1]), {"CLIENT", "KILL", "TYPE", "normal"});
     EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_near("n", k).has_value(); }))
-        << "still in L1 after the connection that tracked it dropped";
+        << "still in the near cache after the connection that tracked it dropped";
     c.finish_slot_migration(slot, masters[1]);
   });
 }
@@ -467,11 +467,11 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
     cache_options o;
     o.redis = via_cluster(c, /*all_seeds=*/true);
     auto cache = cache::create(ex, o);
-    // L1 serves once every master's connection is up.
+    // The near cache serves once every master's connection is up.
     EXPECT_TRUE(
         co_await eventually([&] { return cache->redis().state() == connection_state::connected; }));
     const auto masters = c.master_ports();
-    // One key on each master, each read into L1.
+    // One key on each master, each read into the near cache.
     std::vector<std::string> keys;
     for (auto port : masters) keys.push_back(key_on(c, port, "n:l1-").substr(2));
     for (const auto& k : keys) {
@@ -486,13 +486,13 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
       c.command(c.index_of(c.key_owner("n:" + k)), {"SET", "n:" + k, "direct"});
     for (const auto& k : keys) {
       EXPECT_TRUE(co_await eventually([&] { return !cache->try_get_near("n", k).has_value(); }))
-          << k << " still in L1 after a write on its node";
+          << k << " still in the near cache after a write on its node";
       auto [e, v] = co_await cache->async_get("n", k, nothrow);
       EXPECT_EQ(v, std::optional<std::string>("direct")) << e.message();
     }
 
     // Kill the first key's master; write on the promoted replica directly.
-    // Only what came from the dead node leaves L1: the others' keys stay.
+    // Only what came from the dead node leaves the near cache: the others' keys stay.
     for (const auto& k : keys) co_await cache->async_get("n", k, nothrow);
     const auto doomed = masters[0];
     c.wait_for_replication(doomed);
@@ -504,7 +504,7 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
     EXPECT_TRUE(co_await test::read_until_fresh(*cache, "n", keys[0], "after", "direct"));
     for (std::size_t i = 1; i < keys.size(); ++i) {
       EXPECT_EQ(cache->try_get_near("n", keys[i]), std::optional<std::string>("direct"))
-          << keys[i] << " (on a node that stayed up) left L1";
+          << keys[i] << " (on a node that stayed up) left the near cache";
     }
   });
 }
@@ -514,8 +514,8 @@ TEST(ClusterFaults, TheNearCacheStaysCoherentAcrossNodesAndAFailover) {
 // the slots moved. The old master is then frozen (as a lagging replica
 // would be) and the key written on the new master: no invalidation can come
 // from the node the key was read from, and nothing but the map change may
-// take the entry out of L1 (issue 11, item 11).
-TEST(ClusterFaults, AGracefulFailoverDropsTheMovedSlotsFromL1) {
+// take the entry out of the near cache (issue 11, item 11).
+TEST(ClusterFaults, AGracefulFailoverDropsTheMovedSlotsFromTheNearCache) {
   redis_cluster c;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
     cache_options o;
@@ -554,7 +554,7 @@ TEST(ClusterFaults, AGracefulFailoverDropsTheMovedSlotsFromL1) {
     c.command(c.index_of(replica), {"SET", "n:" + k, "after"});
     EXPECT_TRUE(co_await eventually([&] {
       return cache->try_get_near("n", k) != std::optional<std::string>("before");
-    })) << "the moved slot stayed in L1";
+    })) << "the moved slot stayed in the near cache";
     auto [e2, v] = co_await cache->async_get("n", k, nothrow);
     EXPECT_EQ(v, std::optional<std::string>("after")) << e2.message();
     c.resume(c.index_of(old_master));
@@ -580,7 +580,8 @@ TEST(ClusterFaults, ACutOffMasterIsReplacedAndNothingStaleIsRead) {
     auto [e1, ok] = co_await cache->async_set("n", k, "before", {}, nothrow);
     EXPECT_TRUE(ok) << e1.message();
     co_await cache->async_get("n", k, nothrow);
-    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("before")) << "in L1";
+    EXPECT_EQ(cache->try_get_near("n", k), std::optional<std::string>("before"))
+        << "in the near cache";
     c.wait_for_replication(doomed);
 
     const auto i = c.index_of(doomed);

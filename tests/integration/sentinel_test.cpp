@@ -156,13 +156,13 @@ TEST(Sentinel, ReadsFromAReplicaWhenAskedAndFromTheMasterWhenNoneIsUp) {
   EXPECT_EQ(after->str, "v");
 }
 
-// Writes n:k = "before" through the cache, reads it into L1, and waits
+// Writes n:k = "before" through the cache, reads it into the near cache, and waits
 // until both replicas have it.
 asio::awaitable<void> cache_before(cache& c, sentinel_topology& t) {
   auto [e1, ok] = co_await c.async_set("n", "k", "before", {}, nothrow);
   EXPECT_TRUE(ok) << e1.message();
   co_await c.async_get("n", "k", nothrow);
-  EXPECT_EQ(c.try_get_near("n", "k"), std::optional<std::string>("before")) << "in L1";
+  EXPECT_EQ(c.try_get_near("n", "k"), std::optional<std::string>("before")) << "in the near cache";
   t.wait_for_replication(0, 2);
 }
 
@@ -182,7 +182,7 @@ TEST(Sentinel, TheCacheFollowsAFailoverAndServesNothingStale) {
     t.server_command(t.server_index(new_master), {"SET", "n:k", "after"});
 
     // Callers get answers (an error while the master is gone, never a hang),
-    // then the new master's value: never the old L1 copy.
+    // then the new master's value: never the old near-cache copy.
     EXPECT_TRUE(co_await test::read_until_fresh(*c, "n", "k", "after", "before"));
     auto [e2, written] = co_await c->async_set("n", "k2", "on the new master", {}, nothrow);
     EXPECT_TRUE(written) << e2.message();
