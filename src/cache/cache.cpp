@@ -686,7 +686,8 @@ class cache_impl final : public cache {
     });
   }
 
-  // One command for one key whose reply becomes a bool or an integer.
+  // One key's command (touch: EXISTS + PERSIST) whose first reply becomes a
+  // bool or an integer; an error reply to any of them fails the call.
   template <class Handler, class Convert>
   void simple(metrics::histogram* latency, const std::string& ns, const std::string& key,
               bool invalidate, std::function<void(request&, const target&)> build, Handler h,

@@ -8,7 +8,7 @@
 //   - early: probabilistic early refresh (XFetch, Vattani et al., "Optimal
 //     Probabilistic Cache Stampede Prevention", VLDB 2015): reload when
 //     -load_ms * beta * ln(u) >= what is left of the logical TTL, u uniform
-//     in (0, 1]. The nearer the expiry and the slower a load, the likelier.
+//     in (0, 1). The nearer the expiry and the slower a load, the likelier.
 //   - none otherwise, and for a key without a TTL (or one not known).
 //
 // Threading: pure functions.
@@ -26,7 +26,7 @@ enum class refresh : std::uint8_t { none, stale, early };
 /// `ttl`: the key's remaining TTL in Redis (nullopt: none, or not known);
 /// `grace`: the namespace's stale_grace; `beta`: its early_refresh_beta
 /// (0: off); `load_ms`: how long a load of it takes (a running average);
-/// `u`: a uniform draw in (0, 1].
+/// `u`: a uniform draw in (0, 1).
 [[nodiscard]] inline refresh decide_refresh(std::optional<std::chrono::milliseconds> ttl,
                                             std::chrono::milliseconds grace, double beta,
                                             double load_ms, double u) noexcept {

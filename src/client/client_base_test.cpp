@@ -20,7 +20,7 @@ TEST(CombinedState, EveryPartAgreeingIsThatState) {
 TEST(CombinedState, ShortOfAllUpIsConnectingUntilItHasBeenUp) {
   EXPECT_EQ(combined_state(idle, {connected, connecting}), connecting);
   EXPECT_EQ(combined_state(connecting, {idle, connecting}), connecting);
-  EXPECT_EQ(combined_state(connecting, {}), connecting) << "no parts known yet is not up";
+  EXPECT_EQ(combined_state(connecting, {}), connecting) << "no parts is not up";
   EXPECT_EQ(combined_state(connecting, {connected, disconnected}), disconnected)
       << "a part that is down makes the whole down at once";
   EXPECT_EQ(combined_state(connected, {connected, connecting}), disconnected)

@@ -75,6 +75,9 @@ std::string address(std::string_view host, std::uint16_t port) {
 // "host:port" (address()'s keys; an IPv6 host has no brackets) -> host,
 // port; nullopt when it is not that.
 std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view node) {
+  // address() writes IPv6 hosts bare: a bracketed "[::1]:7000" would name a
+  // second client for a node that already has one.
+  if (node.starts_with('[')) return std::nullopt;
   auto ep = detail::parse_host_port(node, {.bare_ipv6 = true});
   if (!ep) return std::nullopt;
   return std::pair{std::move(ep->host), ep->port};
@@ -821,7 +824,10 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       std::lock_guard lock(mu_);
       for (const auto& m : masters_locked()) {
         auto it = nodes_.find(m);
-        masters.push_back(it == nodes_.end() ? connection_state::connecting : it->second->state());
+        // A node client not started yet, or started and not yet running
+        // (its state changes on its own strand), is connecting.
+        const auto s = it == nodes_.end() ? connection_state::idle : it->second->state();
+        masters.push_back(s == connection_state::idle ? connection_state::connecting : s);
       }
     }
     set_state(combined_state(state_, masters), ec);

@@ -84,14 +84,11 @@ class http_session {
       : st_(std::move(st)),
         conn_(std::move(conn)),
         thread_(thread),
-        buffer_(read_buffer_bytes(st_->read_limits)) {
-    error_code ec;
-    const auto ep = conn_->socket.remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+        buffer_(read_buffer_bytes(st_->read_limits)) {}
 
   // Whatever ends the session — its loop, or an exception the co_spawn
-  // handler logs — the connection is closed and counted out, once.
+  // handler logs — the connection is closed and counted out, once. (The
+  // constructor does nothing that can throw, so this always runs.)
   ~http_session() {
     conn_->shutdown_and_close();
     st_->remove(*conn_, thread_);
@@ -187,7 +184,12 @@ class http_session {
     co_return answered{std::move(r), route};
   }
 
-  void log_access(const request_parser& parser, const answered& a, clock::duration took) const {
+  void log_access(const request_parser& parser, const answered& a, clock::duration took) {
+    if (!remote_) {  // the peer's address, once per connection and only when logging
+      error_code ec;
+      const auto ep = conn_->socket.remote_endpoint(ec);
+      remote_ = ec ? std::string() : ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
     const auto target = parser.target();
     log::access(
         {{"method", parser.method_name()},
@@ -196,15 +198,15 @@ class http_session {
          {"status", a.response.status},
          {"bytes", a.response.body.size()},
          {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(took).count()},
-         {"remote", remote_}});
+         {"remote", *remote_}});
   }
 
   std::shared_ptr<shared_state> st_;
   std::shared_ptr<connection> conn_;
   std::size_t thread_;
   beast::flat_buffer buffer_;
-  std::string out_;  // the response being written, reused
-  std::string remote_;
+  std::string out_;                    // the response being written, reused
+  std::optional<std::string> remote_;  // "ip:port", found at the first access-log line
 };
 
 }  // namespace
