@@ -418,6 +418,7 @@ TEST(Gateway, HealthReadinessMetricsAndJsonLogsWithoutSecrets) {
       ++access;
       EXPECT_TRUE(v.as_object().contains("status")) << line;
       EXPECT_TRUE(v.as_object().contains("duration_us")) << line;
+      EXPECT_TRUE(std::string_view(v.at("remote").as_string()).starts_with("127.0.0.1:")) << line;
     }
   }
   EXPECT_GE(access, 6);
