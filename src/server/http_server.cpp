@@ -12,44 +12,37 @@
 
 namespace rcache::server {
 
-struct http_server::parts {
-  std::shared_ptr<shared_state> state;
-  std::shared_ptr<listener> accept;
-};
-
 http_server::http_server(std::vector<boost::asio::io_context*> contexts, gateway& gw,
                          const gateway_config& cfg)
-    : parts_(std::make_unique<parts>()) {
-  parts_->state = std::make_shared<shared_state>(std::move(contexts), gw, cfg);
-  parts_->accept = std::make_shared<listener>(parts_->state);
-}
+    : state_(std::make_shared<shared_state>(std::move(contexts), gw, cfg)),
+      listener_(std::make_shared<listener>(state_)) {}
 
 http_server::~http_server() = default;
 
 std::uint16_t http_server::start() {
-  const auto port = parts_->accept->start();
-  parts_->state->start_sweeps();
+  const auto port = listener_->start();
+  state_->start_sweeps();
   return port;
 }
 
 void http_server::drain() {
-  parts_->state->start_draining();
-  parts_->accept->close();
-  parts_->state->for_each_connection([](connection& c) {
+  state_->start_draining();
+  listener_->close();
+  state_->for_each_connection([](connection& c) {
     if (c.idle) c.close();
   });
 }
 
 std::size_t http_server::open_connections() const noexcept {
-  return parts_->state->open();
+  return state_->open();
 }
 
 void http_server::close_all() {
-  parts_->state->for_each_connection([](connection& c) { c.close(); });
+  state_->for_each_connection([](connection& c) { c.close(); });
 }
 
 void http_server::stop() {
-  parts_->state->stop_sweeps();
+  state_->stop_sweeps();
   close_all();
 }
 

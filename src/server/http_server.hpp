@@ -26,6 +26,8 @@ namespace rcache::server {
 
 struct gateway_config;
 class gateway;
+class listener;
+class shared_state;
 
 class http_server {
  public:
@@ -55,8 +57,8 @@ class http_server {
   void stop();
 
  private:
-  struct parts;
-  std::unique_ptr<parts> parts_;
+  std::shared_ptr<shared_state> state_;
+  std::shared_ptr<listener> listener_;
 };
 
 }  // namespace rcache::server

@@ -15,20 +15,6 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-api_limits api_limits_of(const gateway_config& c) {
-  api_limits l;
-  l.max_key_bytes = c.cache.max_key_size;
-  l.max_batch_keys = c.max_batch_keys;
-  return l;
-}
-
-request_limits read_limits_of(const gateway_config& c) {
-  request_limits l;
-  l.max_head_bytes = c.max_header_bytes;
-  l.max_body_bytes = c.max_body_bytes;
-  return l;
-}
-
 }  // namespace
 
 void connection::close() noexcept {
@@ -46,8 +32,8 @@ shared_state::shared_state(std::vector<asio::io_context*> ctxs, gateway& g, cons
     : contexts(std::move(ctxs)),
       gw(g),
       cfg(c),
-      limits(api_limits_of(c)),
-      read_limits(read_limits_of(c)),
+      limits{.max_key_bytes = c.cache.max_key_size, .max_batch_keys = c.max_batch_keys},
+      read_limits{.max_head_bytes = c.max_header_bytes, .max_body_bytes = c.max_body_bytes},
       live_(contexts.size()) {
   auto& reg = gw.http_metrics();
   open_gauge_ = reg.gauge("rcache_http_connections", "Open HTTP connections").value();
