@@ -5,12 +5,13 @@
 //   run       connect, handshake, then run reader + health until the
 //             connection drops; back off with jitter and reconnect.
 //   reader    takes the values read (client/reply_reader.hpp: the RESP3
-//             parser without I/O) and matches each reply to the oldest
-//             written request; push messages go to subscriptions / the
-//             push handler.
+//             parser without I/O) and gives each to the multiplexer
+//             (client/multiplexer.hpp: the queues, reply matching, pub/sub
+//             sets and deadlines, without I/O), which says which request it
+//             answered or that it is a push for the push handler.
 //   health    PINGs when nothing was read for an interval.
-//   deadlines one timer armed at the earliest deadline of any request (a
-//             min-heap); expired requests fail with error::timeout.
+//   deadlines one timer armed at the multiplexer's earliest deadline;
+//             expired requests fail with error::timeout.
 // The writer (flush) is not a coroutine: it drains the send queue into one
 // buffer per write, so everything submitted while the previous write was in
 // flight, or during one turn of the event loop, goes out together
@@ -20,12 +21,9 @@
 // sockets the flush first tries a non-blocking write, and only falls back to
 // an asynchronous write for what the kernel did not take.
 //
-// Invariants: send_q_ holds requests not yet written, in submission order;
-// wait_q_ holds written requests in write order, which is reply order. A
-// request is completed exactly once (pending::done); a completed request that
-// is still in wait_q_ (it timed out) is a tombstone whose replies are read and
-// dropped so the stream stays in step. Every member is touched only on
-// strand_, except the atomics read by client::state() / stats().
+// A request is completed exactly once: by whoever retires it from the
+// multiplexer first. Every member is touched only on strand_, except the
+// atomics read by client::state() / stats().
 #include <rcache/client.hpp>
 
 #include <algorithm>
@@ -45,14 +43,12 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <deque>
 #include <mutex>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <optional>
 #include <random>
-#include <set>
 #include <stdexcept>
 #include <utility>
 #include <variant>
@@ -60,6 +56,7 @@
 #include "client/backoff.hpp"
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
+#include "client/multiplexer.hpp"
 #include "client/reply_reader.hpp"
 #include "client/stream.hpp"
 
@@ -82,31 +79,6 @@ bool is_auth_error(std::string_view code) {
 
 }  // namespace
 
-// One request on its way through the connection.
-struct pending {
-  std::string payload;
-  std::vector<request::command_info> info;  // empty: every command is normal
-  std::size_t commands = 0;
-  std::size_t next = 0;                  // index of the command awaiting its reply
-  std::uint32_t confirmations_left = 0;  // for a subscribe-kind command in progress
-  bool command_started = false;
-  response replies;
-  exec_handler handler;
-  clock::time_point deadline;
-  bool retryable = false;
-  int retries_left = 0;
-  bool wait_for_connection = true;
-  bool queued = false;  // counted in queued_count_ / queued_bytes_
-  bool written = false;
-  bool unsent = false;  // in wait_q_, but its write failed before any byte left
-  bool done = false;
-
-  // any_completion_handler's move assignment in Boost 1.81 recurses forever
-  // (it re-wraps its argument); construct and swap instead.
-  void set_handler(exec_handler h) noexcept { handler.swap(h); }
-};
-using pending_ptr = std::shared_ptr<pending>;
-
 // The topology client_config asks for: Sentinel when sentinels are listed,
 // else the one server.
 std::shared_ptr<topology> default_topology(const client_config& cfg) {
@@ -127,6 +99,8 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         cfg_(std::move(cfg)),
         topology_(topo ? std::move(topo) : default_topology(cfg_)),
         stream_(strand_),
+        mux_({.max_queued_requests = cfg_.max_queued_requests,
+              .max_queued_bytes = cfg_.max_queued_bytes}),
         replies_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}, 64 * 1024),
         health_timer_(strand_),
         deadline_timer_(strand_),
@@ -208,18 +182,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     c.fetch_add(n, std::memory_order_relaxed);
   }
 
-  pending_ptr make_pending(request req) {
-    auto p = std::make_shared<pending>();
-    p->commands = req.size();
-    p->info = req.commands_info();
-    p->retryable = req.opts().retry_on_connection_lost.value_or(req.read_only());
-    p->retries_left = cfg_.max_retries;
-    p->wait_for_connection = req.opts().wait_for_connection;
-    auto timeout = req.opts().timeout.count() > 0 ? req.opts().timeout : cfg_.command_timeout;
-    timeout = std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
-    p->deadline = clock::now() + timeout;
-    p->payload = std::move(req).take_payload();
-    return p;
+  pending_ptr make_pending(request req) const {
+    return detail::make_pending(
+        std::move(req), {.command_timeout = cfg_.command_timeout, .max_retries = cfg_.max_retries});
   }
 
   // ---- queueing and completion (strand) -------------------------------------
@@ -276,14 +241,11 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       if (permanent_error_) return refuse(p, permanent_ec_);
       if (!p->wait_for_connection) return refuse(p, make_error_code(error::not_connected));
     }
-    if (!bypass_limits && (queued_count_ >= cfg_.max_queued_requests ||
-                           queued_bytes_ + p->payload.size() > cfg_.max_queued_bytes)) {
+    if (!mux_.enqueue(p, bypass_limits)) {
       bump(stats_.rejected);
       return refuse(p, make_error_code(error::queue_full));
     }
-    count_queued(*p);
-    add_deadline(p);
-    send_q_.push_back(std::move(p));
+    deadline_added(p->deadline);
     request_flush();
   }
 
@@ -291,28 +253,12 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   // A request refused while it is being submitted.
   void refuse(const pending_ptr& p, error_code ec) { complete(p, ec, /*immediate=*/true); }
 
-  // Queue accounting, for backpressure: a request counts from enqueue (or
-  // re-queue after a connection loss) until it is written or completed.
-  void count_queued(pending& p) {
-    p.queued = true;
-    queued_count_ += 1;
-    queued_bytes_ += p.payload.size();
-  }
-  void unqueue(pending& p) {
-    if (!p.queued) return;
-    p.queued = false;
-    queued_count_ -= 1;
-    queued_bytes_ -= p.payload.size();
+  void fail_all(const std::vector<pending_ptr>& ps, error_code ec) {
+    for (const auto& p : ps) fail(p, ec);
   }
 
   void complete(const pending_ptr& p, error_code ec, bool immediate = false) {
-    if (p->done) return;
-    p->done = true;
-    unqueue(*p);
-    p->payload = std::string();  // a completed request may linger in send_q_ or the heap
-    // Keep the deadline heap short: entries at its top that are done go now.
-    while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
-    if (!p->handler) return;
+    if (!mux_.retire(*p) || !p->handler) return;
     if (immediate) {
       complete_later(strand_, std::move(p->handler), ec, std::move(p->replies));
       return;
@@ -330,36 +276,19 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // ---- deadlines ------------------------------------------------------------
 
-  struct deadline_entry {
-    clock::time_point at;
-    pending_ptr p;
-  };
-  static bool later(const deadline_entry& a, const deadline_entry& b) { return a.at > b.at; }
-
-  void add_deadline(const pending_ptr& p) {
-    deadlines_.push_back({p->deadline, p});
-    std::push_heap(deadlines_.begin(), deadlines_.end(), later);
-    if (p->deadline < armed_deadline_) deadline_timer_.cancel();
-  }
-
-  pending_ptr pop_deadline() {
-    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
-    auto p = std::move(deadlines_.back().p);
-    deadlines_.pop_back();
-    return p;
+  // A request with this deadline was queued: re-arm the timer if it is the
+  // earliest.
+  void deadline_added(clock::time_point at) {
+    if (at < armed_deadline_) deadline_timer_.cancel();
   }
 
   asio::awaitable<void> deadline_loop() {
     auto self = shared_from_this();
     while (!stopped_) {
-      while (!deadlines_.empty() && deadlines_.front().p->done) pop_deadline();
-      armed_deadline_ = deadlines_.empty() ? clock::time_point::max() : deadlines_.front().at;
+      armed_deadline_ = mux_.next_deadline();
       deadline_timer_.expires_at(armed_deadline_);
       co_await deadline_timer_.async_wait(nothrow);
-      const auto now = clock::now();
-      while (!deadlines_.empty() && deadlines_.front().at <= now) {
-        auto p = pop_deadline();
-        if (p->done) continue;
+      for (auto& p : mux_.take_expired(clock::now())) {
         bump(stats_.timeouts);
         // A request that never left the queue while we were disconnected
         // did not time out on Redis' side: say what actually happened.
@@ -475,8 +404,9 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
                                 SSL_R_CERTIFICATE_VERIFY_FAILED);
         permanent_ec_ = ec;
         report_failed(ec);
-        fail_queued([&](const pending& p) { return permanent_error_ || !p.wait_for_connection; },
-                    permanent_error_ ? ec : make_error_code(error::not_connected));
+        fail_all(mux_.take_queued_if(
+                     [&](const pending& p) { return permanent_error_ || !p.wait_for_connection; }),
+                 permanent_error_ ? ec : make_error_code(error::not_connected));
         set_state(connection_state::disconnected, ec);
       }
       // An attempt the topology called off (it named another server) is
@@ -722,54 +652,16 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // After a connection ended: written requests either go back to the front
   // of the queue (retryable, within their budget) or fail; queued requests
-  // that chose not to wait fail.
-  //
-  // Completions run user code inline (which may submit, or stop the client),
-  // so every loop here works on containers moved out of the members first,
-  // and completes requests only once the members are consistent again.
+  // that chose not to wait fail. The multiplexer hands them over before any
+  // completes: completions run user code (which may submit, or stop the
+  // client) only once it is consistent again.
   void on_disconnect() {
     replies_.reset();
-    std::deque<pending_ptr> waiting;
-    waiting.swap(wait_q_);
-    std::vector<pending_ptr> again, lost;
-    for (auto& p : waiting) {
-      if (p->done) continue;
-      if (!stopped_ && (p->unsent || (p->retryable && p->retries_left > 0))) {
-        if (!p->unsent) p->retries_left -= 1;
-        p->unsent = false;
-        p->written = false;
-        p->next = 0;
-        p->command_started = false;
-        p->confirmations_left = 0;
-        p->replies.clear();
-        count_queued(*p);
-        bump(stats_.retries);
-        again.push_back(p);
-      } else {
-        lost.push_back(p);
-      }
-    }
-    send_q_.insert(send_q_.begin(), again.begin(), again.end());
-    const auto why = make_error_code(stopped_ ? error::client_stopped : error::connection_lost);
-    for (auto& p : lost) fail(p, why);
-    fail_queued([](const pending& p) { return !p.wait_for_connection; },
-                make_error_code(error::not_connected));
-  }
-
-  template <class Pred>
-  void fail_queued(Pred pred, error_code ec) {
-    std::deque<pending_ptr> queued;
-    queued.swap(send_q_);
-    std::vector<pending_ptr> failed;
-    for (auto& p : queued) {
-      if (p->done) continue;
-      if (pred(*p)) {
-        failed.push_back(std::move(p));
-      } else {
-        send_q_.push_back(std::move(p));
-      }
-    }
-    for (auto& p : failed) fail(p, ec);  // may enqueue more, behind the kept ones
+    auto lost = mux_.connection_lost(/*may_retry=*/!stopped_);
+    bump(stats_.retries, lost.retried);
+    fail_all(lost.written,
+             make_error_code(stopped_ ? error::client_stopped : error::connection_lost));
+    fail_all(lost.queued, make_error_code(error::not_connected));
   }
 
   void do_stop() {
@@ -781,14 +673,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     backoff_timer_.cancel();
     deadline_timer_.cancel();
     connect_timer_.cancel();
-    const auto ec = make_error_code(error::client_stopped);
-    std::deque<pending_ptr> waiting;
-    waiting.swap(wait_q_);
-    std::deque<pending_ptr> queued;
-    queued.swap(send_q_);
-    deadlines_.clear();
-    for (auto& p : waiting) fail(p, ec);
-    for (auto& p : queued) fail(p, ec);
+    fail_all(mux_.take_all(), make_error_code(error::client_stopped));
     push_handler_ = nullptr;
     set_state(connection_state::stopped);
     state_handler_ = nullptr;
@@ -814,21 +699,10 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     if (wbuf_.use_count() > 1) wbuf_ = std::make_shared<std::string>();  // an old write holds it
     auto& buf = *wbuf_;
     buf.clear();
-    std::size_t cmds = 0;
-    const std::size_t batch_start = wait_q_.size();
-    while (!send_q_.empty() && buf.size() < max_batch) {
-      auto p = std::move(send_q_.front());
-      send_q_.pop_front();
-      if (p->done) continue;
-      buf.append(p->payload);
-      cmds += p->commands;
-      p->written = true;
-      unqueue(*p);
-      wait_q_.push_back(std::move(p));
-    }
+    const auto batch = mux_.prepare_write(buf, max_batch);
     if (buf.empty()) return;
     bump(stats_.writes);
-    bump(stats_.commands, cmds);
+    bump(stats_.commands, batch.commands);
 
     // Plain sockets: try the kernel directly; most writes complete here.
     std::size_t done = 0;
@@ -838,15 +712,13 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       if (wec && wec != asio::error::would_block && wec != asio::error::try_again) {
         // Nothing of this batch reached the server: it may be sent again
         // on the next connection, whatever its commands are.
-        if (done == 0) {
-          for (auto i = batch_start; i < wait_q_.size(); ++i) wait_q_[i]->unsent = true;
-        }
+        if (done == 0) mux_.mark_unsent(batch);
         close_connection(wec);
         return;
       }
       bump(stats_.bytes_written, done);
       if (done == buf.size()) {
-        if (!send_q_.empty()) request_flush();  // more than max_batch was queued
+        if (mux_.has_queued()) request_flush();  // more than max_batch was queued
         return;
       }
     }
@@ -885,7 +757,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         // Send what resumed callers submitted so far, so Redis works on it
         // while the rest of this buffer is dispatched (it overlaps the two
         // sides instead of alternating them).
-        if (++dispatched_ % cfg_.flush_after_replies == 0 && !send_q_.empty()) flush();
+        if (++dispatched_ % cfg_.flush_after_replies == 0 && mux_.has_queued()) flush();
         if (!alive(gen)) {
           in_dispatch_ = false;
           co_return;
@@ -896,8 +768,8 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
         // A reply past a parser limit answers the request at the front
         // (unless it was a push): that request fails with the reason and
         // is not re-sent, as the same reply would break the limit again.
-        if (is_reply_limit(ec) && !replies_.in_push() && !wait_q_.empty()) {
-          fail(wait_q_.front(), ec);
+        if (is_reply_limit(ec) && !replies_.in_push()) {
+          if (auto front = mux_.oldest_waiting()) fail(front, ec);
         }
         close_connection(ec);
         co_return;
@@ -914,122 +786,34 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     }
   }
 
-  // Starts the front request's next command: decides how many push
-  // confirmations it is owed (subscribe-kind) or that it wants one reply.
-  void start_command(pending& p) {
-    p.command_started = true;
-    p.confirmations_left = 0;
-    if (p.info.empty()) return;
-    const auto& ci = p.info[p.next];
-    switch (ci.kind) {
-      case request::reply_kind::normal:
-        break;
-      case request::reply_kind::subscribe:
-        p.confirmations_left = ci.confirmations;
-        break;
-      case request::reply_kind::unsubscribe_all:
-        // One confirmation per subscription of that kind this connection
-        // has confirmed (one, saying "none", when there are none).
-        p.confirmations_left = static_cast<std::uint32_t>(
-            std::max<std::size_t>(1, sets_for(ci.confirmed_by).confirmed->size()));
-        break;
-    }
-  }
-
-  // Records one reply (or the last confirmation) for the front request and
-  // completes it when every command has been answered.
-  void command_answered() {
-    auto& p = *wait_q_.front();
-    p.next += 1;
-    p.command_started = false;
-    if (p.next < p.commands) return;
-    auto done = std::move(wait_q_.front());
-    wait_q_.pop_front();
-    complete(done, {});
-  }
-
   error_code on_value(value v) {
-    if (v.type == resp_type::push) return on_push(std::move(v));
-    bump(stats_.replies);
-    if (wait_q_.empty()) return make_error_code(error::unexpected_reply);
-    auto& p = *wait_q_.front();
-    if (!p.command_started) start_command(p);
-    // A subscribe-kind command is answered by push confirmations, or by one
-    // ordinary reply: an error, or +QUEUED inside MULTI.
-    if (!p.done) p.replies.push_back(std::move(v));
-    command_answered();
+    auto taken = mux_.consume(v);
+    switch (taken.what) {
+      case multiplexer::consumed::kind::unexpected:
+        bump(stats_.replies);
+        return make_error_code(error::unexpected_reply);
+      case multiplexer::consumed::kind::reply:
+        bump(stats_.replies);
+        break;
+      case multiplexer::consumed::kind::confirmation:
+        bump(stats_.pushes);
+        break;
+      case multiplexer::consumed::kind::push:
+        bump(stats_.pushes);
+        if (!handlers_off_.load(std::memory_order_acquire)) report(push_handler_, v);
+        break;
+    }
+    if (taken.answered) complete(taken.answered, {});
     return {};
   }
 
-  // The pub/sub sets a confirmation kind updates.
-  struct subscription_sets {
-    std::set<std::string>* desired;
-    std::set<std::string>* confirmed;
-  };
-  subscription_sets sets_for(std::string_view kind) {
-    if (kind == "subscribe" || kind == "unsubscribe") return {&channels_, &confirmed_channels_};
-    if (kind == "psubscribe" || kind == "punsubscribe") return {&patterns_, &confirmed_patterns_};
-    if (kind == "ssubscribe" || kind == "sunsubscribe") {
-      return {&shard_channels_, &confirmed_shard_channels_};
-    }
-    return {nullptr, nullptr};
-  }
-
-  error_code on_push(value v) {
-    bump(stats_.pushes);
-    const std::string_view kind = (!v.elements.empty() && v.elements[0].is_string())
-                                      ? std::string_view(v.elements[0].str)
-                                      : std::string_view();
-    const auto sets = sets_for(kind);
-    if (sets.desired && v.elements.size() >= 2) {
-      // Is it the answer to the front request's current command? Decide
-      // before updating the sets: an UNSUBSCRIBE-all counts them.
-      bool answers_front = false;
-      if (!wait_q_.empty()) {
-        auto& p = *wait_q_.front();
-        if (!p.command_started) start_command(p);
-        answers_front =
-            p.confirmations_left > 0 && !p.info.empty() && p.info[p.next].confirmed_by == kind;
-      }
-      if (v.elements[1].is_string()) {
-        const bool add = kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe";
-        for (auto* set : {sets.desired, sets.confirmed}) {
-          if (add) {
-            set->insert(v.elements[1].str);
-          } else {
-            set->erase(v.elements[1].str);
-          }
-        }
-      }
-      if (answers_front) {
-        auto& p = *wait_q_.front();
-        if (--p.confirmations_left == 0) {
-          if (!p.done) p.replies.push_back(std::move(v));
-          command_answered();
-        }
-        return {};
-      }
-      // Unsolicited (the server dropped a channel, e.g. on a slot
-      // migration): the application hears of it through the push handler.
-    }
-    if (!handlers_off_.load(std::memory_order_acquire)) report(push_handler_, v);
-    return {};
-  }
-
-  // Re-subscribes everything the application subscribed to, in front of
-  // anything queued. The desired sets are kept until the application
-  // unsubscribes, so a restore that fails (another disconnect, an error
-  // reply) is tried again on the next connection.
+  // Subscribes again, in front of anything queued, to everything the
+  // application subscribed to (multiplexer::restore_subscriptions).
   void restore_subscriptions() {
-    confirmed_channels_.clear();
-    confirmed_patterns_.clear();
-    confirmed_shard_channels_.clear();
-    auto resubscribe = [this](std::string_view cmd, const std::set<std::string>& set) {
-      if (set.empty()) return;
-      request r;
-      r.push_range(cmd, set);
-      auto p = make_pending(std::move(r));
-      p->set_handler([self = shared_from_this(), cmd](error_code ec, response resp) {
+    std::vector<pending_ptr> again;
+    for (auto& [cmd, req] : mux_.restore_subscriptions()) {
+      auto p = make_pending(std::move(req));
+      p->set_handler([self = shared_from_this(), cmd = cmd](error_code ec, response resp) {
         std::string why = ec ? ec.message() : std::string();
         for (const auto& v : resp) {
           if (v.is_error()) why = v.str;
@@ -1039,13 +823,10 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
                                "restoring " + std::string(cmd) + ": " + why);
         }
       });
-      count_queued(*p);
-      add_deadline(p);
-      send_q_.push_front(std::move(p));
-    };
-    resubscribe("SSUBSCRIBE", shard_channels_);
-    resubscribe("PSUBSCRIBE", patterns_);
-    resubscribe("SUBSCRIBE", channels_);
+      deadline_added(p->deadline);
+      again.push_back(std::move(p));
+    }
+    mux_.enqueue_front(again);
   }
 
   // ---- health check ---------------------------------------------------------
@@ -1099,14 +880,10 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   std::shared_ptr<topology> topology_;
   std::unique_ptr<asio::ssl::context> tls_ctx_;
   redis_stream stream_;
+  multiplexer mux_;
   reply_reader replies_;
   std::shared_ptr<std::string> wbuf_ = std::make_shared<std::string>();
 
-  std::deque<pending_ptr> send_q_;
-  std::deque<pending_ptr> wait_q_;
-  std::size_t queued_count_ = 0;
-  std::size_t queued_bytes_ = 0;
-  std::vector<deadline_entry> deadlines_;
   clock::time_point armed_deadline_ = clock::time_point::max();
 
   asio::steady_timer health_timer_;
@@ -1143,10 +920,6 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   clock::time_point last_read_{};
   std::mt19937_64 rng_;
 
-  // Pub/sub: what the application subscribed to (restored on reconnect)
-  // and what the current connection has confirmed (counts UNSUBSCRIBE-all).
-  std::set<std::string> channels_, patterns_, shard_channels_;
-  std::set<std::string> confirmed_channels_, confirmed_patterns_, confirmed_shard_channels_;
   std::function<void(const value&)> push_handler_;
   std::function<void(connection_state, error_code)> state_handler_;
 
