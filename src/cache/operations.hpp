@@ -1,0 +1,199 @@
+// The cache's operations as functions of its shared state, and the
+// plumbing they share: resolving a namespace and key, the read path with
+// the near cache in front (fetch), the one-command operations (simple).
+//
+//   reads.cpp          get, exists, ttl, get_many
+//   writes.cpp         set, set_many, del, expire, touch
+//   get_or_load.cpp    get_or_load: single flight, the cross-process lock, refresh
+//   invalidation.cpp   invalidation by pattern (the SCAN walk, UNLINK)
+//
+// cache.cpp is the public edge: rcache::cache's virtual calls land on these.
+//
+// Threading: as rcache::cache: callable from any thread; handlers run as
+// completion.hpp says, with the cache's executor as the fallback.
+#pragma once
+
+#include <rcache/cache.hpp>
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cache/state.hpp"
+#include "cache/stored_read.hpp"
+#include "client/completion.hpp"
+
+namespace rcache::cache_detail {
+
+using clock = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+using boost::system::error_code;
+
+// ---- the operations -------------------------------------------------------------
+
+using st_ptr = std::shared_ptr<state>;
+
+void get(const st_ptr& st, const std::string& ns, const std::string& key, cache::get_handler h);
+void exists(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h);
+void ttl(const st_ptr& st, const std::string& ns, const std::string& key, cache::int_handler h);
+void get_many(const st_ptr& st, const std::string& ns, std::vector<std::string> keys,
+              cache::many_handler h);
+void set(const st_ptr& st, const std::string& ns, const std::string& key, std::string v,
+         set_options o, cache::bool_handler h);
+void set_many(const st_ptr& st, const std::string& ns,
+              std::vector<std::pair<std::string, std::string>> items, cache::bool_handler h);
+void del(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h);
+void expire(const st_ptr& st, const std::string& ns, const std::string& key, ms ttl,
+            cache::bool_handler h);
+void touch(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h);
+void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, loader load,
+                 cache::get_handler h);
+void invalidate(const st_ptr& st, const std::string& ns, const std::string& pattern,
+                cache::int_handler h);
+/// The near cache's copy of `key` (counted as a near-cache hit), if the
+/// near cache is live and holds one; never asks Redis.
+[[nodiscard]] std::optional<std::string> try_get_near(state& st, std::string_view ns,
+                                                      std::string_view key);
+
+// ---- plumbing ---------------------------------------------------------------------
+
+/// A namespace resolved and a key validated: the Redis key is `full`.
+struct target {
+  std::shared_ptr<const ns_state> ns;
+  std::string full;
+};
+
+/// Errors: invalid_argument for a bad namespace name, invalid_key for an
+/// empty key or one that, with its prefix, passes max_key_size.
+[[nodiscard]] result<target> resolve(state& st, const std::string& ns, const std::string& key);
+
+/// Cache requests fail fast while Redis is unreachable (the contract of
+/// the cache: callers fall back to their source or to stale-on-error).
+[[nodiscard]] inline request fail_fast_request() {
+  return request(request::options{.wait_for_connection = false});
+}
+
+/// Completes an operation that ended while it was being started.
+template <class Handler, class... Args>
+void complete_early(const state& st, Handler h, Args&&... args) {
+  detail::complete_later(st.executor(), std::move(h), std::forward<Args>(args)...);
+}
+
+/// An integer reply above zero (DEL, EXISTS, PEXPIRE): true.
+[[nodiscard]] inline bool positive(const value& v) noexcept {
+  return v.integer > 0;
+}
+
+/// SET `full` `stored` with the TTL the options or `ttl` give (none when
+/// zero), NX / XX and KEEPTTL as asked.
+void push_set(request& r, const std::string& full, const std::string& stored, ms ttl,
+              const set_options& o);
+
+/// Stores a value read from Redis in the near cache, unless the key was
+/// invalidated (or read with other bytes by a rival read) since `token` was
+/// taken. Its near-cache life is never longer than on the server, nor than
+/// near_cache_max_ttl, nor reaches into a stale-while-revalidate grace
+/// period (which only a Redis read can notice and refresh).
+void fill_near(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
+               std::int64_t pttl, const near::fill_token& token);
+
+/// What fetch() found for a key.
+struct fetched {
+  stored_read::kind what = stored_read::kind::missing;
+  std::string value{};  // kind::value
+  /// The value is the near cache's: a hit (counted there), or a stale copy
+  /// served while Redis is unreachable (counted as such).
+  bool from_near = false;
+  /// The key's remaining TTL as Redis gave it; nullopt when it has none,
+  /// when it was not asked, or for a value from the near cache.
+  std::optional<ms> ttl{};
+};
+
+/// A GET (+ PTTL when the near cache or `want_ttl` needs it) of one key,
+/// with the near cache in front: the shared read path of get and
+/// get_or_load. `done(error_code, fetched)` runs on the client's strand,
+/// or posted to the cache's executor for a near-cache hit (never inside
+/// the caller's initiating call). Errors: the request's, and
+/// read_stored's; a near-cache copy instead of a transport error for a
+/// namespace with stale_on_error.
+template <class Done>
+void fetch(const st_ptr& st, const std::shared_ptr<const ns_state>& ns, const std::string& full,
+           bool want_ttl, Done done) {
+  const bool use_near = st->near_for(*ns);
+  if (use_near && st->near_live.load(std::memory_order_acquire)) {
+    if (auto v = st->near_cache->get(full, clock::now())) {
+      ns->hits_near->inc();
+      boost::asio::post(st->executor(),
+                        [done = std::move(done),
+                         f = fetched{stored_read::kind::value, std::string(*v), true}]() mutable {
+                          done(error_code{}, std::move(f));
+                        });
+      return;
+    }
+  }
+  const auto token = use_near ? std::optional(st->near_cache->begin_fill(full)) : std::nullopt;
+  request r = fail_fast_request();
+  r.push("GET", full);
+  if (use_near || want_ttl) r.push("PTTL", full);
+  const auto t0 = clock::now();
+  st->redis->async_exec(std::move(r), [st, ns, full, token, use_near, t0, done = std::move(done)](
+                                          error_code ec, response resp) mutable {
+    st->m.op_get->record(clock::now() - t0);
+    if (ec) {
+      // Unreachable Redis: a namespace that allows it may get the last near-cache value.
+      if (use_near && ns->opts.stale_on_error) {
+        if (auto v = st->near_cache->get(full, clock::now())) {
+          ns->stale_served->inc();
+          return done(error_code{}, fetched{stored_read::kind::value, std::string(*v), true});
+        }
+      }
+      st->m.count_error(ec);
+      return done(ec, fetched{});
+    }
+    const value& got = resp.at(0);
+    const std::int64_t pttl = resp.size() > 1 ? resp[1].integer : -1;
+    if (!got.is_error()) st->m.bytes_in->inc(got.str.size());
+    auto read = read_stored(got, full, st->codec);
+    if (!read) {
+      st->m.count_error(read.error());
+      return done(read.error(), fetched{});
+    }
+    if (read->what != stored_read::kind::value) {
+      // A read that found no value drops what a rival read may have stored.
+      if (use_near) st->near_cache->end_fill(full, *token);
+      if (read->what == stored_read::kind::missing) return done(error_code{}, fetched{});
+    } else if (use_near) {
+      fill_near(*st, *ns, full, read->plain, pttl, *token);
+    }
+    done(error_code{}, fetched{read->what, std::move(read->plain), false,
+                               pttl >= 0 ? std::optional(ms(pttl)) : std::nullopt});
+  });
+}
+
+/// A one-key operation whose first reply becomes its result through
+/// `convert(const value&)` (touch sends EXISTS + PERSIST; an error reply to
+/// any command fails the call). `build(request&, const target&)` adds the
+/// commands; a write (`invalidates`) drops the near-cache entry before the
+/// request is sent and again when it is answered.
+template <class Handler, class Build, class Convert>
+void simple(const st_ptr& st, metrics::histogram* latency, const std::string& ns,
+            const std::string& key, bool invalidates, Build build, Handler h, Convert convert) {
+  auto t = resolve(*st, ns, key);
+  if (!t) return complete_early(*st, std::move(h), t.error(), convert(value{}));
+  if (invalidates && st->near_cache) st->near_cache->invalidate(t->full);
+  request r = fail_fast_request();  // reads too: fail fast while Redis is unreachable
+  build(r, *t);
+  const auto t0 = clock::now();
+  auto written = invalidates ? std::optional(t->full) : std::nullopt;
+  st->redis->async_exec(
+      std::move(r), [st, t0, latency, written = std::move(written), h = std::move(h), convert](
+                        error_code ec, response resp) mutable {
+        ec = st->m.tally(latency, t0, ec, resp);
+        if (written) st->after_write(*written);
+        detail::complete_now(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
+      });
+}
+
+}  // namespace rcache::cache_detail

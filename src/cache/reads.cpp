@@ -1,0 +1,143 @@
+// The cache's reads: get, exists, ttl, get_many; and the plumbing every
+// operation shares (operations.hpp).
+#include <algorithm>
+
+#include "cache/operations.hpp"
+
+namespace rcache::cache_detail {
+
+using detail::complete_now;
+
+result<target> resolve(state& st, const std::string& ns, const std::string& key) {
+  if (!valid_namespace_name(ns)) return make_error_code(error::invalid_argument);
+  auto nsp = st.namespaces.find(ns);
+  if (key.empty() || nsp->prefix.size() + key.size() > st.opts.max_key_size) {
+    return make_error_code(error::invalid_key);
+  }
+  return target{nsp, nsp->prefix + key};
+}
+
+void fill_near(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
+               std::int64_t pttl, const near::fill_token& token) {
+  auto life = std::chrono::duration_cast<ms>(st.opts.near_cache_max_ttl);
+  if (pttl >= 0)
+    life = std::min(life, ms(pttl) - std::chrono::duration_cast<ms>(ns.opts.stale_grace));
+  // pttl -2: deleted between the GET and the PTTL.
+  if (pttl == -2 || life.count() <= 0) {
+    // Nothing to store, yet this read's value is going to its caller: an
+    // entry a rival fill left is no newer, so it goes (see near_cache.hpp).
+    st.near_cache->end_fill(full, token);
+    return;
+  }
+  (void)st.near_cache->put(full, std::make_shared<const std::string>(plain), clock::now() + life,
+                           token);
+}
+
+std::optional<std::string> try_get_near(state& st, std::string_view ns, std::string_view key) {
+  if (!st.near_cache || !st.near_live.load(std::memory_order_acquire)) return std::nullopt;
+  auto t = resolve(st, std::string(ns), std::string(key));
+  if (!t || !st.near_for(*t->ns)) return std::nullopt;
+  auto v = st.near_cache->get(t->full, clock::now());
+  if (!v) return std::nullopt;
+  t->ns->hits_near->inc();
+  return std::string(*v);
+}
+
+void get(const st_ptr& st, const std::string& ns, const std::string& key, cache::get_handler h) {
+  auto t = resolve(*st, ns, key);
+  if (!t) return complete_early(*st, std::move(h), t.error(), std::optional<std::string>());
+  auto nsp = t->ns;
+  fetch(st, nsp, t->full, false, [st, nsp, h = std::move(h)](error_code ec, fetched f) mutable {
+    std::optional<std::string> v;
+    if (!ec && f.what == stored_read::kind::value) {
+      if (!f.from_near) nsp->hits_redis->inc();  // near-cache hits count there
+      v = std::move(f.value);
+    } else if (!ec) {
+      nsp->misses->inc();
+    }
+    complete_now(st->executor(), std::move(h), ec, std::move(v));
+  });
+}
+
+void exists(const st_ptr& st, const std::string& ns, const std::string& key,
+            cache::bool_handler h) {
+  simple(
+      st, st->m.op_exists, ns, key, false,
+      [](request& r, const target& t) { r.push("EXISTS", t.full); }, std::move(h), positive);
+}
+
+void ttl(const st_ptr& st, const std::string& ns, const std::string& key, cache::int_handler h) {
+  simple(
+      st, st->m.op_ttl, ns, key, false, [](request& r, const target& t) { r.push("PTTL", t.full); },
+      std::move(h), [](const value& v) { return v.integer; });
+}
+
+void get_many(const st_ptr& st, const std::string& ns, std::vector<std::string> keys,
+              cache::many_handler h) {
+  std::vector<std::optional<std::string>> out(keys.size());
+  std::vector<std::size_t> wanted;  // indexes still to read from Redis
+  std::vector<target> targets;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto t = resolve(*st, ns, keys[i]);
+    if (!t) return complete_early(*st, std::move(h), t.error(), std::move(out));
+    targets.push_back(std::move(*t));
+  }
+  const bool live = st->near_cache && st->near_live.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    if (live && st->near_for(*t.ns)) {
+      if (auto v = st->near_cache->get(t.full, clock::now())) {
+        t.ns->hits_near->inc();
+        out[i] = std::string(*v);
+        continue;
+      }
+    }
+    wanted.push_back(i);
+  }
+  if (wanted.empty()) return complete_early(*st, std::move(h), error_code{}, std::move(out));
+  // MGET for the values, PTTL for each (to bound near-cache entries), one request.
+  struct pending_fill {
+    std::size_t index;
+    std::optional<near::fill_token> token;
+  };
+  std::vector<pending_fill> fills;
+  request r = fail_fast_request();
+  std::vector<std::string_view> names;
+  for (auto i : wanted) {
+    const auto& t = targets[i];
+    fills.push_back({i, st->near_for(*t.ns) ? std::optional(st->near_cache->begin_fill(t.full))
+                                            : std::nullopt});
+    names.push_back(t.full);
+  }
+  r.push_range("MGET", names);
+  for (auto i : wanted) r.push("PTTL", targets[i].full);
+  const auto t0 = clock::now();
+  st->redis->async_exec(
+      std::move(r), [st, t0, targets = std::move(targets), fills = std::move(fills),
+                     out = std::move(out), h = std::move(h)](error_code ec, response resp) mutable {
+        if ((ec = st->m.tally(st->m.op_get_many, t0, ec, resp))) {
+          return complete_now(st->executor(), std::move(h), ec, std::move(out));
+        }
+        const auto& values = resp[0].elements;
+        for (std::size_t j = 0; j < fills.size() && j < values.size(); ++j) {
+          const auto& t = targets[fills[j].index];
+          auto read = read_stored(values[j], t.full, st->codec);
+          if (!read) {
+            st->m.count_error(read.error());
+            return complete_now(st->executor(), std::move(h), read.error(), std::move(out));
+          }
+          if (read->what != stored_read::kind::value) {
+            if (fills[j].token) st->near_cache->end_fill(t.full, *fills[j].token);  // as in fetch()
+            t.ns->misses->inc();
+            continue;
+          }
+          t.ns->hits_redis->inc();
+          const std::int64_t pttl = resp.at(1 + j).integer;
+          if (fills[j].token) fill_near(*st, *t.ns, t.full, read->plain, pttl, *fills[j].token);
+          out[fills[j].index] = std::move(read->plain);
+        }
+        complete_now(st->executor(), std::move(h), error_code{}, std::move(out));
+      });
+}
+
+}  // namespace rcache::cache_detail

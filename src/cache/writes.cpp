@@ -1,0 +1,119 @@
+// The cache's writes: set, set_many, del, expire, touch. Each drops the
+// key's near-cache entry before its request is sent and again when it is
+// answered (state::after_write).
+#include "cache/operations.hpp"
+
+namespace rcache::cache_detail {
+
+using detail::complete_now;
+
+namespace {
+
+// Encodes `value` for `full` after the namespace's size and skip rules.
+// nullopt with no error: not cached by rule (the metrics say so).
+result<std::optional<std::string>> encode_for(state& st, const ns_state& ns, const std::string& key,
+                                              const std::string& full, const std::string& value) {
+  // Above the cache-wide limit is an error; above the namespace's own
+  // (smaller) limit is a rule: not cached, and counted.
+  if (value.size() > st.opts.max_value_size) return make_error_code(error::value_too_large);
+  if (ns.not_cached(key, value)) return std::optional<std::string>();
+  codec::encode_stats es;
+  auto stored = codec::encode(value, full, st.codec, &es);
+  if (!stored) return stored.error();
+  st.m.plain_bytes_written->inc(es.plain_bytes);
+  st.m.stored_bytes_written->inc(es.stored_bytes);
+  st.m.bytes_out->inc(es.stored_bytes);
+  return std::optional<std::string>(std::move(*stored));
+}
+
+}  // namespace
+
+void push_set(request& r, const std::string& full, const std::string& stored, ms ttl,
+              const set_options& o) {
+  std::vector<std::string> args{full, stored};
+  if (o.keep_ttl) {
+    args.emplace_back("KEEPTTL");
+  } else if (o.ttl ? o.ttl->count() > 0 : ttl.count() > 0) {
+    args.emplace_back("PX");
+    args.push_back(std::to_string(o.ttl ? o.ttl->count() : ttl.count()));
+  }
+  if (o.when == set_options::condition::if_absent) args.emplace_back("NX");
+  if (o.when == set_options::condition::if_present) args.emplace_back("XX");
+  r.push_range("SET", args);
+}
+
+void set(const st_ptr& st, const std::string& ns, const std::string& key, std::string v,
+         set_options o, cache::bool_handler h) {
+  auto t = resolve(*st, ns, key);
+  if (!t) return complete_early(*st, std::move(h), t.error(), false);
+  auto stored = encode_for(*st, *t->ns, key, t->full, v);
+  if (!stored) return complete_early(*st, std::move(h), stored.error(), false);
+  if (st->near_cache) st->near_cache->invalidate(t->full);  // before the write is even sent
+  if (!*stored) return complete_early(*st, std::move(h), error_code{}, false);
+  request r = fail_fast_request();
+  push_set(r, t->full, **stored, t->ns->ttl_for(key), o);
+  const auto t0 = clock::now();
+  st->redis->async_exec(std::move(r), [st, t0, full = t->full, h = std::move(h)](
+                                          error_code ec, response resp) mutable {
+    ec = st->m.tally(st->m.op_set, t0, ec, resp);
+    st->after_write(full);
+    const bool written = !ec && !resp.at(0).is_null();
+    complete_now(st->executor(), std::move(h), ec, written);
+  });
+}
+
+void set_many(const st_ptr& st, const std::string& ns,
+              std::vector<std::pair<std::string, std::string>> items, cache::bool_handler h) {
+  request r = fail_fast_request();
+  std::vector<std::string> written;
+  for (auto& [key, v] : items) {
+    auto t = resolve(*st, ns, key);
+    if (!t) return complete_early(*st, std::move(h), t.error(), false);
+    auto stored = encode_for(*st, *t->ns, key, t->full, v);
+    if (!stored) return complete_early(*st, std::move(h), stored.error(), false);
+    if (st->near_cache) st->near_cache->invalidate(t->full);
+    if (*stored) push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
+    written.push_back(std::move(t->full));
+  }
+  if (r.empty()) return complete_early(*st, std::move(h), error_code{}, true);
+  const auto t0 = clock::now();
+  st->redis->async_exec(std::move(r), [st, t0, written = std::move(written), h = std::move(h)](
+                                          error_code ec, response resp) mutable {
+    ec = st->m.tally(st->m.op_set_many, t0, ec, resp);
+    for (const auto& full : written) st->after_write(full);
+    complete_now(st->executor(), std::move(h), ec, !ec);
+  });
+}
+
+void del(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h) {
+  simple(
+      st, st->m.op_del, ns, key, true, [](request& r, const target& t) { r.push("DEL", t.full); },
+      std::move(h), positive);
+}
+
+void expire(const st_ptr& st, const std::string& ns, const std::string& key, ms ttl,
+            cache::bool_handler h) {
+  // A shorter TTL must not leave a longer-lived near-cache copy behind.
+  simple(
+      st, st->m.op_expire, ns, key, true,
+      [ttl](request& r, const target& t) { r.push("PEXPIRE", t.full, ttl.count()); }, std::move(h),
+      positive);
+}
+
+void touch(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h) {
+  simple(
+      st, st->m.op_touch, ns, key, false,
+      [key](request& r, const target& t) {
+        const auto ttl = t.ns->ttl_for(key);
+        if (ttl.count() > 0) {
+          r.push("PEXPIRE", t.full, ttl.count());
+        } else {
+          // No TTL rule: drop any TTL. PERSIST answers 0 for a key that
+          // has none, so whether the key exists comes from EXISTS.
+          r.push("EXISTS", t.full).push("PERSIST", t.full);
+        }
+      },
+      std::move(h), positive);
+}
+
+}  // namespace rcache::cache_detail
