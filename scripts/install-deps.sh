@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   clang-14 libclang-rt-14-dev clang-format
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
-  libssl-dev openssl libzstd-dev libjemalloc-dev
+  libssl-dev openssl libzstd-dev libxxhash-dev libjemalloc-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools redis-sentinel wrk

@@ -44,6 +44,7 @@
 #pragma once
 
 #include <rcache/config.hpp>
+#include <rcache/detail/exec_handler.hpp>
 #include <rcache/error.hpp>
 #include <rcache/request.hpp>
 #include <rcache/topology.hpp>
@@ -92,7 +93,6 @@ class script {
 
 namespace detail {
 class client_base;
-using exec_handler = boost::asio::any_completion_handler<void(boost::system::error_code, response)>;
 using eval_handler = boost::asio::any_completion_handler<void(boost::system::error_code, value)>;
 }  // namespace detail
 
@@ -100,7 +100,9 @@ class client {
  public:
   using executor_type = boost::asio::any_io_executor;
 
-  /// `topo` decides where to connect; null means cfg.server.
+  /// `topo` decides where to connect; null means cfg.server. `ex` is an
+  /// io_context's executor or a strand of one (std::invalid_argument
+  /// otherwise).
   client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo = nullptr);
 
   /// One connection per executor, for a program that runs one event loop

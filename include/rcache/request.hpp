@@ -68,7 +68,13 @@ class request {
   request& push_range(std::string_view name, const Range& args,
                       std::initializer_list<std::string_view> head = {}) {
     std::size_t n = head.size();
-    for ([[maybe_unused]] const auto& a : args) ++n;
+    std::size_t bytes = 23 + resp::arg_bytes(name);
+    for (auto h : head) bytes += resp::arg_bytes(h);
+    for (const auto& a : args) {
+      ++n;
+      bytes += resp::arg_bytes(a);
+    }
+    payload_.reserve(payload_.size() + bytes);
     resp::append_array_header(payload_, 1 + n);
     resp::append_bulk(payload_, name);
     for (auto h : head) resp::append_bulk(payload_, h);

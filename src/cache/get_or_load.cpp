@@ -136,7 +136,7 @@ void acquire_lock(const st_ptr& st, const ns_ptr& ns, const std::string& full,
         // The value may be there already: the holder finished (and released
         // the lock, which is how we could take it). A value that does not
         // decode is loaded again.
-        auto cur = read_stored(resp.at(1), full, st->codec);
+        auto cur = read_stored(std::move(resp.at(1)), full, st->codec);
         if (cur && cur->what != stored_read::kind::missing) {
           std::optional<std::string> found;
           if (cur->what == stored_read::kind::value) found = std::move(cur->plain);

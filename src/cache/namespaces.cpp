@@ -49,14 +49,15 @@ void namespace_table::add(std::string name, namespace_options o) {
   map_[std::move(name)] = std::move(ns);
 }
 
-std::shared_ptr<const ns_state> namespace_table::find(const std::string& name) {
+std::shared_ptr<const ns_state> namespace_table::find(std::string_view name) {
   {
     std::shared_lock lock(mutex_);
     if (auto it = map_.find(name); it != map_.end()) return it->second;
   }
-  auto fresh = make(name, {});
+  auto fresh = make(std::string(name), {});
   std::unique_lock lock(mutex_);
-  return map_.try_emplace(name, std::move(fresh)).first->second;  // the first one made stays
+  // The first one made stays.
+  return map_.try_emplace(std::string(name), std::move(fresh)).first->second;
 }
 
 std::shared_ptr<const ns_state> namespace_table::make(std::string name, namespace_options o) {

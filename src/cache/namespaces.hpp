@@ -67,7 +67,7 @@ class namespace_table {
   void add(std::string name, namespace_options o);
   /// The namespace `name`, registered with the defaults if it was not.
   /// Precondition: valid_namespace_name(name).
-  [[nodiscard]] std::shared_ptr<const ns_state> find(const std::string& name);
+  [[nodiscard]] std::shared_ptr<const ns_state> find(std::string_view name);
 
  private:
   [[nodiscard]] std::shared_ptr<const ns_state> make(std::string name, namespace_options o);
@@ -75,8 +75,15 @@ class namespace_table {
   metrics::registry& reg_;
   const std::size_t max_value_size_;
   const std::chrono::seconds default_ttl_;
+  // Looked up by string_view (no key string built per operation).
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
   std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const ns_state>> map_;
+  std::unordered_map<std::string, std::shared_ptr<const ns_state>, name_hash, std::equal_to<>> map_;
 };
 
 }  // namespace rcache::cache_detail

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 
+#include "cache/direct_read.hpp"
 #include "cache/state.hpp"
 #include "cache/stored_read.hpp"
 #include "client/completion.hpp"
@@ -67,7 +68,7 @@ struct target {
 
 /// Errors: invalid_argument for a bad namespace name, invalid_key for an
 /// empty key or one that, with its prefix, passes max_key_size.
-[[nodiscard]] result<target> resolve(state& st, const std::string& ns, const std::string& key);
+[[nodiscard]] result<target> resolve(state& st, std::string_view ns, std::string_view key);
 
 /// Cache requests fail fast while Redis is unreachable (the contract of
 /// the cache: callers fall back to their source or to stale-on-error).
@@ -119,8 +120,8 @@ struct fetched {
 /// read_stored's; a near-cache copy instead of a transport error for a
 /// namespace with stale_on_error.
 template <class Done>
-void fetch(const st_ptr& st, const std::shared_ptr<const ns_state>& ns, const std::string& full,
-           bool want_ttl, Done done) {
+void fetch(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string full, bool want_ttl,
+           Done done) {
   const bool use_near = st->near_for(*ns);
   if (use_near && st->near_live.load(std::memory_order_acquire)) {
     if (auto v = st->near_cache->get(full, clock::now())) {
@@ -138,38 +139,39 @@ void fetch(const st_ptr& st, const std::shared_ptr<const ns_state>& ns, const st
   r.push("GET", full);
   if (use_near || want_ttl) r.push("PTTL", full);
   const auto t0 = clock::now();
-  st->redis->async_exec(std::move(r), [st, ns, full, token, use_near, t0, done = std::move(done)](
-                                          error_code ec, response resp) mutable {
-    st->m.op_get->record(clock::now() - t0);
-    if (ec) {
-      // Unreachable Redis: a namespace that allows it may get the last near-cache value.
-      if (use_near && ns->opts.stale_on_error) {
-        if (auto v = st->near_cache->get(full, clock::now())) {
-          ns->stale_served->inc();
-          return done(error_code{}, fetched{stored_read::kind::value, std::string(*v), true});
+  st->redis->async_exec(
+      std::move(r), [st, ns = std::move(ns), full = std::move(full), token, use_near, t0,
+                     done = std::move(done)](error_code ec, response resp) mutable {
+        st->m.op_get->record(clock::now() - t0);
+        if (ec) {
+          // Unreachable Redis: a namespace that allows it may get the last near-cache value.
+          if (use_near && ns->opts.stale_on_error) {
+            if (auto v = st->near_cache->get(full, clock::now())) {
+              ns->stale_served->inc();
+              return done(error_code{}, fetched{stored_read::kind::value, std::string(*v), true});
+            }
+          }
+          st->m.count_error(ec);
+          return done(ec, fetched{});
         }
-      }
-      st->m.count_error(ec);
-      return done(ec, fetched{});
-    }
-    const value& got = resp.at(0);
-    const std::int64_t pttl = resp.size() > 1 ? resp[1].integer : -1;
-    if (!got.is_error()) st->m.bytes_in->inc(got.str.size());
-    auto read = read_stored(got, full, st->codec);
-    if (!read) {
-      st->m.count_error(read.error());
-      return done(read.error(), fetched{});
-    }
-    if (read->what != stored_read::kind::value) {
-      // A read that found no value drops what a rival read may have stored.
-      if (use_near) st->near_cache->end_fill(full, *token);
-      if (read->what == stored_read::kind::missing) return done(error_code{}, fetched{});
-    } else if (use_near) {
-      fill_near(*st, *ns, full, read->plain, pttl, *token);
-    }
-    done(error_code{}, fetched{read->what, std::move(read->plain), false,
-                               pttl >= 0 ? std::optional(ms(pttl)) : std::nullopt});
-  });
+        value& got = resp.at(0);
+        const std::int64_t pttl = resp.size() > 1 ? resp[1].integer : -1;
+        if (!got.is_error()) st->m.bytes_in->inc(got.str.size());
+        auto read = read_stored(std::move(got), full, st->codec);
+        if (!read) {
+          st->m.count_error(read.error());
+          return done(read.error(), fetched{});
+        }
+        if (read->what != stored_read::kind::value) {
+          // A read that found no value drops what a rival read may have stored.
+          if (use_near) st->near_cache->end_fill(full, *token);
+          if (read->what == stored_read::kind::missing) return done(error_code{}, fetched{});
+        } else if (use_near) {
+          fill_near(*st, *ns, full, read->plain, pttl, *token);
+        }
+        done(error_code{}, fetched{read->what, std::move(read->plain), false,
+                                   pttl >= 0 ? std::optional(ms(pttl)) : std::nullopt});
+      });
 }
 
 /// A one-key operation whose first reply becomes its result through

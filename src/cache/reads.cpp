@@ -8,13 +8,16 @@ namespace rcache::cache_detail {
 
 using detail::complete_now;
 
-result<target> resolve(state& st, const std::string& ns, const std::string& key) {
+result<target> resolve(state& st, std::string_view ns, std::string_view key) {
   if (!valid_namespace_name(ns)) return make_error_code(error::invalid_argument);
   auto nsp = st.namespaces.find(ns);
   if (key.empty() || nsp->prefix.size() + key.size() > st.opts.max_key_size) {
     return make_error_code(error::invalid_key);
   }
-  return target{nsp, nsp->prefix + key};
+  std::string full;
+  full.reserve(nsp->prefix.size() + key.size());
+  full.append(nsp->prefix).append(key);
+  return target{std::move(nsp), std::move(full)};
 }
 
 void fill_near(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
@@ -35,7 +38,7 @@ void fill_near(state& st, const ns_state& ns, const std::string& full, const std
 
 std::optional<std::string> try_get_near(state& st, std::string_view ns, std::string_view key) {
   if (!st.near_cache || !st.near_live.load(std::memory_order_acquire)) return std::nullopt;
-  auto t = resolve(st, std::string(ns), std::string(key));
+  auto t = resolve(st, ns, key);
   if (!t || !st.near_for(*t->ns)) return std::nullopt;
   auto v = st.near_cache->get(t->full, clock::now());
   if (!v) return std::nullopt;
@@ -43,19 +46,45 @@ std::optional<std::string> try_get_near(state& st, std::string_view ns, std::str
   return std::string(*v);
 }
 
-void get(const st_ptr& st, const std::string& ns, const std::string& key, cache::get_handler h) {
+namespace {
+
+// get(): the read and its counts; `done(ec, optional<string>)` gets the
+// value, from the client's strand or posted (near-cache hit, bad key).
+template <class Done>
+void get_value(const st_ptr& st, std::string_view ns, std::string_view key, Done done) {
   auto t = resolve(*st, ns, key);
-  if (!t) return complete_early(*st, std::move(h), t.error(), std::optional<std::string>());
+  if (!t) {
+    boost::asio::post(st->executor(), [done = std::move(done), ec = t.error()]() mutable {
+      done(ec, std::optional<std::string>());
+    });
+    return;
+  }
   auto nsp = t->ns;
-  fetch(st, nsp, t->full, false, [st, nsp, h = std::move(h)](error_code ec, fetched f) mutable {
-    std::optional<std::string> v;
-    if (!ec && f.what == stored_read::kind::value) {
-      if (!f.from_near) nsp->hits_redis->inc();  // near-cache hits count there
-      v = std::move(f.value);
-    } else if (!ec) {
-      nsp->misses->inc();
-    }
-    complete_now(st->executor(), std::move(h), ec, std::move(v));
+  fetch(st, std::move(t->ns), std::move(t->full), false,
+        [nsp = std::move(nsp), done = std::move(done)](error_code ec, fetched f) mutable {
+          std::optional<std::string> v;
+          if (!ec && f.what == stored_read::kind::value) {
+            if (!f.from_near) nsp->hits_redis->inc();  // near-cache hits count there
+            v = std::move(f.value);
+          } else if (!ec) {
+            nsp->misses->inc();
+          }
+          done(ec, std::move(v));
+        });
+}
+
+}  // namespace
+
+void get(const st_ptr& st, const std::string& ns, const std::string& key, cache::get_handler h) {
+  get_value(st, ns, key,
+            [st, h = std::move(h)](error_code ec, std::optional<std::string> v) mutable {
+              complete_now(st->executor(), std::move(h), ec, std::move(v));
+            });
+}
+
+void get(const st_ptr& st, std::string_view ns, std::string_view key, value_callback done) {
+  get_value(st, ns, key, [done](error_code ec, std::optional<std::string> v) {
+    done.fn(done.context, ec, std::move(v));
   });
 }
 
@@ -118,10 +147,10 @@ void get_many(const st_ptr& st, const std::string& ns, std::vector<std::string> 
         if ((ec = st->m.tally(st->m.op_get_many, t0, ec, resp))) {
           return complete_now(st->executor(), std::move(h), ec, std::move(out));
         }
-        const auto& values = resp[0].elements;
+        auto& values = resp[0].elements;
         for (std::size_t j = 0; j < fills.size() && j < values.size(); ++j) {
           const auto& t = targets[fills[j].index];
-          auto read = read_stored(values[j], t.full, st->codec);
+          auto read = read_stored(std::move(values[j]), t.full, st->codec);
           if (!read) {
             st->m.count_error(read.error());
             return complete_now(st->executor(), std::move(h), read.error(), std::move(out));

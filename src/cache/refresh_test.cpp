@@ -41,25 +41,34 @@ TEST(StoredRead, NilMarkerValueAndFailures) {
   const codec::codec_options plain{};
   value nil;
   nil.type = resp_type::null;
-  EXPECT_EQ(read_stored(nil, "k", plain)->what, stored_read::kind::missing);
+  EXPECT_EQ(read_stored(std::move(nil), "k", plain)->what, stored_read::kind::missing);
 
   value marker;
   marker.type = resp_type::bulk_string;
   marker.str = std::string(codec::absent_marker());
-  EXPECT_EQ(read_stored(marker, "k", plain)->what, stored_read::kind::absent);
+  EXPECT_EQ(read_stored(std::move(marker), "k", plain)->what, stored_read::kind::absent);
 
   value stored;
   stored.type = resp_type::bulk_string;
   stored.str = codec::encode("hello", "k", plain).value();
-  const auto r = read_stored(stored, "k", plain);
+  const auto r = read_stored(std::move(stored), "k", plain);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->what, stored_read::kind::value);
   EXPECT_EQ(r->plain, "hello");
 
+  value raw;  // written by another client: moved out as it is
+  raw.type = resp_type::bulk_string;
+  raw.str = std::string(64, 'r');
+  const auto* bytes = raw.str.data();
+  const auto moved = read_stored(std::move(raw), "k", plain);
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->plain, std::string(64, 'r'));
+  EXPECT_EQ(moved->plain.data(), bytes) << "not copied";
+
   value failed;
   failed.type = resp_type::simple_error;
   failed.str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-  EXPECT_EQ(read_stored(failed, "k", plain).error(), make_error_code(error::redis_error))
+  EXPECT_EQ(read_stored(std::move(failed), "k", plain).error(), make_error_code(error::redis_error))
       << "an error reply is never taken for a stored value";
 }
 

@@ -25,15 +25,15 @@ struct stored_read {
   std::string plain{};  // kind::value: the decoded value
 };
 
-/// What `got` (the reply to GET `full`) holds. Errors: redis_error for an
-/// error reply, and the codec's (value_tampered, ...) for stored bytes it
-/// cannot read.
-[[nodiscard]] inline result<stored_read> read_stored(const value& got, std::string_view full,
+/// What `got` (the reply to GET `full`, given up: a plain value is moved
+/// out of it) holds. Errors: redis_error for an error reply, and the
+/// codec's (value_tampered, ...) for stored bytes it cannot read.
+[[nodiscard]] inline result<stored_read> read_stored(value&& got, std::string_view full,
                                                      const codec::codec_options& options) {
   if (got.is_error()) return make_error_code(error::redis_error);
   if (got.is_null()) return stored_read{};
   if (codec::is_absent_marker(got.str)) return stored_read{stored_read::kind::absent};
-  auto plain = codec::decode(got.str, full, options);
+  auto plain = codec::decode_owned(std::move(got.str), full, options);
   if (!plain) return plain.error();
   return stored_read{stored_read::kind::value, std::move(*plain)};
 }

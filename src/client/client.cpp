@@ -70,8 +70,32 @@ namespace {
 using clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
 using unix_stream = asio::local::stream_protocol;
-using strand_type = asio::strand<asio::any_io_executor>;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// The client's strand and coroutines run on the io_context's own executor
+// type: on any_io_executor every handler dispatch and every operation's
+// work tracking goes through a type-erased conversion, which allocated
+// several times per request.
+using io_executor = asio::io_context::executor_type;
+using strand_type = asio::strand<io_executor>;
+template <class T>
+using task = asio::awaitable<T, strand_type>;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable_t<strand_type>{});
+using timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, strand_type>;
+
+// The io_context behind `ex`: an io_context's executor (tracking work or
+// not) or a strand of one. Throws std::invalid_argument otherwise.
+io_executor io_executor_of(const asio::any_io_executor& ex) {
+  using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
+  if (const auto* e = ex.target<io_executor>()) return e->context().get_executor();
+  if (const auto* e = ex.target<tracked>()) return e->context().get_executor();
+  if (const auto* s = ex.target<asio::strand<io_executor>>()) {
+    return s->get_inner_executor().context().get_executor();
+  }
+  if (const auto* s = ex.target<asio::strand<tracked>>()) {
+    return s->get_inner_executor().context().get_executor();
+  }
+  throw std::invalid_argument(
+      "rcache::client: the executor must be an io_context's executor or a strand of one");
+}
 
 bool is_auth_error(std::string_view code) {
   return code == "WRONGPASS" || code == "NOAUTH" || code == "NOPERM";
@@ -95,10 +119,10 @@ std::shared_ptr<topology> default_topology(const client_config& cfg) {
 class client_impl final : public client_base, public std::enable_shared_from_this<client_impl> {
  public:
   client_impl(asio::any_io_executor ex, client_config cfg, std::shared_ptr<topology> topo)
-      : strand_(asio::make_strand(ex)),
+      : strand_(asio::make_strand(io_executor_of(ex))),
         cfg_(std::move(cfg)),
         topology_(topo ? std::move(topo) : default_topology(cfg_)),
-        stream_(strand_),
+        stream_(strand_.get_inner_executor()),
         mux_({.max_queued_requests = cfg_.max_queued_requests,
               .max_queued_bytes = cfg_.max_queued_bytes}),
         replies_(resp::limits{.max_bulk_length = cfg_.max_reply_bulk_length}, 64 * 1024),
@@ -122,7 +146,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   void submit(request req, exec_handler h) override {
     auto p = make_pending(std::move(req));
-    p->set_handler(std::move(h));
+    p->handler = std::move(h);
     asio::dispatch(strand_, [self = shared_from_this(), p = std::move(p)]() mutable {
       self->enqueue(std::move(p));
     });
@@ -267,7 +291,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     // own coroutines; the exception leaves through io_context::run()
     // instead, as Asio's convention has it, and the connection carries on.
     try {
-      complete_now(strand_, std::move(p->handler), ec, std::move(p->replies));
+      std::move(p->handler)(ec, std::move(p->replies));
     } catch (...) {
       asio::post(strand_.get_inner_executor(),
                  [e = std::current_exception()] { std::rethrow_exception(e); });
@@ -282,7 +306,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     if (at < armed_deadline_) deadline_timer_.cancel();
   }
 
-  asio::awaitable<void> deadline_loop() {
+  task<void> deadline_loop() {
     auto self = shared_from_this();
     while (!stopped_) {
       armed_deadline_ = mux_.next_deadline();
@@ -362,7 +386,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
          last_error().second.empty() ? ec.message() : last_error().second);
   }
 
-  asio::awaitable<void> run() {
+  task<void> run() {
     auto self = shared_from_this();
     int attempt = 0;
     while (!stopped_) {
@@ -421,7 +445,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // Connect, TLS handshake and Redis handshake, under one watchdog that
   // closes the socket when connect_timeout passes.
-  asio::awaitable<error_code> connect_once() {
+  task<error_code> connect_once() {
     // Judged per attempt: a refusal by the last server says nothing about
     // an attempt that never reached one.
     handshake_permanent_ = false;
@@ -429,10 +453,10 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     // A hint while resolving may mean the answer is already old (a sentinel
     // that had not yet switched): ask again, a few times at most.
     auto hints = topology_hints_;
-    auto resolved = co_await topology_->resolve(strand_);
+    auto resolved = co_await resolve();
     for (int again = 0; again < 3 && resolved && hints != topology_hints_ && !stopped_; ++again) {
       hints = topology_hints_;
-      resolved = co_await topology_->resolve(strand_);
+      resolved = co_await resolve();
     }
     if (!resolved) {
       set_last_error(resolved.error(), "the topology found no server to connect to");
@@ -470,7 +494,16 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     co_return ec;
   }
 
-  asio::awaitable<error_code> connect_transport(const endpoint& ep) {
+  // The topology's resolve() (a coroutine on any_io_executor, the public
+  // interface's), awaited from this strand's own.
+  task<result<endpoint>> resolve() {
+    auto [e, r] = co_await asio::co_spawn(asio::any_io_executor(strand_),
+                                          topology_->resolve(strand_), nothrow);
+    if (e) std::rethrow_exception(e);  // a topology that threw: on_coroutine_end
+    co_return r;
+  }
+
+  task<error_code> connect_transport(const endpoint& ep) {
     replies_.reset();
     if (ep.kind == endpoint::transport::unix_socket) {
       auto& s = stream_.emplace_unix();
@@ -478,7 +511,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
       if (!ec) s.non_blocking(true, ec);  // flush() writes directly when it can
       co_return ec;
     }
-    tcp::resolver resolver(strand_);
+    asio::ip::basic_resolver<tcp, strand_type> resolver(strand_);
     auto [rec, results] =
         co_await resolver.async_resolve(ep.host, std::to_string(ep.port), nothrow);
     if (rec) co_return rec;
@@ -486,7 +519,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     if (stopped_ || connect_timed_out_ || connect_abandoned_) {
       co_return make_error_code(asio::error::operation_aborted);
     }
-    tcp::socket* raw = nullptr;
+    redis_stream::tcp_socket* raw = nullptr;
     if (ep.tls) {
       if (auto ec = ensure_tls_context(); ec) co_return ec;
       raw = &stream_.emplace_tls(*tls_ctx_).next_layer();
@@ -554,7 +587,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // HELLO 3 [AUTH] [SETNAME], SELECT, CLIENT TRACKING, and the topology's own commands, in
   // one write; the replies are read here before the reader starts.
-  asio::awaitable<error_code> handshake() {
+  task<error_code> handshake() {
     stage_ = "Redis handshake";
     request hs;
     const bool auth = !cfg_.password.empty();
@@ -589,7 +622,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     response replies;
     const auto count_read = [this](std::size_t bytes) { bump(stats_.bytes_read, bytes); };
     while (replies.size() < hs.size()) {
-      auto v = co_await async_read_value(stream_, replies_, count_read);
+      auto v = co_await async_read_value<strand_type>(stream_, replies_, count_read);
       if (!v) co_return v.error();
       if (v->type == resp_type::push) continue;  // nothing is subscribed yet
       replies.push_back(std::move(*v));
@@ -745,7 +778,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   // ---- reader ---------------------------------------------------------------
 
-  asio::awaitable<void> reader() {
+  task<void> reader() {
     auto self = shared_from_this();
     const auto gen = generation_;
     while (alive(gen)) {
@@ -813,7 +846,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
     std::vector<pending_ptr> again;
     for (auto& [cmd, req] : mux_.restore_subscriptions()) {
       auto p = make_pending(std::move(req));
-      p->set_handler([self = shared_from_this(), cmd = cmd](error_code ec, response resp) {
+      p->handler = [self = shared_from_this(), cmd = cmd](error_code ec, response resp) {
         std::string why = ec ? ec.message() : std::string();
         for (const auto& v : resp) {
           if (v.is_error()) why = v.str;
@@ -822,7 +855,7 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
           self->set_last_error(make_error_code(error::handshake_failed),
                                "restoring " + std::string(cmd) + ": " + why);
         }
-      });
+      };
       deadline_added(p->deadline);
       again.push_back(std::move(p));
     }
@@ -840,18 +873,18 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
   auto send_internal(pending_ptr p) {
     return asio::async_initiate<decltype(nothrow), void(error_code, response)>(
         [this](auto handler, pending_ptr req) {
-          req->set_handler(
-              [h = std::move(handler), strand = strand_](error_code e, response res) mutable {
-                asio::post(strand, [h = std::move(h), e, res = std::move(res)]() mutable {
-                  std::move(h)(e, std::move(res));
-                });
-              });
+          req->handler = [h = std::move(handler), strand = strand_](error_code e,
+                                                                    response res) mutable {
+            asio::post(strand, [h = std::move(h), e, res = std::move(res)]() mutable {
+              std::move(h)(e, std::move(res));
+            });
+          };
           enqueue(std::move(req), /*bypass_limits=*/true);  // a full queue is when it matters
         },
         nothrow, std::move(p));
   }
 
-  asio::awaitable<void> health() {
+  task<void> health() {
     auto self = shared_from_this();
     const auto gen = generation_;
     const auto interval = cfg_.health_check_interval;
@@ -886,10 +919,10 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 
   clock::time_point armed_deadline_ = clock::time_point::max();
 
-  asio::steady_timer health_timer_;
-  asio::steady_timer deadline_timer_;
-  asio::steady_timer backoff_timer_;
-  asio::steady_timer connect_timer_;
+  timer health_timer_;
+  timer deadline_timer_;
+  timer backoff_timer_;
+  timer connect_timer_;
   bool write_in_flight_ = false;
   bool flush_posted_ = false;
   bool in_dispatch_ = false;    // the reader is dispatching replies (it flushes after)

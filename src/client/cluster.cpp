@@ -486,7 +486,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
       if (!ec) out = merge(*j);
       h.swap(j->handler);
     }
-    complete_now(ex_, std::move(h), ec, std::move(out));
+    std::move(h)(ec, std::move(out));
   }
 
   void complete_early(const job_ptr& j, error_code ec) {
@@ -538,7 +538,7 @@ class cluster_impl final : public client_base, public std::enable_shared_from_th
         ->async_exec(std::move(r), [self = shared_from_this(), j](error_code ec, response resp) {
           exec_handler h;
           h.swap(j->handler);
-          complete_now(self->ex_, std::move(h), ec, std::move(resp));
+          std::move(h)(ec, std::move(resp));
         });
   }
 

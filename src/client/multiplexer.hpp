@@ -57,10 +57,6 @@ struct pending {
   bool written = false;
   bool unsent = false;  // written, but its write failed before any byte left
   bool done = false;    // retired: completed or about to be
-
-  // any_completion_handler's move assignment in Boost 1.81 recurses forever
-  // (it re-wraps its argument); construct and swap instead.
-  void set_handler(exec_handler h) noexcept { handler.swap(h); }
 };
 using pending_ptr = std::shared_ptr<pending>;
 

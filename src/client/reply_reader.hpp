@@ -71,17 +71,18 @@ struct ignore_bytes {
 };
 
 /// Reads from `stream` (any AsyncReadStream) until `reader` has one whole
-/// value, calling `on_read(n)` for each read of n bytes. Errors: the
-/// read's, or the parser's.
-template <class Stream, class OnRead = ignore_bytes>
-boost::asio::awaitable<result<value>> async_read_value(Stream& stream, reply_reader& reader,
-                                                       OnRead on_read = {}) {
+/// value, calling `on_read(n)` for each read of n bytes, in a coroutine on
+/// `Executor`. Errors: the read's, or the parser's.
+template <class Executor = boost::asio::any_io_executor, class Stream, class OnRead = ignore_bytes>
+boost::asio::awaitable<result<value>, Executor> async_read_value(Stream& stream,
+                                                                 reply_reader& reader,
+                                                                 OnRead on_read = {}) {
   for (;;) {
     boost::system::error_code ec;
     if (auto v = reader.next(ec)) co_return std::move(*v);
     if (ec) co_return ec;
     auto [rec, n] = co_await stream.async_read_some(
-        reader.space(), boost::asio::as_tuple(boost::asio::use_awaitable));
+        reader.space(), boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{}));
     if (rec) co_return rec;
     reader.commit(n);
     on_read(n);

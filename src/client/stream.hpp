@@ -6,8 +6,8 @@
 // Threading: like an Asio socket; the client uses it on its strand only.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -23,13 +23,17 @@ namespace rcache::detail {
 
 class redis_stream {
  public:
-  using tcp_socket = boost::asio::ip::tcp::socket;
+  /// The io_context's own executor type, not any_io_executor: every
+  /// operation on a type-erased executor re-wraps it for work tracking.
+  using executor_type = boost::asio::io_context::executor_type;
+  using tcp_socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
   using tls_socket = boost::asio::ssl::stream<tcp_socket>;
-  using unix_socket = boost::asio::local::stream_protocol::socket;
+  using unix_socket =
+      boost::asio::basic_stream_socket<boost::asio::local::stream_protocol, executor_type>;
 
   /// Transports are created on `ex`, and operations on no transport
   /// complete there.
-  explicit redis_stream(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  explicit redis_stream(executor_type ex) : ex_(std::move(ex)) {}
 
   /// Replaces whatever was open (closing it) with a new, unconnected
   /// transport, and returns it to connect.
@@ -118,7 +122,7 @@ class redis_stream {
         s_);
   }
 
-  boost::asio::any_io_executor ex_;
+  executor_type ex_;
   std::variant<std::monostate, tcp_socket, tls_socket, unix_socket> s_;
 };
 

@@ -369,12 +369,29 @@ result<std::string> encode(std::string_view plain, std::string_view redis_key,
 
 // ---- decode -------------------------------------------------------------------------
 
+namespace {
+// A value without the magic: as it is, unless the options refuse it.
+std::optional<boost::system::error_code> plain_refused(std::string_view stored,
+                                                       const codec_options& options) {
+  if (options.require_encryption) return make_error_code(error::value_tampered);
+  if (stored.size() > options.max_value_size) return make_error_code(error::value_too_large);
+  return std::nullopt;
+}
+}  // namespace
+
+result<std::string> decode_owned(std::string stored, std::string_view redis_key,
+                                 const codec_options& options) {
+  if (options.require_encryption && !options.keys) return make_error_code(error::invalid_argument);
+  if (has_magic(stored)) return decode(std::string_view(stored), redis_key, options);
+  if (auto refused = plain_refused(stored, options)) return *refused;
+  return stored;  // moved: a parameter, returned
+}
+
 result<std::string> decode(std::string_view stored, std::string_view redis_key,
                            const codec_options& options) {
   if (options.require_encryption && !options.keys) return make_error_code(error::invalid_argument);
   if (!has_magic(stored)) {
-    if (options.require_encryption) return make_error_code(error::value_tampered);
-    if (stored.size() > options.max_value_size) return make_error_code(error::value_too_large);
+    if (auto refused = plain_refused(stored, options)) return *refused;
     return std::string(stored);
   }
 

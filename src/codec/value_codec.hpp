@@ -83,6 +83,10 @@ struct encode_stats {
 /// without keys). Never returns bytes other than those encoded.
 [[nodiscard]] result<std::string> decode(std::string_view stored, std::string_view redis_key,
                                          const codec_options& options);
+/// decode() of bytes the caller gives up: a value without the rcache magic
+/// is moved, not copied.
+[[nodiscard]] result<std::string> decode_owned(std::string stored, std::string_view redis_key,
+                                               const codec_options& options);
 
 /// What a stored value's header says, without decrypting or decompressing.
 struct value_info {

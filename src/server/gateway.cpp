@@ -10,6 +10,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "cache/direct_read.hpp"
 #include "client/completion.hpp"
 
 namespace rcache::server {
@@ -35,17 +36,17 @@ set_options::condition to_condition(write_condition w) {
   return set_options::condition::always;
 }
 
-// The answer to a GET of a stored value (from the near cache or Redis): its body and
-// content type, its ETag, or 304 when If-None-Match already has it.
+// The answer to a GET of a stored value (from the near cache or Redis): the
+// value as stored (its envelope gives the body and content type), its ETag,
+// or 304 when If-None-Match already has it.
 api_response value_answer(std::string stored, std::string_view if_none_match) {
-  const auto v = decode_stored(stored);
-  api_response r{200, std::string(v.content_type), {}, etag_of(stored)};
-  if (!if_none_match.empty() && etag_matches(if_none_match, r.etag)) {
+  api_response r;
+  r.tag = etag::of(stored);
+  if (!if_none_match.empty() && etag_matches(if_none_match, r.tag.view())) {
     r.status = 304;
-  } else if (v.body.size() == stored.size()) {
-    r.body = std::move(stored);  // no envelope: the value is the body
   } else {
-    r.body = v.body;
+    r.body = std::move(stored);
+    r.stored = true;
   }
   return r;
 }
@@ -64,14 +65,12 @@ api_response no_such_key() {
 // when any failed, the first failure's status with every failed key and the
 // count of those that succeeded (partial_failure_json).
 struct fan_in {
-  fan_in(std::vector<std::string> k, std::string name, boost::asio::any_io_executor ex,
-         gateway::done_handler h)
+  fan_in(std::vector<std::string> k, std::string name, answer_slot& s)
       : keys(std::move(k)),
         errors(keys.size()),
         remaining(keys.size()),
         field(std::move(name)),
-        fallback(std::move(ex)),
-        done(std::move(h)) {}
+        slot(s) {}
 
   // Item i's result.
   void arrive(std::size_t i, error_code ec, bool ok) {
@@ -81,7 +80,7 @@ struct fan_in {
       if (!ec && ok) ++count;
       if (--remaining != 0) return;
     }
-    complete_now(fallback, std::move(done), answer());
+    slot.answer(answer());
   }
 
   api_response answer() const {
@@ -105,9 +104,16 @@ struct fan_in {
   std::size_t remaining;
   std::int64_t count = 0;
   std::string field;
-  boost::asio::any_io_executor fallback;
-  gateway::done_handler done;
+  answer_slot& slot;
 };
+
+// The answer to a GET (cache_detail::get's callback; the context is the slot).
+void answer_get(void* context, error_code ec, std::optional<std::string> v) {
+  auto& slot = *static_cast<answer_slot*>(context);
+  if (ec) return slot.answer(error_response(ec));
+  if (!v) return slot.answer(no_such_key());
+  slot.answer(value_answer(std::move(*v), slot.call->if_none_match));
+}
 
 }  // namespace
 
@@ -143,7 +149,10 @@ api_response error_response(error_code ec) {
 }
 
 gateway::gateway(cache& c, boost::asio::any_io_executor fallback, gateway_options o)
-    : cache_(c), fallback_(std::move(fallback)), options_(o) {}
+    : cache_(c),
+      cache_state_(cache_detail::state_of(c)),
+      fallback_(std::move(fallback)),
+      options_(o) {}
 
 bool gateway::admit(const std::string& ns) {
   // Each I/O thread remembers what it has seen admitted: no lock after that.
@@ -200,13 +209,11 @@ std::optional<api_response> gateway::answer_now(const api_call& call) {
   return std::nullopt;
 }
 
-void gateway::execute(api_call call, done_handler done) {
-  auto ex = fallback_;
+void gateway::execute(api_call& call, answer_slot& slot) {
+  slot.call = &call;
   // The cache's completions run on its strand (handlers without an
-  // executor); complete_now hands the answer to `done`'s own executor.
-  auto reply = [ex, done = std::move(done)](api_response r) mutable {
-    complete_now(ex, std::move(done), std::move(r));
-  };
+  // executor); the slot hands the answer to its owner's own thread.
+  auto reply = [&slot](api_response r) { slot.answer(std::move(r)); };
   using reply_t = decltype(reply);
   auto on_bool = [](reply_t rep, std::string field, bool missing_is_404) {
     return [rep = std::move(rep), field = std::move(field), missing_is_404](error_code ec,
@@ -219,28 +226,21 @@ void gateway::execute(api_call call, done_handler done) {
 
   switch (call.op) {
     case api_op::get:
-      cache_.async_get(call.ns, call.key,
-                       [rep = std::move(reply), inm = std::move(call.if_none_match)](
-                           error_code ec, std::optional<std::string> v) mutable {
-                         if (ec) return rep(error_response(ec));
-                         if (!v) return rep(no_such_key());
-                         rep(value_answer(std::move(*v), inm));
-                       });
+      cache_detail::get(cache_state_, call.ns, call.key, {&answer_get, &slot});
       return;
     case api_op::put: {
       auto stored = encode_stored(call.body, call.content_type);
-      auto etag = etag_of(stored);
+      const auto tag = etag::of(stored);
       set_options o{
           .ttl = call.ttl ? std::optional(std::chrono::milliseconds(*call.ttl)) : std::nullopt,
           .when = to_condition(call.when)};
-      cache_.async_set(
-          call.ns, call.key, std::move(stored), o,
-          [rep = std::move(reply), etag = std::move(etag)](error_code ec, bool written) mutable {
-            if (ec) return rep(error_response(ec));
-            auto r = json_ok(bool_json("stored", written));
-            if (written) r.etag = std::move(etag);
-            rep(std::move(r));
-          });
+      cache_.async_set(call.ns, call.key, std::move(stored), o,
+                       [rep = std::move(reply), tag](error_code ec, bool written) mutable {
+                         if (ec) return rep(error_response(ec));
+                         auto r = json_ok(bool_json("stored", written));
+                         if (written) r.tag = tag;
+                         rep(std::move(r));
+                       });
       return;
     }
     case api_op::del:
@@ -301,8 +301,7 @@ void gateway::execute(api_call call, done_handler done) {
       } else {
         keys = std::move(call.keys);
       }
-      auto gather = std::make_shared<fan_in>(std::move(keys), set ? "stored" : "deleted", fallback_,
-                                             done_handler(std::move(reply)));
+      auto gather = std::make_shared<fan_in>(std::move(keys), set ? "stored" : "deleted", slot);
       auto arrive = [&gather](std::size_t i) {
         return [gather, i](error_code ec, bool ok) { gather->arrive(i, ec, ok); };
       };

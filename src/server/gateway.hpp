@@ -18,7 +18,6 @@
 
 #include <rcache/cache.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <optional>
@@ -28,6 +27,10 @@
 
 #include "metrics/registry.hpp"
 #include "server/http_api.hpp"
+
+namespace rcache::cache_detail {
+struct state;
+}  // namespace rcache::cache_detail
 
 namespace rcache::server {
 
@@ -49,10 +52,25 @@ struct gateway_options {
   std::chrono::milliseconds ready_timeout{1000};
 };
 
+/// Where the answer to one call goes. Its owner (the HTTP session) keeps
+/// it, and the call it was given with, alive until answer() has run.
+class answer_slot {
+ public:
+  /// The answer, exactly once, from any thread, never inside the execute()
+  /// that was given this slot.
+  virtual void answer(api_response r) = 0;
+  /// The call being answered (set by execute()).
+  const api_call* call = nullptr;
+
+ protected:
+  answer_slot() = default;
+  answer_slot(const answer_slot&) = default;
+  answer_slot& operator=(const answer_slot&) = default;
+  ~answer_slot() = default;
+};
+
 class gateway {
  public:
-  using done_handler = boost::asio::any_completion_handler<void(api_response)>;
-
   /// `c` must outlive the gateway; `fallback` runs completions of handlers
   /// without an executor of their own.
   gateway(cache& c, boost::asio::any_io_executor fallback, gateway_options o);
@@ -60,8 +78,9 @@ class gateway {
   /// The answer when it needs no Redis round trip; nullopt: call execute().
   [[nodiscard]] std::optional<api_response> answer_now(const api_call& call);
 
-  /// Runs `call` against the cache; `done` runs once, never inside this call.
-  void execute(api_call call, done_handler done);
+  /// Runs `call` against the cache; the answer goes to `slot`. What the
+  /// call holds may be moved out of it (it must live until the answer).
+  void execute(api_call& call, answer_slot& slot);
 
   /// The HTTP server's own metrics (requests, latencies, connections).
   [[nodiscard]] metrics::registry& http_metrics() noexcept { return registry_; }
@@ -72,6 +91,7 @@ class gateway {
   bool admit_shared(const std::string& ns);
 
   cache& cache_;
+  std::shared_ptr<cache_detail::state> cache_state_;  // cache_'s, for the direct read
   boost::asio::any_io_executor fallback_;
   gateway_options options_;
   metrics::registry registry_;

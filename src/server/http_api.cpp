@@ -10,6 +10,7 @@
 #include <charconv>
 #include <openssl/evp.h>
 #include <unordered_set>
+#include <xxhash.h>
 
 #include "server/strict_json.hpp"
 
@@ -262,13 +263,16 @@ api_error not_found() {
 
 namespace {
 
-// parse_call() with the call under construction kept by the caller, so that
-// an error found after routing can carry the route's label.
-std::variant<api_call, api_error> parse_into(api_call& call, const http_request_view& req,
-                                             const api_limits& limits) {
-  // Most targets are plain ("/v1/ns/users/keys/42"): split them directly;
-  // Boost.URL decodes and checks the rest (percent-escapes, a query).
-  std::vector<std::string> segs;
+// parse_call() into `call`, whose route label an error found after routing
+// carries.
+std::optional<api_error> parse_into(api_call& call, const http_request_view& req,
+                                    const api_limits& limits) {
+  // Most targets are plain ("/v1/ns/users/keys/42"): split them in place;
+  // Boost.URL decodes and checks the rest (percent-escapes, a query). No
+  // route has more than max_route_segments, so a longer path is 404 at once.
+  std::array<std::string_view, max_route_segments + 1> segs;
+  std::size_t n = 0;
+  std::array<std::string, max_route_segments + 1> decoded;  // a target that is not plain
   std::optional<boost::urls::url_view> url;
   if (!printable_target(req.target)) {
     return bad_request("bad_request", "the request target is not a valid path");
@@ -279,9 +283,9 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
   if (plain) {
     std::string_view rest = req.target.substr(1);
     for (;;) {
-      if (segs.size() > max_route_segments) return not_found();
+      if (n == segs.size()) return not_found();
       const auto slash = rest.find('/');
-      segs.emplace_back(rest.substr(0, slash));
+      segs[n++] = rest.substr(0, slash);
       if (slash == std::string_view::npos) break;
       rest.remove_prefix(slash + 1);
     }
@@ -291,21 +295,23 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
     if (!parsed) return bad_request("bad_request", "the request target is not a valid path");
     url = *parsed;
     for (auto seg : url->segments()) {
-      if (segs.size() > max_route_segments) return not_found();
-      segs.push_back(seg);
+      if (n == segs.size()) return not_found();
+      decoded[n] = seg;
+      segs[n] = decoded[n];
+      ++n;
     }
   }
   call.head = req.method == http_method::head;
 
   // ---- which route, and does it take this method ----
-  const auto match = match_route(req.method, segs);
+  const auto match = match_route(req.method, std::span(segs.data(), n));
   if (match.pattern.empty()) return not_found();
   call.route = match.pattern;
   if (!match.found) return method_not_allowed(match.allow);
   const route& r = *match.found;
   call.op = r.op;
   call.right = r.right;
-  if (r.pattern.find("{ns}") == std::string_view::npos) return std::move(call);  // probes, metrics
+  if (r.pattern.find("{ns}") == std::string_view::npos) return std::nullopt;  // probes, metrics
   call.ns = match.ns;
   if (!valid_namespace(call.ns)) {
     return bad_request("invalid_namespace",
@@ -373,17 +379,52 @@ std::variant<api_call, api_error> parse_into(api_call& call, const http_request_
     default:
       break;
   }
-  return std::move(call);
+  return std::nullopt;
+}
+
+// Empties `s`, keeping its buffer unless it grew large (a session keeps one
+// api_call for all its requests; one big body must not stay with it).
+void clear_small(std::string& s) {
+  constexpr std::size_t keep = 4096;
+  if (s.capacity() > keep) {
+    std::string().swap(s);
+  } else {
+    s.clear();
+  }
 }
 
 }  // namespace
 
+void api_call::reset() {
+  op = api_op::get;
+  route = {};
+  right = api_right::none;
+  clear_small(ns);
+  clear_small(key);
+  head = false;
+  ttl.reset();
+  when = write_condition::always;
+  clear_small(if_none_match);
+  clear_small(body);
+  clear_small(content_type);
+  std::vector<std::string>().swap(keys);
+  std::vector<batch_item>().swap(items);
+  clear_small(pattern);
+}
+
+std::optional<api_error> parse_call(const http_request_view& req, const api_limits& limits,
+                                    api_call& call) {
+  call.reset();
+  auto e = parse_into(call, req, limits);
+  if (e) e->route = call.route;
+  return e;
+}
+
 std::variant<api_call, api_error> parse_call(const http_request_view& req,
                                              const api_limits& limits) {
   api_call call;
-  auto r = parse_into(call, req, limits);
-  if (auto* e = std::get_if<api_error>(&r)) e->route = call.route;
-  return r;
+  if (auto e = parse_call(req, limits, call)) return std::move(*e);
+  return call;
 }
 
 // ---- the envelope ----------------------------------------------------------------
@@ -414,23 +455,21 @@ stored_view decode_stored(std::string_view stored) {
   return {stored, default_content_type};
 }
 
-std::string etag_of(std::string_view stored) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int n = 0;
-  // Fetched once: OpenSSL 3 looks EVP_sha256() up (under a lock) on every use.
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_Digest(stored.data(), stored.size(), md.data(), &n, sha256, nullptr);
+etag etag::of(std::string_view stored) noexcept {
+  const XXH128_hash_t h = XXH3_128bits(stored.data(), stored.size());
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < 16; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 15]);
+  etag t;
+  t.text_[0] = '"';
+  std::size_t at = 1;
+  for (const auto half : {h.high64, h.low64}) {
+    for (int shift = 60; shift >= 0; shift -= 4) t.text_[at++] = hex[(half >> shift) & 15];
   }
-  out.push_back('"');
-  return out;
+  t.text_[at++] = '"';
+  t.size_ = static_cast<std::uint8_t>(at);
+  return t;
 }
 
-bool etag_matches(std::string_view header, std::string_view etag) {
+bool etag_matches(std::string_view header, std::string_view tag_wanted) {
   while (!header.empty()) {
     const auto comma = header.find(',');
     auto tag = header.substr(0, comma);
@@ -439,7 +478,7 @@ bool etag_matches(std::string_view header, std::string_view etag) {
     while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
     if (tag == "*") return true;
     if (tag.starts_with("W/")) tag.remove_prefix(2);
-    if (tag == etag) return true;
+    if (tag == tag_wanted) return true;
   }
   return false;
 }
@@ -450,6 +489,14 @@ api_response error_response(const api_error& e) {
   api_response r{e.status, "application/json", error_json(e.code, e.message)};
   r.allow = e.allow;
   return r;
+}
+
+std::string_view api_response::body_view() const noexcept {
+  return stored ? decode_stored(body).body : std::string_view(body);
+}
+
+std::string_view api_response::type() const noexcept {
+  return stored ? decode_stored(body).content_type : content_type;
 }
 
 namespace {
@@ -499,8 +546,9 @@ void format_response(std::string& out, const api_response& r, unsigned version, 
   out.append("\r\nServer: rcache\r\nDate: ");
   out.append(date);
   const bool no_body = r.status == 304 || r.status < 200;
-  if (!no_body) out.append("\r\nContent-Type: ").append(r.content_type);
-  if (!r.etag.empty()) out.append("\r\nETag: ").append(r.etag);
+  const auto body = r.body_view();
+  if (!no_body) out.append("\r\nContent-Type: ").append(r.type());
+  if (!r.tag.empty()) out.append("\r\nETag: ").append(r.tag.view());
   if (!r.allow.empty()) out.append("\r\nAllow: ").append(r.allow);
   if (r.retry_after) out.append("\r\nRetry-After: 1");
   if (!keep_alive) {
@@ -510,10 +558,10 @@ void format_response(std::string& out, const api_response& r, unsigned version, 
   }
   if (!no_body) {
     out.append("\r\nContent-Length: ");
-    append_number(r.body.size());  // HEAD: the length GET would send
+    append_number(body.size());  // HEAD: the length GET would send
   }
   out.append("\r\n\r\n");
-  if (!head && !no_body) out.append(r.body);
+  if (!head && !no_body) out.append(body);
 }
 
 // ---- JSON ------------------------------------------------------------------------

@@ -73,6 +73,9 @@ struct api_call {
   std::vector<std::string> keys{};
   std::vector<batch_item> items{};
   std::string pattern{};
+
+  /// Back to a default call, keeping the strings' buffers when small.
+  void reset();
 };
 
 struct api_limits {
@@ -80,20 +83,51 @@ struct api_limits {
   std::size_t max_batch_keys = 1000;
 };
 
-/// Routes and validates one request. Errors: 400 (bad path, namespace, key,
+/// Routes and validates one request into `call` (reset first, so that a
+/// session reusing one api_call reuses its buffers): nullopt when the call
+/// is ready, else what to answer. Errors: 400 (bad path, namespace, key,
 /// query or JSON), 404 (no such route), 405 (method; `allow` set).
+[[nodiscard]] std::optional<api_error> parse_call(const http_request_view& req,
+                                                  const api_limits& limits, api_call& call);
+/// The same, for a call of its own.
 [[nodiscard]] std::variant<api_call, api_error> parse_call(const http_request_view& req,
                                                            const api_limits& limits);
+
+/// A strong ETag, held inline ("\"" + 32 hex digits + "\""); empty: none.
+class etag {
+ public:
+  static constexpr std::size_t length = 34;
+  etag() = default;
+  /// The ETag of a stored value (body and content type): XXH3-128 of its
+  /// bytes. Not a cryptographic hash: two values of one key that collide
+  /// would need to be made on purpose by someone allowed to write them.
+  [[nodiscard]] static etag of(std::string_view stored) noexcept;
+  [[nodiscard]] std::string_view view() const noexcept { return {text_, size_}; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  friend bool operator==(const etag& a, const etag& b) noexcept { return a.view() == b.view(); }
+
+ private:
+  char text_[length] = {};
+  std::uint8_t size_ = 0;
+};
 
 /// What to answer: format_response() adds Server, Date, Connection and
 /// Content-Length.
 struct api_response {
   unsigned status = 200;
-  std::string content_type = "application/json";
+  /// The content type (static storage); unused when `stored`.
+  std::string_view content_type = "application/json";
+  /// The body; when `stored` is set, a value as the cache stores it, whose
+  /// envelope (decode_stored) gives the body and its content type.
   std::string body{};
-  std::string etag{};
+  bool stored = false;
+  etag tag{};
   std::string allow{};       // 405
   bool retry_after = false;  // 503: "Retry-After: 1"
+
+  /// What goes on the wire as the body, and its content type.
+  [[nodiscard]] std::string_view body_view() const noexcept;
+  [[nodiscard]] std::string_view type() const noexcept;
 };
 
 /// The JSON error answer for `e`.
@@ -130,13 +164,9 @@ struct stored_view {
 /// other client) is its own body, application/octet-stream.
 [[nodiscard]] stored_view decode_stored(std::string_view stored);
 
-/// A strong ETag ("\"<32 hex digits>\"") of a stored value (body and
-/// content type): SHA-256, truncated to 128 bits.
-[[nodiscard]] std::string etag_of(std::string_view stored);
-
-/// Whether an If-None-Match header matches `etag` ("*", or a list of
+/// Whether an If-None-Match header matches `tag` ("*", or a list of
 /// tags, weak ones compared weakly as RFC 9110 asks for GET).
-[[nodiscard]] bool etag_matches(std::string_view if_none_match, std::string_view etag);
+[[nodiscard]] bool etag_matches(std::string_view if_none_match, std::string_view tag);
 
 // ---- JSON bodies -----------------------------------------------------------------
 

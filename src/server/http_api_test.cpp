@@ -238,12 +238,15 @@ TEST(HttpApi, EnvelopeKeepsTheContentTypeAndPlainValuesStayPlain) {
 }
 
 TEST(HttpApi, EtagsAndIfNoneMatch) {
-  const auto a = etag_of("value-a");
+  const std::string a(etag::of("value-a").view());
   EXPECT_EQ(a.size(), 34u);
-  EXPECT_EQ(a, etag_of("value-a"));
-  EXPECT_NE(a, etag_of("value-b"));
-  EXPECT_NE(etag_of(encode_stored("x", "text/plain")), etag_of(encode_stored("x", "text/html")))
+  EXPECT_EQ(a.front(), '"');
+  EXPECT_EQ(a.back(), '"');
+  EXPECT_EQ(a, etag::of("value-a").view());
+  EXPECT_NE(a, etag::of("value-b").view());
+  EXPECT_NE(etag::of(encode_stored("x", "text/plain")), etag::of(encode_stored("x", "text/html")))
       << "the content type is part of the representation";
+  EXPECT_TRUE(etag{}.empty());
   EXPECT_TRUE(etag_matches(a, a));
   EXPECT_TRUE(etag_matches("\"other\", " + a, a));
   EXPECT_TRUE(etag_matches("W/" + a, a));
@@ -254,11 +257,14 @@ TEST(HttpApi, EtagsAndIfNoneMatch) {
 
 TEST(HttpApi, ResponsesAreFormattedWhole) {
   std::string out;
-  api_response ok{200, "text/plain", "hello", "\"e\""};
+  api_response ok{200, "text/plain", "hello"};
+  ok.tag = etag::of("hello");
+  const std::string tag(ok.tag.view());
   format_response(out, ok, 11, true, false, "D");
   EXPECT_EQ(out,
             "HTTP/1.1 200 OK\r\nServer: rcache\r\nDate: D\r\nContent-Type: text/plain\r\n"
-            "ETag: \"e\"\r\nContent-Length: 5\r\n\r\nhello");
+            "ETag: " +
+                tag + "\r\nContent-Length: 5\r\n\r\nhello");
   out.clear();
   format_response(out, ok, 11, true, true, "D");
   EXPECT_TRUE(out.ends_with("Content-Length: 5\r\n\r\n")) << "HEAD: GET's length, no body";
@@ -273,8 +279,26 @@ TEST(HttpApi, ResponsesAreFormattedWhole) {
   EXPECT_NE(out.find("Retry-After: 1\r\n"), std::string::npos);
   EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
   out.clear();
-  format_response(out, api_response{304, "text/plain", "", "\"e\""}, 11, true, false, "D");
-  EXPECT_EQ(out, "HTTP/1.1 304 Not Modified\r\nServer: rcache\r\nDate: D\r\nETag: \"e\"\r\n\r\n");
+  api_response not_modified{304, "text/plain"};
+  not_modified.tag = ok.tag;
+  format_response(out, not_modified, 11, true, false, "D");
+  EXPECT_EQ(out,
+            "HTTP/1.1 304 Not Modified\r\nServer: rcache\r\nDate: D\r\nETag: " + tag + "\r\n\r\n");
+}
+
+TEST(HttpApi, AStoredValueIsAnsweredAsItsEnvelopeSays) {
+  api_response r;
+  r.body = encode_stored("<p>hi</p>", "text/html");
+  r.stored = true;
+  EXPECT_EQ(r.body_view(), "<p>hi</p>");
+  EXPECT_EQ(r.type(), "text/html");
+  std::string out;
+  format_response(out, r, 11, true, false, "D");
+  EXPECT_TRUE(out.ends_with("Content-Type: text/html\r\nContent-Length: 9\r\n\r\n<p>hi</p>"))
+      << out;
+  r.body = "plain bytes";  // no envelope: written by another client
+  EXPECT_EQ(r.type(), "application/octet-stream");
+  EXPECT_EQ(r.body_view(), "plain bytes");
 }
 
 TEST(HttpApi, JsonAnswers) {

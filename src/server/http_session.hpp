@@ -28,13 +28,13 @@ namespace rcache::server {
 /// Serves `conn` (admitted and listed on `thread`) until the peer leaves,
 /// a deadline passes, a request cannot be read, or the server drains.
 /// Whatever ends it, the connection is closed and removed from `state`.
-boost::asio::awaitable<void> run_http_session(std::shared_ptr<shared_state> state,
-                                              std::shared_ptr<connection> conn, std::size_t thread);
+session_task<> run_http_session(std::shared_ptr<shared_state> state,
+                                std::shared_ptr<connection> conn, std::size_t thread);
 
 /// Writes `bytes` (whole responses) under `deadline`; false when the write
 /// failed (the peer left, or the deadline closed the socket).
-boost::asio::awaitable<bool> send(connection& conn, std::string_view bytes,
-                                  std::chrono::milliseconds deadline);
+session_task<bool> send(connection& conn, std::string_view bytes,
+                        std::chrono::milliseconds deadline);
 
 /// `r` as one HTTP/1.1 response with the current Date.
 [[nodiscard]] std::string whole_response(const api_response& r, bool keep_alive);

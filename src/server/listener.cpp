@@ -22,7 +22,7 @@ using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Past max_connections: one 429 answer, then the connection is closed.
-asio::awaitable<void> refuse(std::shared_ptr<connection> conn, std::chrono::milliseconds deadline) {
+session_task<> refuse(std::shared_ptr<connection> conn, std::chrono::milliseconds deadline) {
   const auto res =
       whole_response(error_response(api_error{429, "too_many_connections",
                                               "the server is at server.max_connections"}),

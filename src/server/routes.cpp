@@ -31,7 +31,7 @@ constexpr route table[] = {
 };
 
 // Whether `segments` fit `pattern`; the captures go to `m`.
-bool fits(std::string_view pattern, std::span<const std::string> segments, route_match& m) {
+bool fits(std::string_view pattern, std::span<const std::string_view> segments, route_match& m) {
   std::size_t i = 0;
   pattern.remove_prefix(1);  // the leading '/'
   for (;;) {
@@ -85,7 +85,7 @@ std::string_view method_name(http_method m) noexcept {
   return "OTHER";
 }
 
-route_match match_route(http_method method, std::span<const std::string> segments) {
+route_match match_route(http_method method, std::span<const std::string_view> segments) {
   route_match m;
   if (segments.size() > max_route_segments) return m;
   for (const auto& r : table) {

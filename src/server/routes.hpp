@@ -84,6 +84,7 @@ struct route_match {
 
 /// The row for `method` on `segments`. Pure; `ns` and `key` point into
 /// `segments`, which must outlive the result.
-[[nodiscard]] route_match match_route(http_method method, std::span<const std::string> segments);
+[[nodiscard]] route_match match_route(http_method method,
+                                      std::span<const std::string_view> segments);
 
 }  // namespace rcache::server

@@ -13,7 +13,7 @@
 namespace rcache::server {
 namespace {
 
-using segments = std::vector<std::string>;
+using segments = std::vector<std::string_view>;
 
 std::string read_source(const std::string& relative) {
   std::ifstream in(std::string(RCACHE_SOURCE_DIR) + "/" + relative);

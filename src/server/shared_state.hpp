@@ -22,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <list>
 #include <memory>
@@ -40,6 +41,17 @@ namespace rcache::server {
 /// operation.
 using socket_t =
     boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
+/// A coroutine of a connection (its session, a refusal), on the same
+/// concrete executor: an operation whose handler's executor is of another
+/// type than its I/O object's (any_io_executor) is re-wrapped and tracked
+/// for work at each completion, which cost the gateway allocations on every
+/// request.
+template <class T = void>
+using session_task = boost::asio::awaitable<T, boost::asio::io_context::executor_type>;
+/// The completion token of session_task: use_awaitable on that executor.
+inline constexpr boost::asio::use_awaitable_t<boost::asio::io_context::executor_type>
+    use_session_task{};
 
 /// One live connection: what drain(), close_all() and the sweep need to
 /// reach it. Owned by its session; listed by shared_state while it lives.

@@ -47,9 +47,22 @@ void append_arg(std::string& out, const T& a) {
   }
 }
 
+/// At least the bytes append_arg() writes for `a` (its header, CRLF and
+/// digits or bytes), so that a command is appended with one allocation.
+template <class T>
+std::size_t arg_bytes(const T& a) noexcept {
+  constexpr std::size_t framing = 1 + 20 + 2 + 2;  // "$<len>\r\n" ... "\r\n"
+  if constexpr (std::is_arithmetic_v<T>) {
+    return framing + 32;
+  } else {
+    return framing + std::string_view(a).size();
+  }
+}
+
 /// Appends a whole command: its name and its arguments.
 template <class... Args>
 void append_command(std::string& out, std::string_view name, const Args&... args) {
+  out.reserve(out.size() + 23 + arg_bytes(name) + (std::size_t{0} + ... + arg_bytes(args)));
   append_array_header(out, 1 + sizeof...(Args));
   append_bulk(out, name);
   (append_arg(out, args), ...);
