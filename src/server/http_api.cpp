@@ -35,11 +35,20 @@ api_error invalid_ttl() {
 // controls, spaces and DEL are refused. Printable bytes RFC 3986 does not
 // allow in a path ({ } | \ ^ ` " < > [ ]) are taken as themselves, as
 // most servers do, so a hash-tag key like user:{42} may be sent as it is.
-bool printable_target(std::string_view target) {
-  return std::all_of(target.begin(), target.end(), [](char c) {
+// One pass (a target is read on every request): whether it is printable,
+// and whether it is plain, i.e. holds no '%', '?' or '#' (see below).
+struct target_kind {
+  bool printable = true;
+  bool plain = true;
+};
+target_kind scan_target(std::string_view target) {
+  target_kind k;
+  for (char c : target) {
     const auto u = static_cast<unsigned char>(c);
-    return u >= 0x21 && u <= 0x7E;
-  });
+    if (u < 0x21 || u > 0x7E) return {false, false};
+    if (c == '%' || c == '?' || c == '#') k.plain = false;
+  }
+  return k;
 }
 
 // A target with no '%', '?' or '#' is split as it is; the others go through
@@ -274,11 +283,11 @@ std::optional<api_error> parse_into(api_call& call, const http_request_view& req
   std::size_t n = 0;
   std::array<std::string, max_route_segments + 1> decoded;  // a target that is not plain
   std::optional<boost::urls::url_view> url;
-  if (!printable_target(req.target)) {
+  const auto kind = scan_target(req.target);
+  if (!kind.printable) {
     return bad_request("bad_request", "the request target is not a valid path");
   }
-  const bool plain = !req.target.empty() && req.target.front() == '/' &&
-                     req.target.find_first_of("%?#") == std::string_view::npos;
+  const bool plain = kind.plain && !req.target.empty() && req.target.front() == '/';
   std::string strict;  // what `url` views, for a target that is not plain
   if (plain) {
     std::string_view rest = req.target.substr(1);
@@ -457,12 +466,25 @@ stored_view decode_stored(std::string_view stored) {
 
 etag etag::of(std::string_view stored) noexcept {
   const XXH128_hash_t h = XXH3_128bits(stored.data(), stored.size());
-  static constexpr char hex[] = "0123456789abcdef";
+  // Two hex digits per byte from one table: the tag is made on every read.
+  static constexpr auto pairs = [] {
+    std::array<char, 512> p{};
+    constexpr char hex[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      p[2 * b] = hex[b >> 4];
+      p[2 * b + 1] = hex[b & 15];
+    }
+    return p;
+  }();
   etag t;
   t.text_[0] = '"';
   std::size_t at = 1;
   for (const auto half : {h.high64, h.low64}) {
-    for (int shift = 60; shift >= 0; shift -= 4) t.text_[at++] = hex[(half >> shift) & 15];
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      const auto b = static_cast<std::size_t>((half >> shift) & 0xFF);
+      t.text_[at++] = pairs[2 * b];
+      t.text_[at++] = pairs[2 * b + 1];
+    }
   }
   t.text_[at++] = '"';
   t.size_ = static_cast<std::uint8_t>(at);
