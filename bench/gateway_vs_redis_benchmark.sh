@@ -5,16 +5,17 @@
 # "bench", key "key:<12 digits>", the same names redis-benchmark's
 # __rand_int__ makes), then:
 #   (3) redis-benchmark -c 50 -P 1 GET bench:key:__rand_int__ (-r KEYS)
-#   (1) gateway, near cache off: warm-up, wrk -t2 at 50, 200, 1,000 and 4,000
-#       connections; then IDLE_CONNECTIONS keep-alive connections that have
-#       each had one answer, and the resident memory they hold
+#   (1) gateway, near cache off: IDLE_CONNECTIONS keep-alive connections
+#       that have each had one answer, and the resident memory they hold
+#       (in the fresh process); then warm-up, wrk -t2 at 50, 200, 1,000 and
+#       4,000 connections
 #   (2) gateway restarted with the near cache on: warm-up (every key read, so
 #       it is in the near cache), wrk -t2 at 50 and 200 connections
 #   (4) webdis (the reference HTTP gateway to Redis), when installed (Debian
 #       package webdis): its own loopback port and config in the temp dir,
 #       GATEWAY_THREADS threads, the same Redis, the same wrk runs as (1)
 #       against GET /GET/bench:key:<12 digits>.txt (the raw value as
-#       text/plain, as rcache answers it), and the same idle connections
+#       text/plain, as rcache answers it), idle connections first
 #   (5) the split layout (two CPUs): redis-server and the server under test
 #       with one thread on CPU 1, wrk -t1 -c50 on CPU 0; the gateway with the
 #       near cache off and on, and webdis
@@ -236,19 +237,20 @@ read -r "R[rb_ops]" "R[rb_p50]" "R[rb_p99]" "R[cpu_rb_redis]" "R[cpu_rb_client]"
 [[ -n ${R[rb_ops]:-} ]] || { echo "redis-benchmark gave no figures" >&2; exit 1; }
 
 # --- (1) gateway, near cache off ---------------------------------------------
-# 50 and 200 connections, then many (1,000 and 4,000), then the memory an
-# idle connection holds.
+# The memory an idle connection holds (first, in a fresh process: later runs
+# leave freed memory that new connections would reuse), then 50 and 200
+# connections, then many (1,000 and 4,000).
 echo "== rcache serve, near cache off" >&2
 start_gateway off "$gateway_threads" "$gateway_cpus"
 check_get
+echo "   $idle_connections idle connections" >&2
+R[rss_kb_per_connection]=$(rss_kb_per_connection "$idle_connections" "/v1/ns/bench/keys/key:$key0")
 figs=$(run_wrk off-warmup 50 "$warmup" 2 "$load_cpus")
 for c in 50 200 1000 4000; do
   echo "   wrk -t2 -c$c -d${duration}s" >&2
   figs=$(run_wrk "off-c$c" "$c" "$duration" 2 "$load_cpus")
   keep_run "off_c$c" gateway_ "$figs"
 done
-echo "   $idle_connections idle connections" >&2
-R[rss_kb_per_connection]=$(rss_kb_per_connection "$idle_connections" "/v1/ns/bench/keys/key:$key0")
 stop_gateway
 
 # --- (2) gateway, near cache on ----------------------------------------------
@@ -293,15 +295,15 @@ if command -v webdis >/dev/null 2>&1; then
   echo "== webdis ($gateway_threads threads)" >&2
   start_webdis "$gateway_threads" "$gateway_cpus"
   R[webdis]=1
+  echo "   $idle_connections idle connections" >&2
+  R[webdis_rss_kb_per_connection]=$(rss_kb_per_connection "$idle_connections" \
+    "/GET/bench:key:$key0.txt")
   figs=$(run_wrk webdis-warmup 50 "$warmup" 2 "$load_cpus")
   for c in 50 200 1000 4000; do
     echo "   wrk -t2 -c$c -d${duration}s" >&2
     figs=$(run_wrk "webdis-c$c" "$c" "$duration" 2 "$load_cpus")
     keep_run "webdis_c$c" "" "$figs"
   done
-  echo "   $idle_connections idle connections" >&2
-  R[webdis_rss_kb_per_connection]=$(rss_kb_per_connection "$idle_connections" \
-    "/GET/bench:key:$key0.txt")
   stop_webdis
 else
   echo "== webdis not installed (Debian package webdis): its figures are left out" >&2
