@@ -142,6 +142,9 @@ class http_session final : public answer_slot {
   // One loop per request, with every read and write in it: a nested
   // coroutine would cost a frame per call.
   session_task<> run() {
+    error_code nb;
+    conn_->socket.non_blocking(true, nb);  // the first write of an answer never waits
+    if (nb) co_return;
     for (;;) {
       // Wait, under the idle deadline, for the first bytes of a request,
       // into the session's own small buffer: a waiting connection holds no
@@ -208,8 +211,16 @@ class http_session final : public answer_slot {
       out.clear();
       format_response(out, a.response, parser.version(), keep, parser.method() == http_method::head,
                       http_date());
-      conn_->expires_after(st_->cfg.write_timeout);
-      auto [wec, wn] = co_await asio::async_write(conn_->socket, asio::buffer(out), use_tuple);
+      // Written at once when the socket takes it all, as it nearly always
+      // does; the rest, if any, under the write deadline.
+      error_code wec;
+      const std::size_t sent = conn_->socket.write_some(asio::buffer(out), wec);
+      if (wec == asio::error::would_block || wec == asio::error::try_again) wec = {};
+      if (!wec && sent < out.size()) {
+        conn_->expires_after(st_->cfg.write_timeout);
+        std::tie(wec, std::ignore) =
+            co_await asio::async_write(conn_->socket, asio::buffer(out) + sent, use_tuple);
+      }
       busy.reset();
       const auto took = clock::now() - t0;
       st_->record(a.route, a.response.status, took);
