@@ -32,7 +32,7 @@ class cache_impl final : public cache {
   client& redis() noexcept override { return *st_->redis; }
 
   std::optional<std::string> try_get_near(std::string_view ns, std::string_view key) override {
-    return cache_detail::try_get_near(*st_, ns, key);
+    return cache_detail::try_get_near(st_, ns, key);
   }
 
   void set_push_handler(std::function<void(const value&)> h) override {

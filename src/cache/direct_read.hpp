@@ -31,6 +31,13 @@ struct value_callback {
   void* context;
 };
 
+/// The near cache's value of `key` (counted as a near-cache hit), shared
+/// rather than copied; null when the near cache is not live or has none.
+/// Never asks Redis.
+[[nodiscard]] std::shared_ptr<const std::string> near_value(const std::shared_ptr<state>& st,
+                                                            std::string_view ns,
+                                                            std::string_view key);
+
 /// cache::async_get(ns, key) answering `done`: on the client's strand when
 /// Redis answered, posted to the cache's executor when the answer was known
 /// at once (a near-cache hit, a bad key), never inside this call.

@@ -55,7 +55,7 @@ void invalidate(const st_ptr& st, const std::string& ns, const std::string& patt
                 cache::int_handler h);
 /// The near cache's copy of `key` (counted as a near-cache hit), if the
 /// near cache is live and holds one; never asks Redis.
-[[nodiscard]] std::optional<std::string> try_get_near(state& st, std::string_view ns,
+[[nodiscard]] std::optional<std::string> try_get_near(const st_ptr& st, std::string_view ns,
                                                       std::string_view key);
 
 // ---- plumbing ---------------------------------------------------------------------

@@ -36,13 +36,20 @@ void fill_near(state& st, const ns_state& ns, const std::string& full, const std
                            token);
 }
 
-std::optional<std::string> try_get_near(state& st, std::string_view ns, std::string_view key) {
-  if (!st.near_cache || !st.near_live.load(std::memory_order_acquire)) return std::nullopt;
-  auto t = resolve(st, ns, key);
-  if (!t || !st.near_for(*t->ns)) return std::nullopt;
-  auto v = st.near_cache->get(t->full, clock::now());
+std::shared_ptr<const std::string> near_value(const st_ptr& st, std::string_view ns,
+                                              std::string_view key) {
+  if (!st->near_cache || !st->near_live.load(std::memory_order_acquire)) return nullptr;
+  auto t = resolve(*st, ns, key);
+  if (!t || !st->near_for(*t->ns)) return nullptr;
+  auto v = st->near_cache->get(t->full, clock::now());
+  if (v) t->ns->hits_near->inc();
+  return v;
+}
+
+std::optional<std::string> try_get_near(const st_ptr& st, std::string_view ns,
+                                        std::string_view key) {
+  auto v = near_value(st, ns, key);
   if (!v) return std::nullopt;
-  t->ns->hits_near->inc();
   return std::string(*v);
 }
 

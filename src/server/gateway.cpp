@@ -36,17 +36,16 @@ set_options::condition to_condition(write_condition w) {
   return set_options::condition::always;
 }
 
-// The answer to a GET of a stored value (from the near cache or Redis): the
-// value as stored (its envelope gives the body and content type), its ETag,
-// or 304 when If-None-Match already has it.
-api_response value_answer(std::string stored, std::string_view if_none_match) {
-  api_response r;
-  r.tag = etag::of(stored);
+// The answer to a GET of a stored value (from the near cache or Redis),
+// which `r` holds: the value as stored (its envelope gives the body and
+// content type), its ETag, or 304 when If-None-Match already has it.
+api_response value_answer(api_response r, std::string_view if_none_match) {
+  r.stored = true;
+  r.tag = etag::of(r.bytes());
   if (!if_none_match.empty() && etag_matches(if_none_match, r.tag.view())) {
     r.status = 304;
-  } else {
-    r.body = std::move(stored);
-    r.stored = true;
+    r.body.clear();
+    r.shared.reset();
   }
   return r;
 }
@@ -112,7 +111,9 @@ void answer_get(void* context, error_code ec, std::optional<std::string> v) {
   auto& slot = *static_cast<answer_slot*>(context);
   if (ec) return slot.answer(error_response(ec));
   if (!v) return slot.answer(no_such_key());
-  slot.answer(value_answer(std::move(*v), slot.call->if_none_match));
+  api_response r;
+  r.body = std::move(*v);
+  slot.answer(value_answer(std::move(r), slot.call->if_none_match));
 }
 
 }  // namespace
@@ -202,8 +203,10 @@ std::optional<api_response> gateway::answer_now(const api_call& call) {
                                         std::to_string(options_.max_namespaces) + ") namespaces"});
   }
   if (call.op == api_op::get) {
-    if (auto v = cache_.try_get_near(call.ns, call.key)) {
-      return value_answer(std::move(*v), call.if_none_match);
+    if (auto v = cache_detail::near_value(cache_state_, call.ns, call.key)) {
+      api_response r;
+      r.shared = std::move(v);
+      return value_answer(std::move(r), call.if_none_match);
     }
   }
   return std::nullopt;

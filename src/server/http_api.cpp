@@ -514,11 +514,11 @@ api_response error_response(const api_error& e) {
 }
 
 std::string_view api_response::body_view() const noexcept {
-  return stored ? decode_stored(body).body : std::string_view(body);
+  return stored ? decode_stored(bytes()).body : bytes();
 }
 
 std::string_view api_response::type() const noexcept {
-  return stored ? decode_stored(body).content_type : content_type;
+  return stored ? decode_stored(bytes()).content_type : content_type;
 }
 
 namespace {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,13 +119,19 @@ struct api_response {
   /// The content type (static storage); unused when `stored`.
   std::string_view content_type = "application/json";
   /// The body; when `stored` is set, a value as the cache stores it, whose
-  /// envelope (decode_stored) gives the body and its content type.
+  /// envelope (decode_stored) gives the body and its content type. `shared`,
+  /// when set, holds those bytes instead (a value the near cache shares).
   std::string body{};
+  std::shared_ptr<const std::string> shared{};
   bool stored = false;
   etag tag{};
   std::string allow{};       // 405
   bool retry_after = false;  // 503: "Retry-After: 1"
 
+  /// The bytes held: *shared when set, else body.
+  [[nodiscard]] std::string_view bytes() const noexcept {
+    return shared ? std::string_view(*shared) : std::string_view(body);
+  }
   /// What goes on the wire as the body, and its content type.
   [[nodiscard]] std::string_view body_view() const noexcept;
   [[nodiscard]] std::string_view type() const noexcept;

@@ -303,6 +303,10 @@ TEST(HttpApi, AStoredValueIsAnsweredAsItsEnvelopeSays) {
   r.body = "plain bytes";  // no envelope: written by another client
   EXPECT_EQ(r.type(), "application/octet-stream");
   EXPECT_EQ(r.body_view(), "plain bytes");
+  r.shared = std::make_shared<const std::string>(encode_stored("{}", "application/json"));
+  EXPECT_EQ(r.bytes(), *r.shared) << "shared bytes win over the body";
+  EXPECT_EQ(r.body_view(), "{}");
+  EXPECT_EQ(r.type(), "application/json");
 }
 
 TEST(HttpApi, JsonAnswers) {
