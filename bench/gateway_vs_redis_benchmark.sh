@@ -455,6 +455,7 @@ out = {
     "l1_hit_share_c200": num("on_c200_l1_share"),
     "non_2xx_responses": int(sum(num(f"{r}_non2xx") for r in measured)),
     "socket_errors": int(sum(num(f"{r}_sockerr") for r in measured)),
+    "socket_errors_by_run": {r: int(num(f"{r}_sockerr")) for r in measured if num(f"{r}_sockerr")},
     "redis_keyspace_misses": int(num("misses")),
     "target_l1_off_ratio_met": off_ratio >= 0.8,
     "target_l1_on_ratio_met": on_ratio >= 1.2,

@@ -5,11 +5,19 @@
 // Each step has its deadline: the idle deadline for the first byte of a
 // request, the read deadline for the rest of it (answering
 // `Expect: 100-continue` on the way), none while the gateway works (Redis
-// has its own, the command timeout), the write deadline for the response.
-// Pipelined requests wait in the read buffer and are answered in order. A
-// request that cannot be read is answered 400 / 413 / 431 and ends the
-// connection, because the rest of the stream cannot be trusted. A request
-// that asks to become a WebSocket goes to websocket_session.hpp.
+// has its own, the command timeout), the write deadline for what of the
+// response the socket did not take at once. Pipelined requests wait in the
+// read buffer and are answered in order. A request that cannot be read is
+// answered 400 / 413 / 431 and ends the connection, because the rest of the
+// stream cannot be trusted. A request that asks to become a WebSocket goes
+// to websocket_session.hpp.
+//
+// Memory: a request's read buffer, parser and response buffer are a
+// workspace the session takes from its thread's spares when the first bytes
+// arrive and gives back once the answer is written (unless a pipelined
+// request has begun), so a keep-alive connection waiting for its next
+// request holds little more than its socket. The session is the gateway's
+// answer_slot: the gateway's answer resumes its coroutine directly.
 //
 // Threading: a session runs on its connection's I/O thread only.
 #pragma once
