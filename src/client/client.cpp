@@ -57,7 +57,7 @@
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
 #include "client/multiplexer.hpp"
-#include "client/reply_reader.hpp"
+#include "client/read_value.hpp"
 #include "client/stream.hpp"
 
 namespace rcache {

@@ -21,7 +21,7 @@
 // Threading: none; one driver (the connection's strand) owns it.
 #pragma once
 
-#include <rcache/client.hpp>
+#include <rcache/detail/exec_handler.hpp>
 #include <rcache/request.hpp>
 #include <rcache/value.hpp>
 

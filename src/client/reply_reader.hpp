@@ -2,7 +2,7 @@
 // and reader, the Sentinel queries and subscription): one buffer of bytes
 // read and the RESP3 parser over them, without I/O. A read loop reads into
 // space(), commit()s what arrived, then takes values with next() until it
-// has none; async_read_value() is that loop for one value.
+// has none; async_read_value() (read_value.hpp) is that loop for one value.
 //
 // Threading: one reader per connection, used by one strand.
 #pragma once
@@ -10,10 +10,7 @@
 #include <rcache/error.hpp>
 #include <rcache/value.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cstddef>
 #include <optional>
 #include <vector>
@@ -64,29 +61,5 @@ class reply_reader {
   std::vector<char> buf_;
   std::size_t begin_ = 0, end_ = 0;
 };
-
-/// async_read_value's default: nothing to count.
-struct ignore_bytes {
-  void operator()(std::size_t) const noexcept {}
-};
-
-/// Reads from `stream` (any AsyncReadStream) until `reader` has one whole
-/// value, calling `on_read(n)` for each read of n bytes, in a coroutine on
-/// `Executor`. Errors: the read's, or the parser's.
-template <class Executor = boost::asio::any_io_executor, class Stream, class OnRead = ignore_bytes>
-boost::asio::awaitable<result<value>, Executor> async_read_value(Stream& stream,
-                                                                 reply_reader& reader,
-                                                                 OnRead on_read = {}) {
-  for (;;) {
-    boost::system::error_code ec;
-    if (auto v = reader.next(ec)) co_return std::move(*v);
-    if (ec) co_return ec;
-    auto [rec, n] = co_await stream.async_read_some(
-        reader.space(), boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{}));
-    if (rec) co_return rec;
-    reader.commit(n);
-    on_read(n);
-  }
-}
 
 }  // namespace rcache::detail

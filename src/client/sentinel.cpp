@@ -27,7 +27,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include "client/reply_reader.hpp"
+#include "client/read_value.hpp"
 #include "client/sentinel_event.hpp"
 
 namespace rcache {

@@ -1,7 +1,7 @@
 // Unit tests of the SCAN walk's position without I/O: the requests it
 // makes, how each reply moves it from cursor to cursor and master to
 // master, and replies that are not SCAN's.
-#include "client/key_walk.hpp"
+#include "client/scan_walk.hpp"
 
 #include <gtest/gtest.h>
 
