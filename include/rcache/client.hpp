@@ -101,8 +101,8 @@ class client {
   using executor_type = boost::asio::any_io_executor;
 
   /// `topo` decides where to connect; null means cfg.server. `ex` is an
-  /// io_context's executor or a strand of one (std::invalid_argument
-  /// otherwise).
+  /// io_context's executor (std::invalid_argument otherwise, a strand too:
+  /// the client runs on a strand of its own).
   client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo = nullptr);
 
   /// One connection per executor, for a program that runs one event loop
