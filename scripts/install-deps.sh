@@ -13,7 +13,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools redis-sentinel wrk
-  util-linux procps iproute2 nftables
+  util-linux procps iproute2 nftables python3
 )
 
 missing=()

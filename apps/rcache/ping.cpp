@@ -72,7 +72,7 @@ int run_ping(const ping_options& o) {
   }
   auto cfg = parse_url(url);
   if (!cfg) {
-    std::cerr << "rcache ping: invalid Redis URL (expected redis://, rediss:// or unix://)\n";
+    std::cerr << "rcache ping: invalid Redis URL: " << describe_url_error(url) << "\n";
     return 2;
   }
   cfg->client_name = "rcache-ping";

@@ -1,13 +1,16 @@
 // rcache::blocking_cache — the cache API for programs without an event loop.
 //
 // It owns an io thread running an rcache::cache; every call submits to it
-// and blocks the calling thread until the result. Every call is bounded by
-// the configured command timeout, so none blocks for longer.
+// and blocks the calling thread until the result. Every call is bounded:
+// by the configured command timeout, and get_or_load by the load timeout
+// (cache_options::load_timeout, or the namespace's).
 //
 // Threading: every method is thread-safe; calls from many threads share the
 // one connection (and are pipelined on it). Loaders passed to get_or_load run
-// on a thread of their own (one per load; loads are single-flight per key),
-// never on the io thread.
+// on the cache's loader threads (a bounded pool: cache_options::
+// loader_threads; loads are single-flight per key), never on the io thread.
+// Destroying the cache never waits for a loader: one still running
+// delivers nothing.
 #pragma once
 
 #include <rcache/cache.hpp>
@@ -37,13 +40,28 @@ class blocking_cache {
   [[nodiscard]] result<bool> touch(std::string_view ns, std::string_view key);
   [[nodiscard]] result<std::vector<std::optional<std::string>>> get_many(
       std::string_view ns, std::vector<std::string> keys);
-  [[nodiscard]] result<bool> set_many(std::string_view ns,
-                                      std::vector<std::pair<std::string, std::string>> items);
+  /// Per item, in order: whether it was written (cache::async_set_many).
+  /// When Redis refused one of them the result is error::redis_error and
+  /// the per-item flags are not returned.
+  [[nodiscard]] result<std::vector<bool>> set_many(
+      std::string_view ns, std::vector<std::pair<std::string, std::string>> items);
+  /// Deletes the namespace's keys matching `pattern`; the number deleted
+  /// (cache::async_invalidate).
+  [[nodiscard]] result<std::int64_t> invalidate(std::string_view ns, std::string_view pattern);
   /// Cache-aside with a synchronous loader: the value, or nullopt for "does
-  /// not exist"; an error fails every caller waiting on this load.
-  [[nodiscard]] result<std::optional<std::string>> get_or_load(
-      std::string_view ns, std::string_view key,
-      std::function<result<std::optional<std::string>>()> load);
+  /// not exist". An error the loader returns fails every caller waiting on
+  /// this load; a throw fails them with error::loader_failed (its what()
+  /// to cache_options::on_load_failure); past the load timeout they get
+  /// error::load_timeout.
+  [[nodiscard]] result<std::optional<std::string>> get_or_load(std::string_view ns,
+                                                               std::string_view key,
+                                                               blocking_loader load);
+
+  /// Stops the cache (cache::stop) and waits until every operation in
+  /// flight has completed and the io thread has ended; later calls fail
+  /// with error::client_stopped. Never waits for a blocking loader.
+  /// Idempotent; the destructor does the same.
+  void stop();
 
   [[nodiscard]] std::string metrics_text() const;
   /// The asynchronous cache underneath.

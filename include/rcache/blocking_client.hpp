@@ -42,6 +42,15 @@ class blocking_client {
     return std::move(resp->front());
   }
 
+  /// One typed command (command.hpp): its reply read as T, or why not.
+  ///   auto v = c.command(cmd::hget("user:42", "name"));  // reply<optional<string>>
+  template <class T>
+  [[nodiscard]] reply<T> command(rcache::command<T> c) {
+    auto resp = exec(std::move(c).take_request());
+    if (!resp) return command_error{resp.error(), resp.error().message()};
+    return reply_as<T>(std::move(resp->front()));
+  }
+
   /// EVALSHA with automatic SCRIPT LOAD; see client::async_eval.
   [[nodiscard]] result<value> eval(const script& s, std::vector<std::string> keys = {},
                                    std::vector<std::string> args = {});

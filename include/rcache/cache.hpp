@@ -32,6 +32,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -79,6 +80,20 @@ struct namespace_options {
   /// loader, so one process in the fleet loads a key at a time.
   bool distributed_lock = false;
   std::chrono::milliseconds lock_ttl{5000};
+  /// get_or_load: how long callers wait for the loader; unset: the cache's
+  /// load_timeout. See cache_options::load_timeout.
+  std::optional<std::chrono::milliseconds> load_timeout{};
+};
+
+/// A get_or_load that did not produce a value: which key, the error its
+/// callers got (error::loader_failed, error::load_timeout, or the loader's
+/// own error code) and what the loader said (an exception's what(), the
+/// error's message).
+struct load_failure {
+  std::string_view ns;
+  std::string_view key;
+  boost::system::error_code error;
+  std::string_view message;
 };
 
 struct cache_options {
@@ -98,6 +113,22 @@ struct cache_options {
   std::size_t near_cache_max_entries = 1'000'000;
   /// A near-cache entry lives at most this long (and never longer than its Redis TTL).
   std::chrono::seconds near_cache_max_ttl{300};
+  /// get_or_load: a load that has not finished this
+  /// long after it started fails every waiting caller with
+  /// error::load_timeout; its late result is discarded (not stored), and
+  /// the next caller starts a new load. Per namespace:
+  /// namespace_options::load_timeout.
+  std::chrono::milliseconds load_timeout{10000};
+  /// Called for every get_or_load that fails (a throwing loader, a loader
+  /// error, a timeout), with what the loader said: the message an error
+  /// code cannot carry. Runs on the thread that saw the failure; must not
+  /// block; what it throws is dropped.
+  std::function<void(const load_failure&)> on_load_failure{};
+  /// Threads that run blocking loaders (blocking_loader, blocking_cache),
+  /// started as needed: a bounded pool, whose loads beyond it wait for a
+  /// thread within their deadline (at most 1024 waiting: more fail with
+  /// error::queue_full).
+  std::size_t loader_threads = 8;
 };
 
 struct set_options {
@@ -113,8 +144,24 @@ using set_result = bool;
 
 /// A loader for get_or_load: produces the value of a key, or nullopt when it
 /// does not exist. Called at most once at a time per key in this process.
-using loader = std::function<void(
-    std::function<void(boost::system::error_code, std::optional<std::string>)> done)>;
+/// It is handed a completion handler for void(error_code, optional<string>),
+/// so it may be a plain callback user or a function that takes an Asio
+/// completion token:
+///   [&](auto done) { db.async_find(id, std::move(done)); }
+/// It may complete on any thread; a second completion is ignored; what it
+/// throws fails the load with error::loader_failed.
+using load_done = std::function<void(boost::system::error_code, std::optional<std::string>)>;
+using loader = std::function<void(load_done done)>;
+/// A coroutine loader: its awaitable runs on the cache's executor; what it
+/// throws fails the load with error::loader_failed (the message goes to
+/// cache_options::on_load_failure). The cache keeps the function object
+/// alive until its coroutine completes, so a lambda coroutine may capture.
+using coroutine_loader = std::function<boost::asio::awaitable<std::optional<std::string>>()>;
+/// A blocking loader: runs on the cache's loader threads (a bounded pool,
+/// cache_options::loader_threads), never on the event loop. An error result
+/// fails the load with that error; what it throws, with
+/// error::loader_failed.
+using blocking_loader = std::function<result<std::optional<std::string>>()>;
 
 class cache {
  public:
@@ -123,10 +170,16 @@ class cache {
   using many_handler = boost::asio::any_completion_handler<void(
       boost::system::error_code, std::vector<std::optional<std::string>>)>;
   using bool_handler = boost::asio::any_completion_handler<void(boost::system::error_code, bool)>;
+  using bools_handler =
+      boost::asio::any_completion_handler<void(boost::system::error_code, std::vector<bool>)>;
   using int_handler =
       boost::asio::any_completion_handler<void(boost::system::error_code, std::int64_t)>;
 
-  /// Creates a cache on `ex`; connects lazily. Throws std::invalid_argument
+  /// Creates a cache on `ex` and starts connecting (operations issued before
+  /// the first connection wait for it, within their deadlines; the client
+  /// keeps reconnecting, and run() does not return, until stop() or the
+  /// cache's destruction). `ex` is an io_context's executor, not a strand
+  /// (as for rcache::client). Throws std::invalid_argument
   /// for a configuration that cannot work (bad key ring, zero sizes).
   [[nodiscard]] static std::unique_ptr<cache> create(boost::asio::any_io_executor ex,
                                                      cache_options o);
@@ -165,6 +218,11 @@ class cache {
     return initiate<void(boost::system::error_code, bool), Token>(
         token, [this, ns = std::string(ns), key = std::string(key), v = std::move(value),
                 o](bool_handler h) mutable { do_set(ns, key, std::move(v), o, std::move(h)); });
+  }
+  /// async_set with the default options (the namespace's TTL rules).
+  template <class Token>
+  auto async_set(std::string_view ns, std::string_view key, std::string value, Token&& token) {
+    return async_set(ns, key, std::move(value), set_options{}, std::forward<Token>(token));
   }
   template <class Token>
   auto async_del(std::string_view ns, std::string_view key, Token&& token) {
@@ -213,12 +271,17 @@ class cache {
           do_get_many(ns, std::move(k), std::move(h));
         });
   }
-  /// Writes every pair with the namespace's TTL rules, in one pipeline.
+  /// Writes every pair with the namespace's TTL rules, in one pipeline;
+  /// completes with (ec, vector<bool>): per item, in order, whether it was
+  /// written (false: kept out by a size or skip rule, or refused by Redis,
+  /// which also makes ec error::redis_error). A key or value that cannot be
+  /// written at all (invalid_key, value_too_large) fails the whole call
+  /// before anything is sent.
   template <class Token>
   auto async_set_many(std::string_view ns, std::vector<std::pair<std::string, std::string>> items,
                       Token&& token) {
-    return initiate<void(boost::system::error_code, bool), Token>(
-        token, [this, ns = std::string(ns), it = std::move(items)](bool_handler h) mutable {
+    return initiate<void(boost::system::error_code, std::vector<bool>), Token>(
+        token, [this, ns = std::string(ns), it = std::move(items)](bools_handler h) mutable {
           do_set_many(ns, std::move(it), std::move(h));
         });
   }
@@ -239,10 +302,32 @@ class cache {
   /// Cache-aside: the cached value, or the loader's (stored for next time).
   /// One loader runs per key at a time in this process; the namespace's
   /// options add negative caching, stale-while-revalidate, early refresh
-  /// and a cross-process lock. A loader error reaches every waiting caller
-  /// and nothing is cached.
+  /// and a cross-process lock. Every load has a deadline (load_timeout):
+  /// past it, waiting callers get error::load_timeout and the late result
+  /// is dropped. A loader error (its own code, or error::loader_failed when
+  /// it threw) reaches every waiting caller and nothing is cached.
   template <class Token>
   auto async_get_or_load(std::string_view ns, std::string_view key, loader load, Token&& token) {
+    return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
+        token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
+                   get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
+  }
+  /// The same with a coroutine loader:
+  ///   co_await c->async_get_or_load("users", id,
+  ///       [&]() -> asio::awaitable<std::optional<std::string>> { co_return co_await db(id); },
+  ///       asio::use_awaitable);
+  template <class Token>
+  auto async_get_or_load(std::string_view ns, std::string_view key, coroutine_loader load,
+                         Token&& token) {
+    return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
+        token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
+                   get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
+  }
+  /// The same with a blocking loader (a database driver without an async
+  /// API), run on the cache's loader threads.
+  template <class Token>
+  auto async_get_or_load(std::string_view ns, std::string_view key, blocking_loader load,
+                         Token&& token) {
     return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
         token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
                    get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
@@ -255,10 +340,20 @@ class cache {
   [[nodiscard]] virtual std::optional<std::string> try_get_near(std::string_view ns,
                                                                 std::string_view key) = 0;
 
-  /// The client underneath (stats, last_error, push handler for non-cache
-  /// pushes via set_push_handler below).
+  /// Stops the cache: loads in flight end (their callers get
+  /// error::client_stopped; blocking loaders still running deliver
+  /// nothing), the client stops (outstanding requests complete with
+  /// error::client_stopped), and every later operation fails with
+  /// client_stopped. Returns at once; every completion still comes, through
+  /// the executor. Idempotent; the destructor does the same.
+  virtual void stop() = 0;
+
+  /// The client underneath (stats, last_error, pub/sub). Its push handler
+  /// receives what the cache does not consume: the near cache's
+  /// invalidations always reach the cache first, whatever handler is set.
   [[nodiscard]] virtual client& redis() noexcept = 0;
-  /// Receives pushes the cache does not consume (pub/sub messages).
+  /// Receives pushes the cache does not consume (pub/sub messages): the
+  /// same as redis().set_push_handler(h).
   virtual void set_push_handler(std::function<void(const value&)> h) = 0;
   /// The cache's metrics in the Prometheus text format.
   [[nodiscard]] virtual std::string metrics_text() const = 0;
@@ -277,10 +372,14 @@ class cache {
                            many_handler h) = 0;
   virtual void do_set_many(const std::string& ns,
                            std::vector<std::pair<std::string, std::string>> items,
-                           bool_handler h) = 0;
+                           bools_handler h) = 0;
   virtual void do_get_or_load(const std::string& ns, const std::string& key, loader load,
                               get_handler h) = 0;
   virtual void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) = 0;
+  virtual void do_get_or_load(const std::string& ns, const std::string& key, coroutine_loader load,
+                              get_handler h) = 0;
+  virtual void do_get_or_load(const std::string& ns, const std::string& key, blocking_loader load,
+                              get_handler h) = 0;
 
  private:
   // `Token` is the caller's forwarding type, so an lvalue handler (Token =

@@ -43,6 +43,7 @@
 // the client's outstanding operations.
 #pragma once
 
+#include <rcache/command.hpp>
 #include <rcache/config.hpp>
 #include <rcache/detail/exec_handler.hpp>
 #include <rcache/error.hpp>
@@ -52,6 +53,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <functional>
 #include <memory>
@@ -91,8 +93,26 @@ class script {
   std::string sha1_;
 };
 
+class client;
+
 namespace detail {
+/// Completes a command<T>'s handler with the reply read as T; the handler's
+/// associated executor, allocator and cancellation slot are its own
+/// (boost::asio::associator below).
+template <class T, class Handler>
+struct typed_completion {
+  Handler handler;
+  void operator()(boost::system::error_code ec, response r) && {
+    if (ec) {
+      std::move(handler)(reply<T>(boost::system::in_place_error, command_error{ec, ec.message()}));
+      return;
+    }
+    std::move(handler)(detail::read_as<T>(std::move(r.front())));
+  }
+};
 class client_base;
+class push_router;
+const std::shared_ptr<push_router>& router_of(client& c) noexcept;
 using eval_handler = boost::asio::any_completion_handler<void(boost::system::error_code, value)>;
 }  // namespace detail
 
@@ -138,6 +158,21 @@ class client {
         token, std::move(req));
   }
 
+  /// Sends one command and reads its reply as T (command.hpp, reply.hpp);
+  /// completes with void(reply<T>): the value, or a command_error holding
+  /// the transport error, the Redis error reply with its message, or a
+  /// reply that is not a T.
+  ///   auto v = co_await redis.async_command(cmd::get("k"), asio::use_awaitable);
+  template <class T, class CompletionToken>
+  auto async_command(command<T> c, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(reply<T>)>(
+        [impl = impl_](auto handler, request r) {
+          submit(impl, std::move(r),
+                 detail::typed_completion<T, decltype(handler)>{std::move(handler)});
+        },
+        token, std::move(c).take_request());
+  }
+
   /// Runs `s` with EVALSHA; on NOSCRIPT loads it (SCRIPT LOAD) and retries
   /// once. Completes with void(error_code, value): the script's reply (which
   /// may be an error reply value).
@@ -153,7 +188,9 @@ class client {
   }
 
   /// Receives every push message that is not a subscription confirmation
-  /// (pub/sub messages, client-tracking invalidations, ...). Set it before
+  /// (pub/sub messages, client-tracking invalidations, ...) and that rcache
+  /// itself did not consume: under a cache, the near cache's invalidations
+  /// go to the cache first, whatever handler is set here. Set it before
   /// subscribing; it runs on the client's strand.
   void set_push_handler(std::function<void(const value&)> h);
 
@@ -180,7 +217,22 @@ class client {
   static void submit_eval(const std::shared_ptr<detail::client_base>& impl, const script& s,
                           std::vector<std::string> keys, std::vector<std::string> args,
                           detail::eval_handler h);
+  friend const std::shared_ptr<detail::push_router>& detail::router_of(client& c) noexcept;
   std::shared_ptr<detail::client_base> impl_;
+  std::shared_ptr<detail::push_router> router_;  // where impl_'s pushes go
 };
 
 }  // namespace rcache
+
+template <template <class, class> class Associator, class T, class Handler, class Default>
+struct boost::asio::associator<Associator, rcache::detail::typed_completion<T, Handler>, Default>
+    : Associator<Handler, Default> {
+  static typename Associator<Handler, Default>::type get(
+      const rcache::detail::typed_completion<T, Handler>& h) noexcept {
+    return Associator<Handler, Default>::get(h.handler);
+  }
+  static auto get(const rcache::detail::typed_completion<T, Handler>& h, const Default& d) noexcept
+      -> decltype(Associator<Handler, Default>::get(h.handler, d)) {
+    return Associator<Handler, Default>::get(h.handler, d);
+  }
+};

@@ -154,9 +154,15 @@ struct client_config {
   std::function<void(const connection_event&)> on_event{};
 };
 
-/// Parses a redis://, rediss:// or unix:// URL into a configuration.
-/// Errors: error::invalid_url (the message is lost; see describe_url_error).
+/// Parses a redis://, rediss://, unix://, redis-sentinel:// or
+/// redis-cluster:// URL into a configuration. Errors: error::invalid_url;
+/// describe_url_error says what is wrong and where.
 [[nodiscard]] result<client_config> parse_url(std::string_view url);
+
+/// Why parse_url refuses `url`, for a person ("unknown option 'timeout' in
+/// the query (known: ...)", "port '99999' is not a number from 1 to
+/// 65535"); empty when it parses. Never quotes a password.
+[[nodiscard]] std::string describe_url_error(std::string_view url);
 
 /// The configuration with the password replaced by "***", as a URL.
 [[nodiscard]] std::string redacted_url(const client_config& cfg);

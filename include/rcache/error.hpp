@@ -2,9 +2,12 @@
 //
 // Transport, protocol and client-side failures are reported as
 // boost::system::error_code values of the rcache::error enum (category
-// "rcache"). A Redis error reply (WRONGTYPE, NOSCRIPT, ...) is never an
-// error_code: it is a value of type simple_error / bulk_error in that
-// command's reply, so one bad command never fails the rest of a pipeline.
+// "rcache"). In client::async_exec a Redis error reply (WRONGTYPE,
+// NOSCRIPT, ...) is never an error_code: it is a value of type simple_error /
+// bulk_error in that command's reply, so one bad command never fails the
+// rest of a pipeline. Typed commands (reply.hpp) and cache operations turn
+// an error reply into wrong_type or redis_error, keeping Redis's text where
+// they can (command_error::message, wrong_type's message).
 //
 // Thread safety: everything here is immutable after static initialisation.
 #pragma once
@@ -50,12 +53,22 @@ enum class error {
   value_too_large,     // a value above the configured size limit
   invalid_key,         // an empty key, or one above the configured key size limit
   compression_failed,  // zstd refused to compress or decompress
-  redis_error,         // Redis answered a cache operation with an error reply (WRONGTYPE, OOM, ...)
+  redis_error,         // Redis answered with an error reply (OOM, NOPERM, READONLY, ...)
 
   // ---- topologies ----
   sentinel_unreachable,     // no sentinel of the list answered
   sentinel_unknown_master,  // the sentinels that answered do not know the master name
   not_master,               // ROLE says the server is not a master (a stale address)
+
+  // ---- pub/sub, loaders, typed replies ----
+  subscriber_closed,     // the subscriber was closed (or its client destroyed)
+  receive_in_progress,   // a subscriber's async_receive while another one waits
+  load_timeout,          // a get_or_load's loader did not finish within the load deadline
+  loader_failed,         // a get_or_load's loader threw
+  wrong_type,            // WRONGTYPE: the key holds another Redis type (a list, a hash, ...)
+  reply_type_mismatch,   // a typed reply (reply<T>): the reply is not a T
+  transaction_conflict,  // an optimistic transaction found its watched keys changed at every
+                         // attempt
 };
 
 /// The category of rcache::error; name() is "rcache".

@@ -83,6 +83,10 @@ class request {
     return *this;
   }
 
+  /// Appends every command of `other`, in order (a request built
+  /// elsewhere, inside MULTI ... EXEC for instance).
+  request& append(const request& other);
+
   /// Number of commands (and so of replies).
   [[nodiscard]] std::size_t size() const noexcept { return commands_; }
   [[nodiscard]] bool empty() const noexcept { return commands_ == 0; }

@@ -4,9 +4,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <condition_variable>
 #include <future>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 namespace rcache {
@@ -16,17 +16,27 @@ struct blocking_cache::impl {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
   std::unique_ptr<cache> c;
   std::thread thread;
-  // Loader threads still running (background refreshes included): the
-  // destructor waits for them, so none calls into a cache that is gone.
-  std::mutex loads_mutex;
-  std::condition_variable loads_done;
-  int loads_running = 0;
+  // Calls hold it shared while they submit; stop() exclusively, so that no
+  // call submits to an io thread that has ended.
+  std::shared_mutex running;
+  bool stopped = false;
 
   // Starts an operation with a completion that fulfils a promise, and waits.
   template <class T, class Start>
   result<T> wait(Start start) {
     std::promise<result<T>> done;
     auto fut = done.get_future();
+    {
+      std::shared_lock lock(running);
+      if (stopped)
+        return result<T>(boost::system::in_place_error, make_error_code(error::client_stopped));
+      submit<T>(start, done);
+    }
+    return fut.get();
+  }
+
+  template <class T, class Start>
+  static void submit(Start& start, std::promise<result<T>>& done) {
     start([&done](boost::system::error_code ec, T v) {
       if (ec) {
         done.set_value(result<T>(boost::system::in_place_error, ec));
@@ -34,7 +44,6 @@ struct blocking_cache::impl {
         done.set_value(result<T>(boost::system::in_place_value, std::move(v)));
       }
     });
-    return fut.get();
   }
 };
 
@@ -44,11 +53,18 @@ blocking_cache::blocking_cache(cache_options o) : impl_(std::make_unique<impl>()
 }
 
 blocking_cache::~blocking_cache() {
-  {
-    std::unique_lock lock(impl_->loads_mutex);
-    impl_->loads_done.wait(lock, [&] { return impl_->loads_running == 0; });
-  }
-  impl_->c.reset();  // stops the client; outstanding calls complete with an error
+  stop();
+  impl_->c.reset();
+}
+
+void blocking_cache::stop() {
+  std::unique_lock lock(impl_->running);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  // Loads end and outstanding calls complete with client_stopped, on the io
+  // thread, which then runs out of work; loaders still running (never
+  // waited for) deliver nothing any more.
+  impl_->c->stop();
   impl_->work.reset();
   impl_->thread.join();
 }
@@ -95,40 +111,24 @@ result<std::vector<std::optional<std::string>>> blocking_cache::get_many(
       [&](auto h) { impl_->c->async_get_many(ns, std::move(keys), std::move(h)); });
 }
 
-result<bool> blocking_cache::set_many(std::string_view ns,
-                                      std::vector<std::pair<std::string, std::string>> items) {
-  return impl_->wait<bool>(
+result<std::vector<bool>> blocking_cache::set_many(
+    std::string_view ns, std::vector<std::pair<std::string, std::string>> items) {
+  return impl_->wait<std::vector<bool>>(
       [&](auto h) { impl_->c->async_set_many(ns, std::move(items), std::move(h)); });
 }
 
-result<std::optional<std::string>> blocking_cache::get_or_load(
-    std::string_view ns, std::string_view key,
-    std::function<result<std::optional<std::string>>()> load) {
-  // The synchronous loader must not block the io thread: each load (one per
-  // key at a time) gets a thread of its own.
-  auto* self = impl_.get();
-  loader async_load = [load = std::move(load), self](auto done) {
-    {
-      std::lock_guard lock(self->loads_mutex);
-      ++self->loads_running;
-    }
-    std::thread([load, self, done = std::move(done)] {
-      result<std::optional<std::string>> r = make_error_code(error::invalid_argument);
-      try {
-        r = load();
-      } catch (const std::exception&) {
-      }
-      if (r) {
-        done({}, std::move(*r));
-      } else {
-        done(r.error(), std::nullopt);
-      }
-      std::lock_guard lock(self->loads_mutex);
-      if (--self->loads_running == 0) self->loads_done.notify_all();
-    }).detach();
-  };
+result<std::int64_t> blocking_cache::invalidate(std::string_view ns, std::string_view pattern) {
+  return impl_->wait<std::int64_t>(
+      [&](auto h) { impl_->c->async_invalidate(ns, pattern, std::move(h)); });
+}
+
+result<std::optional<std::string>> blocking_cache::get_or_load(std::string_view ns,
+                                                               std::string_view key,
+                                                               blocking_loader load) {
+  // The loader runs on the cache's loader threads (a bounded pool), never
+  // on the io thread; the call is bounded by the load's deadline.
   return impl_->wait<std::optional<std::string>>(
-      [&](auto h) { impl_->c->async_get_or_load(ns, key, std::move(async_load), std::move(h)); });
+      [&](auto h) { impl_->c->async_get_or_load(ns, key, std::move(load), std::move(h)); });
 }
 
 std::string blocking_cache::metrics_text() const {

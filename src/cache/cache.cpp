@@ -21,7 +21,13 @@ class cache_impl final : public cache {
   cache_impl(std::vector<boost::asio::any_io_executor> executors, cache_options o)
       : st_(cache_detail::state::create(std::move(executors), std::move(o))) {}
 
-  ~cache_impl() override { st_->redis->stop(); }
+  ~cache_impl() override { stop(); }
+
+  void stop() override {
+    st_->close_loaders();
+    cache_detail::end_flights(st_, make_error_code(error::client_stopped));
+    st_->redis->stop();
+  }
 
   [[nodiscard]] const st_ptr& state() const noexcept { return st_; }
 
@@ -36,8 +42,7 @@ class cache_impl final : public cache {
   }
 
   void set_push_handler(std::function<void(const value&)> h) override {
-    std::lock_guard lock(st_->push_mutex);
-    st_->user_push = std::move(h);
+    st_->redis->set_push_handler(std::move(h));  // the client's, after the cache's own
   }
 
   std::string metrics_text() const override {
@@ -73,7 +78,7 @@ class cache_impl final : public cache {
     cache_detail::get_many(st_, ns, std::move(keys), std::move(h));
   }
   void do_set_many(const std::string& ns, std::vector<std::pair<std::string, std::string>> items,
-                   bool_handler h) override {
+                   bools_handler h) override {
     cache_detail::set_many(st_, ns, std::move(items), std::move(h));
   }
   void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) override {
@@ -81,7 +86,18 @@ class cache_impl final : public cache {
   }
   void do_get_or_load(const std::string& ns, const std::string& key, loader load,
                       get_handler h) override {
-    cache_detail::get_or_load(st_, ns, key, std::move(load), std::move(h));
+    cache_detail::get_or_load(st_, ns, key, cache_detail::from_callback(std::move(load)),
+                              std::move(h));
+  }
+  void do_get_or_load(const std::string& ns, const std::string& key, coroutine_loader load,
+                      get_handler h) override {
+    cache_detail::get_or_load(st_, ns, key, cache_detail::from_coroutine(st_, std::move(load)),
+                              std::move(h));
+  }
+  void do_get_or_load(const std::string& ns, const std::string& key, blocking_loader load,
+                      get_handler h) override {
+    cache_detail::get_or_load(st_, ns, key, cache_detail::from_blocking(st_, std::move(load)),
+                              std::move(h));
   }
 
  private:

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "cache/stored_read.hpp"
+
 namespace rcache::cache_detail {
 
 using boost::system::error_code;
@@ -75,8 +77,10 @@ cache_metrics::cache_metrics(metrics::registry& reg)
 error_code cache_metrics::tally(metrics::histogram* op, std::chrono::steady_clock::time_point t0,
                                 error_code ec, const response& resp) {
   op->record(std::chrono::steady_clock::now() - t0);
-  if (!ec && std::any_of(resp.begin(), resp.end(), [](const value& v) { return v.is_error(); })) {
-    ec = make_error_code(error::redis_error);
+  if (!ec) {
+    const auto bad =
+        std::find_if(resp.begin(), resp.end(), [](const value& v) { return v.is_error(); });
+    if (bad != resp.end()) ec = error_of(*bad);
   }
   if (ec) count_error(ec);
   return ec;

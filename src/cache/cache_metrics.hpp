@@ -26,7 +26,8 @@ struct cache_metrics {
   explicit cache_metrics(metrics::registry& reg);
 
   /// The end of every operation but a read: its latency recorded under
-  /// `op`, an error reply to any of its commands made redis_error, a
+  /// `op`, the first error reply to its commands made an error (error_of:
+  /// wrong_type or redis_error), a
   /// failure counted. Returns the operation's error.
   [[nodiscard]] boost::system::error_code tally(metrics::histogram* op,
                                                 std::chrono::steady_clock::time_point t0,

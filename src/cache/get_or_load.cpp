@@ -6,19 +6,35 @@
 //      marker answers "no such value".
 //   2. On a miss (or a Redis failure) the caller joins the key's flight:
 //      the first caller starts the loader, later ones wait for its result.
+//      The flight has a deadline (load_timeout): when it passes, every
+//      waiter gets error::load_timeout, the flight ends, and whatever the
+//      loader delivers later is dropped (not stored: a newer load may have
+//      run since). A loader that never completes holds nothing but itself.
 //   3. With distributed_lock, the loader runs only in the process that
 //      takes `lock:<key>` (SET NX PX); the others poll for the value until
-//      the lock lapses, then load themselves.
+//      the lock lapses, then load themselves (all within the deadline).
 //   4. The loaded value (or the negative marker) is written, then the lock
-//      released (owner only, by script), then every waiter answered.
+//      released (owner only, by script), then every waiter answered. A
+//      failure (the loader's error, a throw: error::loader_failed, the
+//      deadline) reaches every waiter, and cache_options::on_load_failure
+//      with what the loader said.
 //
-// Threading: flights are under state::flight_mutex; the rest runs on the
-// client's strand or the loader's thread.
+// Loaders come in three forms (cache.hpp), each turned into a load_fn here:
+// a callback taking a completion handler, a coroutine (co_spawn on the
+// cache's executor), a blocking function (the loader pool's threads).
+//
+// Threading: flights are under state::flight_mutex; a flight's deadline
+// timer is used only on its strand; the rest runs on the client's strand,
+// the loader's thread or a loader-pool thread.
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <exception>
 #include <random>
 
 #include "cache/operations.hpp"
 #include "cache/refresh.hpp"
+#include "client/client_base.hpp"
 
 namespace rcache::cache_detail {
 
@@ -37,17 +53,45 @@ const script& unlock_script() {
   return s;
 }
 
-void complete_flight(const st_ptr& st, const std::string& full, error_code ec,
-                     std::optional<std::string> v) {
-  std::shared_ptr<flight> f;
-  {
-    std::lock_guard lock(st->flight_mutex);
-    auto it = st->flights.find(full);
-    if (it == st->flights.end()) return;
-    f = std::move(it->second);
-    st->flights.erase(it);
+using flight_ptr = std::shared_ptr<flight>;
+
+// Removes `f` if it is still the flight of `full`; false when it had
+// ended already (its deadline passed, or it completed).
+[[nodiscard]] bool take_flight(const st_ptr& st, const std::string& full, const flight_ptr& f) {
+  std::lock_guard lock(st->flight_mutex);
+  auto it = st->flights.find(full);
+  if (it == st->flights.end() || it->second != f) return false;
+  st->flights.erase(it);
+  return true;
+}
+
+// Answers the waiters of `f`, taken, and cancels its deadline.
+void answer(const st_ptr& st, const flight_ptr& f, error_code ec,
+            const std::optional<std::string>& v) {
+  if (auto t = f->deadline) {
+    boost::asio::post(t->get_executor(), [t] { t->cancel(); });
   }
   for (auto& w : f->waiters) complete_now(st->executor(), std::move(w), ec, v);
+  f->waiters.clear();
+}
+
+bool complete_flight(const st_ptr& st, const std::string& full, const flight_ptr& f, error_code ec,
+                     const std::optional<std::string>& v) {
+  if (!take_flight(st, full, f)) return false;
+  answer(st, f, ec, v);
+  return true;
+}
+
+[[nodiscard]] bool current(const st_ptr& st, const std::string& full, const flight_ptr& f) {
+  std::lock_guard lock(st->flight_mutex);
+  auto it = st->flights.find(full);
+  return it != st->flights.end() && it->second == f;
+}
+
+void report_failure(const state& st, const ns_state& ns, std::string_view key, error_code ec,
+                    std::string_view message) {
+  if (!st.opts.on_load_failure) return;
+  detail::report(st.opts.on_load_failure, load_failure{ns.name, key, ec, message});
 }
 
 void release_lock(const st_ptr& st, const std::string& full, const std::string& token) {
@@ -91,36 +135,50 @@ void store_loaded(const st_ptr& st, const ns_ptr& ns, const std::string& full,
   if (!lock_token.empty()) release_lock(st, full, lock_token);
 }
 
+[[nodiscard]] std::string lock_token_of(const st_ptr& st, const flight& f) {
+  std::lock_guard lock(st->flight_mutex);
+  return f.lock_token;
+}
+
 void run_loader(const st_ptr& st, const ns_ptr& ns, const std::string& full, const std::string& key,
-                const loader& load, std::string lock_token) {
+                const load_fn& load, const flight_ptr& f) {
   ns->loads->inc();
   const auto t0 = clock::now();
   auto once = std::make_shared<std::atomic<bool>>(false);
-  auto done = [st, ns, full, key, t0, once, lock_token](error_code ec,
-                                                        std::optional<std::string> v) {
+  auto done = [st, ns, full, key, t0, once, f](load_outcome out) {
     if (once->exchange(true)) return;  // a loader that calls back twice
+    // Too late (the deadline passed, the waiters have their error): a
+    // newer load may have stored a newer value since; drop this one.
+    if (!take_flight(st, full, f)) return;
     const double took = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     st->m.op_load->record(clock::now() - t0);
     ns->load_ms->store(0.8 * ns->load_ms->load() + 0.2 * took);
-    store_loaded(st, ns, full, key, ec, v, lock_token);
-    if (ec) {
-      st->m.count_error(ec);
-      return complete_flight(st, full, ec, std::nullopt);  // nothing cached
+    store_loaded(st, ns, full, key, out.ec, out.value, lock_token_of(st, *f));
+    if (out.ec) {  // nothing cached
+      st->m.count_error(out.ec);
+      report_failure(*st, *ns, key, out.ec, out.message);
+      out.value.reset();
     }
-    complete_flight(st, full, error_code{}, std::move(v));
+    answer(st, f, out.ec, out.value);
   };
+  // A copy: after a throw (even one after it called back) `done` still
+  // ends the flight, once.
   try {
-    load(std::move(done));
-  } catch (const std::exception&) {
-    // A throwing loader is a failing loader.
-    complete_flight(st, full, make_error_code(error::invalid_argument), std::nullopt);
+    load(done);
+  } catch (const std::exception& e) {
+    done({make_error_code(error::loader_failed), std::nullopt, e.what()});
+  } catch (...) {
+    done({make_error_code(error::loader_failed), std::nullopt,
+          "a throw that is not a std::exception"});
   }
 }
 
 // SET lock NX PX: one loader in the fleet. If another process holds the
-// lock, wait for its value (or for the lock to lapse), polling gently.
+// lock, wait for its value (or for the lock to lapse), polling gently, for
+// as long as the flight lasts.
 void acquire_lock(const st_ptr& st, const ns_ptr& ns, const std::string& full,
-                  const std::string& key, const loader& load, clock::time_point give_up) {
+                  const std::string& key, const load_fn& load, const flight_ptr& f,
+                  clock::time_point give_up) {
   static std::atomic<std::uint64_t> counter{0};
   std::string token = std::to_string(std::random_device{}()) + "-" +
                       std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
@@ -128,9 +186,13 @@ void acquire_lock(const st_ptr& st, const ns_ptr& ns, const std::string& full,
   r.push("SET", "lock:" + full, token, "NX", "PX", ns->opts.lock_ttl.count());
   r.push("GET", full);
   st->redis->async_exec(
-      std::move(r), [st, ns, full, key, load, give_up, token](error_code ec, response resp) {
+      std::move(r), [st, ns, full, key, load, f, give_up, token](error_code ec, response resp) {
+        if (!current(st, full, f)) {  // the deadline passed while we asked
+          if (!ec && !resp.at(0).is_error() && !resp[0].is_null()) release_lock(st, full, token);
+          return;
+        }
         if (ec || resp.at(0).is_error()) {
-          return run_loader(st, ns, full, key, load, std::string());  // no lock to be had
+          return run_loader(st, ns, full, key, load, f);  // no lock to be had
         }
         const bool ours = !resp[0].is_null();
         // The value may be there already: the holder finished (and released
@@ -141,41 +203,139 @@ void acquire_lock(const st_ptr& st, const ns_ptr& ns, const std::string& full,
           std::optional<std::string> found;
           if (cur->what == stored_read::kind::value) found = std::move(cur->plain);
           if (ours) release_lock(st, full, token);
-          return complete_flight(st, full, error_code{}, std::move(found));
+          complete_flight(st, full, f, error_code{}, found);
+          return;
         }
-        if (ours) return run_loader(st, ns, full, key, load, token);
-        if (clock::now() >= give_up) return run_loader(st, ns, full, key, load, std::string());
+        if (ours) {
+          {
+            std::lock_guard lock(st->flight_mutex);
+            f->lock_token = token;
+          }
+          return run_loader(st, ns, full, key, load, f);
+        }
+        if (clock::now() >= give_up) return run_loader(st, ns, full, key, load, f);
         auto timer = std::make_shared<boost::asio::steady_timer>(st->executor(), ms(20));
-        timer->async_wait([st, ns, full, key, load, give_up, timer](error_code) {
-          acquire_lock(st, ns, full, key, load, give_up);
+        timer->async_wait([st, ns, full, key, load, f, give_up, timer](error_code) {
+          if (current(st, full, f)) acquire_lock(st, ns, full, key, load, f, give_up);
         });
       });
+}
+
+// The flight's deadline: its waiters fail with load_timeout, a lock it
+// took is released, and the loader's late outcome will be dropped.
+void arm_deadline(const st_ptr& st, const ns_ptr& ns, const std::string& full,
+                  const std::string& key, const flight_ptr& f, ms timeout) {
+  auto timer = f->deadline;
+  boost::asio::dispatch(timer->get_executor(), [st, ns, full, key, f, timeout, timer] {
+    timer->expires_after(timeout);
+    timer->async_wait([st, ns, full, key, f, timeout](error_code ec) {
+      if (ec) return;  // cancelled: the flight completed
+      if (!take_flight(st, full, f)) return;
+      const auto token = lock_token_of(st, *f);
+      if (!token.empty()) release_lock(st, full, token);
+      const auto timed_out = make_error_code(error::load_timeout);
+      st->m.count_error(timed_out);
+      report_failure(*st, *ns, key, timed_out,
+                     "no outcome within " + std::to_string(timeout.count()) + " ms");
+      answer(st, f, timed_out, std::nullopt);
+    });
+  });
 }
 
 // Runs the loader for `full` unless a load is already in flight; `waiter`
 // (null: a background refresh) gets the result.
 void start_load(const st_ptr& st, const ns_ptr& ns, const std::string& full, const std::string& key,
-                const loader& load, const waiter_ptr& waiter) {
+                const load_fn& load, const waiter_ptr& waiter) {
+  auto f = std::make_shared<flight>();
   {
     std::lock_guard lock(st->flight_mutex);
-    auto [it, first] = st->flights.try_emplace(full, nullptr);
+    auto [it, first] = st->flights.try_emplace(full, f);
     if (!first) {
       if (waiter) it->second->waiters.push_back(std::move(*waiter));
       return;
     }
-    it->second = std::make_shared<flight>();
-    if (waiter) it->second->waiters.push_back(std::move(*waiter));
+    if (waiter) f->waiters.push_back(std::move(*waiter));
+    f->deadline =
+        std::make_shared<boost::asio::steady_timer>(boost::asio::make_strand(st->executor()));
   }
+  arm_deadline(st, ns, full, key, f, ns->opts.load_timeout.value_or(st->opts.load_timeout));
   if (ns->opts.distributed_lock) {
-    acquire_lock(st, ns, full, key, load, clock::now() + 2 * ns->opts.lock_ttl);
+    acquire_lock(st, ns, full, key, load, f, clock::now() + 2 * ns->opts.lock_ttl);
   } else {
-    run_loader(st, ns, full, key, load, std::string());
+    run_loader(st, ns, full, key, load, f);
   }
 }
 
 }  // namespace
 
-void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, loader load,
+void end_flights(const st_ptr& st, error_code ec) {
+  std::vector<std::pair<std::string, flight_ptr>> all;
+  {
+    std::lock_guard lock(st->flight_mutex);
+    for (auto& [full, f] : st->flights) all.emplace_back(full, f);
+  }
+  for (const auto& [full, f] : all) {
+    const auto token = lock_token_of(st, *f);
+    if (complete_flight(st, full, f, ec, std::nullopt) && !token.empty()) {
+      release_lock(st, full, token);
+    }
+  }
+}
+
+load_fn from_callback(loader l) {
+  return [l = std::move(l)](std::function<void(load_outcome)> done) {
+    l([done = std::move(done)](error_code ec, std::optional<std::string> v) {
+      done({ec, std::move(v), ec ? ec.message() : std::string()});
+    });
+  };
+}
+
+namespace {
+[[nodiscard]] std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "a throw that is not a std::exception";
+  }
+}
+}  // namespace
+
+load_fn from_coroutine(const st_ptr& st, coroutine_loader c) {
+  // The loader lives until its coroutine completes: a lambda coroutine's
+  // captures live in the lambda, not in the coroutine's frame.
+  auto shared = std::make_shared<const coroutine_loader>(std::move(c));
+  return [ex = st->executor(), shared](std::function<void(load_outcome)> done) {
+    boost::asio::co_spawn(
+        ex, (*shared)(),
+        [done = std::move(done), shared](std::exception_ptr e, std::optional<std::string> v) {
+          if (e) return done({make_error_code(error::loader_failed), std::nullopt, what_of(e)});
+          done({error_code{}, std::move(v), std::string()});
+        });
+  };
+}
+
+load_fn from_blocking(const st_ptr& st, blocking_loader b) {
+  return [st, b = std::move(b)](std::function<void(load_outcome)> done) {
+    auto compute = [b]() -> load_outcome {
+      try {
+        auto r = b();
+        if (!r) return {r.error(), std::nullopt, r.error().message()};
+        return {error_code{}, std::move(*r), std::string()};
+      } catch (...) {
+        return {make_error_code(error::loader_failed), std::nullopt,
+                what_of(std::current_exception())};
+      }
+    };
+    if (!st->loaders().submit(std::move(compute), done)) {
+      done({make_error_code(error::queue_full), std::nullopt,
+            "the loader threads' queue is full (or the cache is closing)"});
+    }
+  };
+}
+
+void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, load_fn load,
                  cache::get_handler h) {
   auto t = resolve(*st, ns, key);
   if (!t) return complete_early(*st, std::move(h), t.error(), std::optional<std::string>());

@@ -44,13 +44,24 @@ void get_many(const st_ptr& st, const std::string& ns, std::vector<std::string> 
 void set(const st_ptr& st, const std::string& ns, const std::string& key, std::string v,
          set_options o, cache::bool_handler h);
 void set_many(const st_ptr& st, const std::string& ns,
-              std::vector<std::pair<std::string, std::string>> items, cache::bool_handler h);
+              std::vector<std::pair<std::string, std::string>> items, cache::bools_handler h);
 void del(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h);
 void expire(const st_ptr& st, const std::string& ns, const std::string& key, ms ttl,
             cache::bool_handler h);
 void touch(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h);
-void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, loader load,
+/// A load in the one form get_or_load runs: handed `done`, it produces a
+/// load_outcome (the error's message kept) once, on any thread.
+using load_fn = std::function<void(std::function<void(load_outcome)> done)>;
+void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, load_fn load,
                  cache::get_handler h);
+/// Ends every load in flight: its waiters get `ec`, its deadline is
+/// cancelled, its loader's outcome will be dropped (the cache is going).
+void end_flights(const st_ptr& st, boost::system::error_code ec);
+/// The three public loader forms as load_fn (a throw while starting one is
+/// caught by get_or_load).
+[[nodiscard]] load_fn from_callback(loader l);
+[[nodiscard]] load_fn from_coroutine(const st_ptr& st, coroutine_loader c);
+[[nodiscard]] load_fn from_blocking(const st_ptr& st, blocking_loader b);
 void invalidate(const st_ptr& st, const std::string& ns, const std::string& pattern,
                 cache::int_handler h);
 /// The near cache's copy of `key` (counted as a near-cache hit), if the

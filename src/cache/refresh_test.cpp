@@ -68,8 +68,12 @@ TEST(StoredRead, NilMarkerValueAndFailures) {
   value failed;
   failed.type = resp_type::simple_error;
   failed.str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-  EXPECT_EQ(read_stored(std::move(failed), "k", plain).error(), make_error_code(error::redis_error))
+  EXPECT_EQ(read_stored(std::move(failed), "k", plain).error(), make_error_code(error::wrong_type))
       << "an error reply is never taken for a stored value";
+  value oom;
+  oom.type = resp_type::simple_error;
+  oom.str = "OOM command not allowed when used memory > 'maxmemory'";
+  EXPECT_EQ(read_stored(std::move(oom), "k", plain).error(), make_error_code(error::redis_error));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <bitset>
 #include <stdexcept>
 
+#include "client/push_router.hpp"
 #include "cluster/slot_map.hpp"
 
 namespace rcache::cache_detail {
@@ -32,8 +33,11 @@ std::shared_ptr<state> state::create(std::vector<boost::asio::any_io_executor> e
   }
   st->redis = std::make_unique<client>(std::move(executors), st->opts.redis);
   std::weak_ptr<state> weak = st;
-  st->redis->set_push_handler([weak](const value& v) {
-    if (auto s = weak.lock()) s->on_push(v);
+  // The cache's invalidations come first on every push and cannot be
+  // replaced through the client's public push handler.
+  detail::router_of(*st->redis)->set_listener([weak](const value& v) {
+    auto s = weak.lock();
+    return s && s->on_push(v);
   });
   st->redis->set_state_handler([weak](connection_state s, boost::system::error_code) {
     if (auto p = weak.lock()) p->on_state(s);
@@ -42,9 +46,24 @@ std::shared_ptr<state> state::create(std::vector<boost::asio::any_io_executor> e
   return st;
 }
 
-void state::on_push(const value& v) {
+loader_pool& state::loaders() {
+  std::lock_guard lock(loaders_mutex_);
+  if (!loaders_) {
+    loaders_ = std::make_unique<loader_pool>(opts.loader_threads, 1024);
+    if (loaders_closed_) loaders_->close();
+  }
+  return *loaders_;
+}
+
+void state::close_loaders() {
+  std::lock_guard lock(loaders_mutex_);
+  loaders_closed_ = true;
+  if (loaders_) loaders_->close();
+}
+
+bool state::on_push(const value& v) {
   if (v.elements.size() == 2 && v.elements[0].str == "invalidate-slots") {
-    if (!near_cache) return;
+    if (!near_cache) return true;
     std::bitset<cluster::slot_count> slots;
     const auto& r = v.elements[1].elements;
     for (std::size_t k = 0; k + 1 < r.size(); k += 2) {
@@ -56,26 +75,21 @@ void state::on_push(const value& v) {
     const auto n = near_cache->invalidate_if(
         [&](std::string_view key) { return slots.test(cluster::key_slot(key)); });
     m.invalidations_slots->inc(n);
-    return;
+    return true;
   }
   if (v.elements.size() == 2 && v.elements[0].str == "invalidate") {
-    if (!near_cache) return;
+    if (!near_cache) return true;
     const auto& keys = v.elements[1];
     if (keys.is_null()) {  // FLUSHDB / FLUSHALL
       near_cache->clear();
       m.invalidations_flush->inc();
-      return;
+      return true;
     }
     for (const auto& k : keys.elements) near_cache->invalidate(k.str);
     m.invalidations_push->inc(keys.elements.size());
-    return;
+    return true;
   }
-  std::function<void(const value&)> h;
-  {
-    std::lock_guard lock(push_mutex);
-    h = user_push;
-  }
-  if (h) h(v);
+  return false;  // not the cache's: the application's push handler has it
 }
 
 void state::on_state(connection_state s) {

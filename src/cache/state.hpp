@@ -36,6 +36,7 @@
 #include <rcache/cache.hpp>
 
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,7 @@
 #include <vector>
 
 #include "cache/cache_metrics.hpp"
+#include "cache/loader_pool.hpp"
 #include "cache/namespaces.hpp"
 #include "codec/value_codec.hpp"
 #include "metrics/registry.hpp"
@@ -51,9 +53,13 @@
 
 namespace rcache::cache_detail {
 
-/// One get_or_load in progress for one key: everyone asking meanwhile waits.
+/// One get_or_load in progress for one key: everyone asking meanwhile
+/// waits, until its outcome or its deadline (get_or_load.cpp).
 struct flight {
   std::vector<cache::get_handler> waiters;
+  std::string lock_token;  // the cross-process lock it holds, if any
+  /// Fires at the load's deadline; armed, and cancelled, on its strand.
+  std::shared_ptr<boost::asio::steady_timer> deadline;
 };
 
 struct state {
@@ -77,8 +83,11 @@ struct state {
   std::mutex flight_mutex;
   std::unordered_map<std::string, std::shared_ptr<flight>> flights;
 
-  std::mutex push_mutex;
-  std::function<void(const value&)> user_push;
+  /// The threads of blocking loaders, started on the first such load.
+  [[nodiscard]] loader_pool& loaders();
+  /// Called when the cache object goes: blocking loads still running
+  /// deliver nothing any more (loader_pool.hpp).
+  void close_loaders();
 
   [[nodiscard]] boost::asio::any_io_executor executor() const { return redis->get_executor(); }
   [[nodiscard]] bool near_for(const ns_state& ns) const { return near_cache && ns.opts.near_cache; }
@@ -94,12 +103,17 @@ struct state {
   }
 
   // ---- events from the connection (client strand) ----
-  void on_push(const value& v);
+  /// A push: true when it was the cache's (an invalidation), which then
+  /// goes no further.
+  bool on_push(const value& v);
   void on_state(connection_state s);
 
  private:
   explicit state(cache_options o)
       : opts(std::move(o)), namespaces(reg, opts.max_value_size, opts.default_ttl) {}
+  std::mutex loaders_mutex_;
+  std::unique_ptr<loader_pool> loaders_;
+  bool loaders_closed_ = false;
 };
 
 }  // namespace rcache::cache_detail

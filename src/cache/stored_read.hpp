@@ -25,12 +25,19 @@ struct stored_read {
   std::string plain{};  // kind::value: the decoded value
 };
 
+/// The error of an error reply: wrong_type for WRONGTYPE (a key of
+/// another type), redis_error for the rest (OOM, NOPERM, READONLY, ...).
+[[nodiscard]] inline boost::system::error_code error_of(const value& reply) noexcept {
+  return make_error_code(reply.error_code() == "WRONGTYPE" ? error::wrong_type
+                                                           : error::redis_error);
+}
+
 /// What `got` (the reply to GET `full`, given up: a plain value is moved
-/// out of it) holds. Errors: redis_error for an error reply, and the
+/// out of it) holds. Errors: error_of() an error reply, and the
 /// codec's (value_tampered, ...) for stored bytes it cannot read.
 [[nodiscard]] inline result<stored_read> read_stored(value&& got, std::string_view full,
                                                      const codec::codec_options& options) {
-  if (got.is_error()) return make_error_code(error::redis_error);
+  if (got.is_error()) return error_of(got);
   if (got.is_null()) return stored_read{};
   if (codec::is_absent_marker(got.str)) return stored_read{stored_read::kind::absent};
   auto plain = codec::decode_owned(std::move(got.str), full, options);

@@ -63,25 +63,34 @@ void set(const st_ptr& st, const std::string& ns, const std::string& key, std::s
 }
 
 void set_many(const st_ptr& st, const std::string& ns,
-              std::vector<std::pair<std::string, std::string>> items, cache::bool_handler h) {
+              std::vector<std::pair<std::string, std::string>> items, cache::bools_handler h) {
   request r = fail_fast_request();
-  std::vector<std::string> written;
-  for (auto& [key, v] : items) {
+  std::vector<std::string> written;  // the keys sent, for after_write
+  std::vector<std::size_t> sent;     // their items' positions
+  std::vector<bool> outcome(items.size(), false);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& [key, v] = items[i];
     auto t = resolve(*st, ns, key);
-    if (!t) return complete_early(*st, std::move(h), t.error(), false);
+    if (!t) return complete_early(*st, std::move(h), t.error(), std::vector<bool>());
     auto stored = encode_for(*st, *t->ns, key, t->full, v);
-    if (!stored) return complete_early(*st, std::move(h), stored.error(), false);
+    if (!stored) return complete_early(*st, std::move(h), stored.error(), std::vector<bool>());
     if (st->near_cache) st->near_cache->invalidate(t->full);
-    if (*stored) push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
+    if (!*stored) continue;  // kept out by a rule: not written
+    push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
     written.push_back(std::move(t->full));
+    sent.push_back(i);
   }
-  if (r.empty()) return complete_early(*st, std::move(h), error_code{}, true);
+  if (r.empty()) return complete_early(*st, std::move(h), error_code{}, std::move(outcome));
   const auto t0 = clock::now();
-  st->redis->async_exec(std::move(r), [st, t0, written = std::move(written), h = std::move(h)](
-                                          error_code ec, response resp) mutable {
+  st->redis->async_exec(std::move(r), [st, t0, written = std::move(written), sent = std::move(sent),
+                                       outcome = std::move(outcome),
+                                       h = std::move(h)](error_code ec, response resp) mutable {
     ec = st->m.tally(st->m.op_set_many, t0, ec, resp);
     for (const auto& full : written) st->after_write(full);
-    complete_now(st->executor(), std::move(h), ec, !ec);
+    for (std::size_t j = 0; j < sent.size() && j < resp.size(); ++j) {
+      outcome[sent[j]] = !resp[j].is_error() && !resp[j].is_null();
+    }
+    complete_now(st->executor(), std::move(h), ec, std::move(outcome));
   });
 }
 

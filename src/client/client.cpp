@@ -57,6 +57,7 @@
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
 #include "client/multiplexer.hpp"
+#include "client/push_router.hpp"
 #include "client/read_value.hpp"
 #include "client/stream.hpp"
 
@@ -1023,15 +1024,26 @@ std::shared_ptr<detail::client_base> make_impl(asio::any_io_executor ex, client_
   }
   return std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg), std::move(topo));
 }
+
+// Every push of `impl` goes through one router (push_router.hpp), the
+// impl's only push handler, set once.
+std::shared_ptr<detail::push_router> route_pushes(
+    const std::shared_ptr<detail::client_base>& impl) {
+  auto router = std::make_shared<detail::push_router>(impl);
+  impl->set_push_handler([router](const value& v) { router->dispatch(v); });
+  return router;
+}
 }  // namespace
 
 client::client(executor_type ex, client_config cfg, std::shared_ptr<topology> topo)
-    : impl_(make_impl(std::move(ex), std::move(cfg), std::move(topo))) {}
+    : impl_(make_impl(std::move(ex), std::move(cfg), std::move(topo))),
+      router_(route_pushes(impl_)) {}
 
 client::client(std::vector<executor_type> executors, client_config cfg) {
   if (executors.empty()) throw std::invalid_argument("rcache::client: no executor");
   if (executors.size() == 1 || !cfg.cluster_nodes.empty()) {
     impl_ = make_impl(std::move(executors.front()), std::move(cfg), nullptr);
+    router_ = route_pushes(impl_);
     return;
   }
   std::vector<std::shared_ptr<detail::client_base>> connections;
@@ -1048,9 +1060,17 @@ client::client(std::vector<executor_type> executors, client_config cfg) {
     connections.push_back(make_impl(std::move(executors[i]), std::move(one), nullptr));
   }
   impl_ = detail::make_pool_client(std::move(connections));
+  router_ = route_pushes(impl_);
 }
 
+namespace detail {
+const std::shared_ptr<push_router>& router_of(client& c) noexcept {
+  return c.router_;
+}
+}  // namespace detail
+
 client::~client() {
+  router_->shutdown();
   impl_->detach();
 }
 
@@ -1076,7 +1096,7 @@ void client::submit_eval(const std::shared_ptr<detail::client_base>& impl, const
 }
 
 void client::set_push_handler(std::function<void(const value&)> h) {
-  impl_->set_push_handler(std::move(h));
+  router_->set_application(std::move(h));
 }
 void client::set_state_handler(std::function<void(connection_state, error_code)> h) {
   impl_->set_state_handler(std::move(h));

@@ -60,9 +60,35 @@ namespace {
 using extra_option =
     std::function<bool(std::string_view key, std::string_view value, client_config& cfg, bool& ok)>;
 
-result<client_config> parse_single(std::string_view text, const extra_option& extra) {
+// Where a parse says what went wrong (never quoting credentials).
+struct diagnosis {
+  std::string text;
+  boost::system::error_code operator()(std::string what) {
+    text = std::move(what);
+    return make_error_code(error::invalid_url);
+  }
+};
+
+std::string quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+
+const char* const known_options =
+    "db, client_name, username, password, connect_timeout_ms, timeout_ms, ca_file, cert_file, "
+    "key_file, server_name, verify";
+
+result<client_config> parse_single(std::string_view text, const extra_option& extra,
+                                   diagnosis& fail) {
+  if (text.find("://") == std::string_view::npos) {
+    return fail(
+        "no scheme: expected redis://, rediss://, unix://, redis-sentinel:// or "
+        "redis-cluster://");
+  }
   auto parsed = boost::urls::parse_uri(text);
-  if (!parsed) return make_error_code(error::invalid_url);
+  if (!parsed) {
+    return fail("not a URL (" + parsed.error().message() +
+                "); characters such as @ : / ? # in a password must be percent-encoded");
+  }
   const auto& u = *parsed;
   client_config cfg;
   const auto scheme = u.scheme();
@@ -77,22 +103,23 @@ result<client_config> parse_single(std::string_view text, const extra_option& ex
     if (cfg.server.host.empty()) cfg.server.host = "127.0.0.1";
     if (u.has_port()) {
       const auto port = detail::parse_port(u.port());
-      if (!port) return make_error_code(error::invalid_url);
+      if (!port) return fail("port " + quoted(u.port()) + " is not a number from 1 to 65535");
       cfg.server.port = *port;
     }
     // The path is "/<db>" or empty.
     std::string path = u.path();
     if (!path.empty() && path != "/") {
       if (!parse_int(std::string_view(path).substr(1), cfg.db) || cfg.db < 0) {
-        return make_error_code(error::invalid_url);
+        return fail("path " + quoted(path) + " is not /<database number>");
       }
     }
   } else if (scheme == "unix") {
     cfg.server.kind = endpoint::transport::unix_socket;
     cfg.server.path = u.path();
-    if (cfg.server.path.empty()) return make_error_code(error::invalid_url);
+    if (cfg.server.path.empty()) return fail("unix:// needs a socket path (unix:///path/to.sock)");
   } else {
-    return make_error_code(error::invalid_url);
+    return fail("unknown scheme " + quoted(scheme) +
+                ": expected redis, rediss, unix, redis-sentinel or redis-cluster");
   }
   if (u.has_userinfo()) {
     cfg.username = u.user();
@@ -131,9 +158,17 @@ result<client_config> parse_single(std::string_view text, const extra_option& ex
     } else if (extra && extra(k, v, cfg, ok)) {
       // handled by the multi-host form
     } else {
-      ok = false;  // an unknown option is a typo, not something to ignore
+      // An unknown option is a typo, not something to ignore.
+      return fail("unknown option " + quoted(k) + " in the query (known: " + known_options +
+                  (extra ? ", and master, sentinel_username, sentinel_password, prefer_replica "
+                           "for Sentinel)"
+                         : ")"));
     }
-    if (!ok) return make_error_code(error::invalid_url);
+    if (!ok) {
+      const bool secret = k == "password" || k == "sentinel_password";
+      return fail("option " + quoted(k) + " has an invalid value" +
+                  (secret ? std::string() : " " + quoted(v)));
+    }
   }
   return cfg;
 }
@@ -142,7 +177,8 @@ result<client_config> parse_single(std::string_view text, const extra_option& ex
 // authority holds a comma-separated host list, which Boost.URL does not
 // parse; the URL is read as redis:// with the first host, then the list is
 // put in place.
-result<client_config> parse_multi_host(std::string_view text, std::string_view scheme) {
+result<client_config> parse_multi_host(std::string_view text, std::string_view scheme,
+                                       diagnosis& fail) {
   const bool sentinel = scheme.ends_with("-sentinel");
   const bool tls = scheme.starts_with("rediss");
   auto rest = text.substr(scheme.size() + 3);  // after "://"
@@ -159,11 +195,15 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
     userinfo = authority.substr(0, at + 1);
     authority = authority.substr(at + 1);
     // Credentials come once, before the list ("h1,user@h2" is a typo).
-    if (userinfo.find(',') != std::string_view::npos) return make_error_code(error::invalid_url);
+    if (userinfo.find(',') != std::string_view::npos) {
+      return fail("credentials must come once, before the host list (user:password@h1,h2)");
+    }
   }
   auto list =
       detail::parse_host_list(authority, sentinel ? std::uint16_t{26379} : std::uint16_t{6379});
-  if (!list || list->empty()) return make_error_code(error::invalid_url);
+  if (!list || list->empty()) {
+    return fail("host list " + quoted(authority) + " is not host[:port][,host[:port]...]");
+  }
   auto& hosts = *list;
   const auto first = hosts.front().host.find(':') != std::string::npos
                          ? "[" + hosts.front().host + "]"
@@ -171,7 +211,8 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
   std::string single = std::string(tls ? "rediss://" : "redis://") + std::string(userinfo) + first +
                        ":" + std::to_string(hosts.front().port) + std::string(tail);
   auto cfg = parse_single(
-      single, [sentinel](std::string_view k, std::string_view v, client_config& c, bool& ok) {
+      single,
+      [sentinel](std::string_view k, std::string_view v, client_config& c, bool& ok) {
         if (!sentinel) return false;
         if (k == "master" || k == "master_name") {
           c.sentinel_master = v;
@@ -185,15 +226,19 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
           return false;
         }
         return true;
-      });
+      },
+      fail);
   if (!cfg) return cfg.error();
   for (auto& h : hosts) h.tls = tls;
   if (sentinel) {
     if (!fragment.empty()) cfg->sentinel_master = fragment;
-    if (cfg->sentinel_master.empty()) return make_error_code(error::invalid_url);
+    if (cfg->sentinel_master.empty()) {
+      return fail("no master name: add ?master=NAME or #NAME");
+    }
     cfg->sentinels = std::move(hosts);
   } else {
-    if (!fragment.empty() || cfg->db != 0) return make_error_code(error::invalid_url);
+    if (!fragment.empty()) return fail("a cluster URL has no #fragment");
+    if (cfg->db != 0) return fail("Redis Cluster has only database 0");
     cfg->cluster_nodes = std::move(hosts);
   }
   return cfg;
@@ -201,15 +246,29 @@ result<client_config> parse_multi_host(std::string_view text, std::string_view s
 
 }  // namespace
 
-result<client_config> parse_url(std::string_view text) {
+namespace {
+result<client_config> parse(std::string_view text, diagnosis& fail) {
+  if (text.empty()) return fail("empty URL");
   for (std::string_view scheme :
        {"redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster"}) {
     if (text.size() > scheme.size() + 3 && text.starts_with(scheme) &&
         text.substr(scheme.size(), 3) == "://") {
-      return parse_multi_host(text, scheme);
+      return parse_multi_host(text, scheme, fail);
     }
   }
-  return parse_single(text, nullptr);
+  return parse_single(text, nullptr, fail);
+}
+}  // namespace
+
+result<client_config> parse_url(std::string_view text) {
+  diagnosis fail;
+  return parse(text, fail);
+}
+
+std::string describe_url_error(std::string_view url) {
+  diagnosis fail;
+  if (parse(url, fail)) return {};
+  return fail.text;
 }
 
 std::string redacted_url(const client_config& cfg) {

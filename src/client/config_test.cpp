@@ -56,6 +56,28 @@ TEST(Url, RejectsWhatItCannotHonour) {
   EXPECT_EQ(parse_url("not a url").error(), error::invalid_url);
 }
 
+TEST(Url, ARefusalSaysWhatIsWrongAndWhere) {
+  const auto why = [](std::string_view url) { return describe_url_error(url); };
+  EXPECT_EQ(why("redis://localhost:6379/2"), "") << "a good URL has nothing to say";
+  EXPECT_NE(why("http://localhost").find("unknown scheme 'http'"), std::string::npos);
+  EXPECT_NE(why("localhost:6379").find("no scheme"), std::string::npos);
+  EXPECT_NE(why("redis://localhost:99999").find("port '99999'"), std::string::npos);
+  EXPECT_NE(why("redis://localhost/x").find("path '/x'"), std::string::npos);
+  const auto typo = why("redis://localhost?timeout=5");
+  EXPECT_NE(typo.find("unknown option 'timeout'"), std::string::npos) << typo;
+  EXPECT_NE(typo.find("timeout_ms"), std::string::npos) << "names the options it knows";
+  EXPECT_NE(why("redis://localhost?verify=maybe").find("'verify' has an invalid value 'maybe'"),
+            std::string::npos);
+  EXPECT_NE(why("redis-sentinel://s1:1").find("no master name"), std::string::npos);
+  EXPECT_NE(why("redis-cluster://n1/1").find("only database 0"), std::string::npos);
+  EXPECT_NE(why("unix://").find("socket path"), std::string::npos);
+  EXPECT_EQ(why("").rfind("empty", 0), 0u);
+  // A password is never quoted back, even in the part that is wrong.
+  EXPECT_EQ(why("redis://u:hunter2@host:port").find("hunter2"), std::string::npos);
+  EXPECT_EQ(why("redis://h?password=").find("hunter2"), std::string::npos);
+  EXPECT_EQ(why("redis://u:s3cret@h:1?colour=blue").find("s3cret"), std::string::npos);
+}
+
 TEST(Url, SentinelFormListsTheSentinelsAndNamesTheMaster) {
   auto cfg = parse_url(
       "redis-sentinel://:p%40ss@10.0.0.1,10.0.0.2:26380,[::1]:26381/2"

@@ -79,4 +79,20 @@ void request::note_command(std::string_view name, std::size_t nargs) {
   ++commands_;
 }
 
+request& request::append(const request& other) {
+  payload_ += other.payload_;
+  read_only_ = read_only_ && other.read_only_;
+  if (!info_.empty() || !other.info_.empty()) {
+    // Both cover all their commands once either has a pub/sub command.
+    info_.resize(commands_);
+    if (other.info_.empty()) {
+      info_.resize(commands_ + other.commands_);
+    } else {
+      info_.insert(info_.end(), other.info_.begin(), other.info_.end());
+    }
+  }
+  commands_ += other.commands_;
+  return *this;
+}
+
 }  // namespace rcache

@@ -53,6 +53,29 @@ TEST(Request, PlainRequestsCarryNoCommandInfo) {
   EXPECT_TRUE(r.commands_info().empty());
 }
 
+TEST(Request, AppendKeepsTheOrderTheCountsAndThePubSubInfo) {
+  request inner;
+  inner.push("GET", "a").push("SUBSCRIBE", "c");
+  request r;
+  r.push("MULTI").append(inner).push("EXEC");
+  EXPECT_EQ(r.size(), 4u);
+  EXPECT_EQ(r.payload(),
+            "*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n"
+            "*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nc\r\n*1\r\n$4\r\nEXEC\r\n");
+  const auto& info = r.commands_info();
+  ASSERT_EQ(info.size(), 4u);
+  EXPECT_EQ(info[0].kind, request::reply_kind::normal);
+  EXPECT_EQ(info[2].kind, request::reply_kind::subscribe);
+  EXPECT_EQ(info[3].kind, request::reply_kind::normal);
+  EXPECT_FALSE(r.read_only());
+  request reads;
+  reads.push("GET", "x");
+  request plain;
+  plain.append(reads);
+  EXPECT_TRUE(plain.read_only());
+  EXPECT_TRUE(plain.commands_info().empty());
+}
+
 TEST(Request, TakePayloadEmptiesTheRequest) {
   request r;
   r.push("PING");

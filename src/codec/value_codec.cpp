@@ -457,14 +457,24 @@ result<value_info> inspect(std::string_view stored) {
   return info;
 }
 
+namespace {
+// The header with the reserved `absent` flag, then words for whoever reads
+// the key with another Redis client.
+constexpr char absent_header[] = {'\xC1', 'R', 'C', '\x01', '\x80'};
+static_assert(sizeof absent_header == base_header_size);
+constexpr std::string_view absent_text = "rcache: no such value (negative-cache entry)";
+}  // namespace
+
 std::string_view absent_marker() noexcept {
-  static constexpr char marker[] = {'\xC1', 'R', 'C', '\x01', '\x80'};
-  static_assert(sizeof marker == base_header_size);
-  return {marker, sizeof marker};
+  static const std::string marker =
+      std::string(absent_header, sizeof absent_header) + std::string(absent_text);
+  return marker;
 }
 
 bool is_absent_marker(std::string_view stored) noexcept {
-  return stored == absent_marker();
+  // Also the bare header, which earlier versions wrote.
+  return stored.starts_with(std::string_view(absent_header, sizeof absent_header)) &&
+         (stored.size() == base_header_size || stored.substr(base_header_size) == absent_text);
 }
 
 }  // namespace rcache::codec

@@ -103,9 +103,12 @@ struct value_info {
 [[nodiscard]] result<value_info> inspect(std::string_view stored);
 
 /// The stored form of "this key does not exist", for negative caching: a
-/// header with the reserved `absent` flag (0x80) and no body. encode() never
-/// produces it and decode() rejects it (value_corrupt), so it cannot be
-/// confused with any value; callers test for it before decoding.
+/// header with the reserved `absent` flag (0x80) followed by the text
+/// "rcache: no such value (negative-cache entry)", so another Redis client
+/// sees what it is. encode() never produces it and decode() rejects it
+/// (value_corrupt), so it cannot be confused with any value; callers test
+/// for it before decoding. is_absent_marker also takes the bare header
+/// that earlier versions wrote.
 [[nodiscard]] std::string_view absent_marker() noexcept;
 [[nodiscard]] bool is_absent_marker(std::string_view stored) noexcept;
 

@@ -199,6 +199,23 @@ TEST(value_codec, magic_prefixed_plain_values_are_wrapped) {
   EXPECT_EQ(*near, "\xC1Rx"s);
 }
 
+TEST(value_codec, the_negative_marker_says_what_it_is_and_never_decodes) {
+  const auto m = std::string(absent_marker());
+  EXPECT_EQ(m.substr(0, 5), "\xC1RC\x01\x80"s);
+  EXPECT_NE(m.find("no such value"), std::string::npos) << "readable in redis-cli";
+  EXPECT_TRUE(is_absent_marker(m));
+  EXPECT_TRUE(is_absent_marker("\xC1RC\x01\x80"s)) << "the bare header of earlier versions";
+  EXPECT_FALSE(is_absent_marker("\xC1RC\x01\x80other"s));
+  EXPECT_FALSE(is_absent_marker(m.substr(5))) << "the text alone is a plain value";
+  codec_options o;
+  EXPECT_EQ(decode(m, "k", o).error(), make_error_code(error::value_corrupt));
+  // A plain value equal to the marker is wrapped, so it is never taken for one.
+  auto stored = encode(m, "k", o);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_FALSE(is_absent_marker(*stored));
+  EXPECT_EQ(*decode(*stored, "k", o), m);
+}
+
 TEST(value_codec, header_layout) {
   codec_options o;
   o.compress = true;

@@ -53,7 +53,7 @@ class category final : public boost::system::error_category {
       case error::empty_request:
         return "request has no commands";
       case error::invalid_url:
-        return "invalid Redis URL";
+        return "invalid Redis URL (describe_url_error says what is wrong)";
       case error::value_corrupt:
         return "stored value is corrupt (bad or truncated rcache header)";
       case error::value_key_unknown:
@@ -74,6 +74,21 @@ class category final : public boost::system::error_category {
         return "the sentinels do not know this master name";
       case error::not_master:
         return "the server is not a master (ROLE)";
+      case error::subscriber_closed:
+        return "the subscriber is closed";
+      case error::receive_in_progress:
+        return "another receive is already waiting on this subscriber";
+      case error::load_timeout:
+        return "the loader did not finish within the load deadline";
+      case error::loader_failed:
+        return "the loader failed";
+      case error::transaction_conflict:
+        return "another client changed a watched key at every attempt of the transaction";
+      case error::reply_type_mismatch:
+        return "the reply is not of the type asked for";
+      case error::wrong_type:
+        return "WRONGTYPE Operation against a key holding the wrong kind of value (the key is "
+               "not a string: a list, hash, set, ... written by something else)";
       case error::invalid_argument:
         return "invalid argument";
     }
@@ -149,6 +164,20 @@ std::string_view to_string(error e) noexcept {
       return "sentinel_unknown_master";
     case error::not_master:
       return "not_master";
+    case error::subscriber_closed:
+      return "subscriber_closed";
+    case error::receive_in_progress:
+      return "receive_in_progress";
+    case error::load_timeout:
+      return "load_timeout";
+    case error::loader_failed:
+      return "loader_failed";
+    case error::wrong_type:
+      return "wrong_type";
+    case error::reply_type_mismatch:
+      return "reply_type_mismatch";
+    case error::transaction_conflict:
+      return "transaction_conflict";
   }
   return "unknown";
 }

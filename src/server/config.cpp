@@ -174,8 +174,7 @@ void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& repo
   } else if (r.is_set("redis.url")) {
     auto parsed = parse_url(r.text("redis.url"));
     if (!parsed) {
-      r.fail("redis.url",
-             "not a redis://, rediss://, unix://, redis-sentinel:// or redis-cluster:// URL");
+      r.fail("redis.url", describe_url_error(r.text("redis.url")));
       return;
     }
     cfg = std::move(*parsed);

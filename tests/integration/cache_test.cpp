@@ -7,8 +7,12 @@
 #include <rcache/blocking_cache.hpp>
 #include <rcache/blocking_client.hpp>
 #include <rcache/cache.hpp>
+#include <rcache/subscriber.hpp>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <future>
 #include <gtest/gtest.h>
 #include <regex>
 
@@ -25,6 +29,12 @@ using test::eventually;
 using test::nothrow;
 using test::redis_server;
 using opt_string = std::optional<std::string>;
+
+// A vector of names, built outside coroutine bodies (GCC 12 and braced
+// string lists in coroutines).
+std::vector<std::string> names_of(const char* n) {
+  return {std::string(n)};
+}
 
 cache_options options_for(const redis_server& server) {
   cache_options o;
@@ -125,9 +135,10 @@ TEST(Cache, GetManySetManyAndSizeRules) {
                            }});
     std::vector<std::pair<std::string, std::string>> items{
         {"a", "1"}, {"b", "2"}, {"big", std::string(100, 'x')}, {"nocache1", "3"}};
-    auto [e1, ok] = co_await c->async_set_many("p", items, nothrow);
+    auto [e1, written] = co_await c->async_set_many("p", items, nothrow);
     EXPECT_FALSE(e1);
-    EXPECT_TRUE(ok);
+    EXPECT_EQ(written, (std::vector<bool>{true, true, false, false}))
+        << "per item: the big one and the skipped one were not written";
     std::vector<std::string> keys{"a", "missing", "b", "big", "nocache1"};
     auto [e2, got] = co_await c->async_get_many("p", keys, nothrow);
     EXPECT_FALSE(e2);
@@ -150,8 +161,9 @@ TEST(Cache, InvalidateByPatternDeletesOnlyMatchingKeysOfTheNamespace) {
     std::vector<std::pair<std::string, std::string>> items;
     for (int i = 0; i < 2500; ++i) items.emplace_back("user:" + std::to_string(i), "v");
     items.emplace_back("order:1", "v");
-    auto [e1, ok] = co_await c->async_set_many("users", items, nothrow);
-    EXPECT_TRUE(ok) << e1.message();
+    auto [e1, written] = co_await c->async_set_many("users", items, nothrow);
+    EXPECT_FALSE(e1) << e1.message();
+    EXPECT_EQ(written, std::vector<bool>(items.size(), true));
     co_await c->async_set("other", "user:1", "keep", {}, nothrow);
     co_await c->async_set("odd", "user:1", "v", {}, nothrow);
     server.command({"SET", "o-[x]:user:2", "unrelated"});  // would match an unescaped prefix
@@ -276,6 +288,69 @@ TEST(Cache, AnotherWriterIsSeenOnceItsInvalidationArrives) {
     EXPECT_FALSE(c->try_get_near("n", "k")) << "invalidated: no stale local copy";
     auto [e2, fresh] = co_await c->async_get("n", "k", nothrow);
     EXPECT_EQ(fresh, opt_string("theirs"));
+  });
+}
+
+// The stale-read case of issue 13: n:k is cached as "old", another writer
+// sets it to "new", then a message is published on "news"; the
+// invalidation and the message arrive on the cache's connection, in order.
+asio::awaitable<void> overwrite_a_cached_key_then_publish(cache& c, redis_server& server) {
+  co_await c.async_set("n", "k", "old", nothrow);
+  co_await c.async_get("n", "k", nothrow);  // fills the near cache
+  EXPECT_EQ(c.try_get_near("n", "k"), opt_string("old"));
+  server.command({"SET", "n:k", "new"});
+  server.command({"PUBLISH", "news", "done"});
+}
+
+// Once the message is in: the near cache dropped the old value.
+asio::awaitable<void> expect_the_new_value(cache& c) {
+  EXPECT_FALSE(c.try_get_near("n", "k")) << "the invalidation came before the message";
+  auto [e, got] = co_await c.async_get("n", "k", nothrow);
+  EXPECT_EQ(got, opt_string("new"));
+}
+
+TEST(Cache, AnApplicationPushHandlerOnTheClientNeverDetachesInvalidations) {
+  // docs/client.md shows client::set_push_handler for pub/sub; on the client
+  // under a cache it used to replace the cache's own handler, and the near
+  // cache then served the old value after another client's write.
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    EXPECT_TRUE(co_await connected(*c));
+    std::vector<std::string> messages;
+    c->redis().set_push_handler([&](const value& v) {
+      if (v.elements.size() == 3 && v.elements[0].str == "message") {
+        messages.push_back(v.elements[2].str);
+      }
+      EXPECT_NE(v.elements.at(0).str, "invalidate") << "the cache's own, consumed before";
+    });
+    request sub;
+    sub.push("SUBSCRIBE", "news");
+    auto [se, sr] = co_await c->redis().async_exec(std::move(sub), nothrow);
+    EXPECT_FALSE(se);
+    co_await overwrite_a_cached_key_then_publish(*c, server);
+    EXPECT_TRUE(co_await eventually([&] { return !messages.empty(); }));
+    EXPECT_EQ(messages, std::vector<std::string>{"done"});
+    co_await expect_the_new_value(*c);
+  });
+}
+
+TEST(Cache, ASubscriberOnTheCachesClientNeverCostsAnInvalidation) {
+  // The issue's case with the pub/sub API: a subscriber beside the cache on
+  // its client, another writer, and the near cache never serves the old
+  // value.
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    EXPECT_TRUE(co_await connected(*c));
+    subscriber sub(c->redis());
+    auto [se] = co_await sub.async_subscribe(names_of("news"), nothrow);
+    EXPECT_FALSE(se) << se.message();
+    co_await overwrite_a_cached_key_then_publish(*c, server);
+    auto [re, m] = co_await sub.async_receive(nothrow);
+    EXPECT_FALSE(re);
+    EXPECT_EQ(m.payload, "done");
+    co_await expect_the_new_value(*c);
   });
 }
 
@@ -548,6 +623,156 @@ TEST(Cache, FailingLoaderNeverPoisonsTheCache) {
   });
 }
 
+// What on_load_failure heard.
+struct failures {
+  std::mutex mutex;
+  std::vector<std::pair<error_code, std::string>> seen;
+  std::function<void(const load_failure&)> hook() {
+    return [this](const load_failure& f) {
+      std::lock_guard lock(mutex);
+      seen.emplace_back(f.error, std::string(f.message));
+    };
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  }
+};
+
+TEST(Cache, ALoaderThatNeverCompletesTimesOutAndItsLateValueIsDropped) {
+  redis_server server;
+  failures heard;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto o = options_for(server);
+    o.on_load_failure = heard.hook();
+    auto c = cache::create(ex, o);
+    c->add_namespace("slow", {.load_timeout = 200ms});
+    manual_loader stuck;
+    error_code first, second;
+    c->async_get_or_load("slow", "k", stuck.fn(), [&](error_code ec, opt_string) { first = ec; });
+    c->async_get_or_load("slow", "k", stuck.fn(), [&](error_code ec, opt_string) { second = ec; });
+    // Another key is not held up by the stuck one.
+    auto quick = [](auto done) { done({}, std::optional<std::string>("q")); };
+    auto [eq, vq] = co_await c->async_get_or_load("slow", "other", quick, nothrow);
+    EXPECT_FALSE(eq);
+    EXPECT_EQ(vq, opt_string("q"));
+    EXPECT_TRUE(co_await eventually([&] { return first && second; }));
+    EXPECT_EQ(first, make_error_code(error::load_timeout));
+    EXPECT_EQ(second, make_error_code(error::load_timeout));
+    EXPECT_EQ(stuck.calls.size(), 1u) << "one loader for both callers";
+    CO_ASSERT(heard.size() == 1u);
+    EXPECT_EQ(heard.seen[0].first, make_error_code(error::load_timeout));
+    EXPECT_NE(heard.seen[0].second.find("200 ms"), std::string::npos) << heard.seen[0].second;
+
+    // The next caller starts a new load; the stuck one's late value is dropped.
+    opt_string third;
+    c->async_get_or_load("slow", "k", stuck.fn(), [&](error_code, opt_string v) { third = v; });
+    EXPECT_TRUE(co_await eventually([&] { return stuck.calls.size() == 2; }));
+    stuck.calls[1]({}, "fresh");
+    EXPECT_TRUE(co_await eventually([&] { return third.has_value(); }));
+    EXPECT_EQ(third, opt_string("fresh"));
+    stuck.calls[0]({}, "late");
+    auto [eg, vg] = co_await c->async_get("slow", "k", nothrow);  // after any write it made
+    EXPECT_EQ(vg, opt_string("fresh"));
+    EXPECT_EQ(server.command({"GET", "slow:k"}).text, "fresh");
+  });
+}
+
+TEST(Cache, AThrowingLoaderFailsWithLoaderFailedAndItsMessageIsKept) {
+  redis_server server;
+  failures heard;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto o = options_for(server);
+    o.on_load_failure = heard.hook();
+    auto c = cache::create(ex, o);
+    auto throws = [](auto) -> void { throw std::runtime_error("database is down"); };
+    auto [e1, v1] = co_await c->async_get_or_load("t", "a", throws, nothrow);
+    EXPECT_EQ(e1, make_error_code(error::loader_failed));
+    auto throws_int = [](auto) -> void { throw 42; };
+    auto [e2, v2] = co_await c->async_get_or_load("t", "b", throws_int, nothrow);
+    EXPECT_EQ(e2, make_error_code(error::loader_failed)) << "not std::terminate";
+    const auto boom = make_error_code(boost::system::errc::io_error);
+    auto fails = [boom](auto done) { done(boom, std::nullopt); };
+    auto [e3, v3] = co_await c->async_get_or_load("t", "c", fails, nothrow);
+    EXPECT_EQ(e3, boom) << "a loader's own error code is kept";
+    CO_ASSERT(heard.size() == 3u);
+    EXPECT_EQ(heard.seen[0].second, "database is down");
+    EXPECT_NE(heard.seen[1].second.find("not a std::exception"), std::string::npos);
+    EXPECT_EQ(heard.seen[2].second, boom.message());
+    EXPECT_EQ(server.command({"EXISTS", "t:a", "t:b", "t:c"}).text, "0") << "nothing cached";
+  });
+}
+
+// Loaders outside coroutine bodies (GCC 12 and lambda temporaries there).
+coroutine_loader coroutine_returning(std::string v) {
+  return [v]() -> asio::awaitable<std::optional<std::string>> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 1ms);
+    co_await t.async_wait(asio::use_awaitable);
+    co_return v;
+  };
+}
+coroutine_loader coroutine_throwing() {
+  return []() -> asio::awaitable<std::optional<std::string>> {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    throw std::runtime_error("coroutine failed");
+  };
+}
+
+TEST(Cache, CoroutineAndCompletionTokenLoaders) {
+  redis_server server;
+  failures heard;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto o = options_for(server);
+    o.on_load_failure = heard.hook();
+    auto c = cache::create(ex, o);
+    // Named, not temporaries in the co_await expression (GCC 12 destroys
+    // those twice).
+    const auto returning = coroutine_returning("c");
+    const auto throwing = coroutine_throwing();
+    auto [e1, v1] = co_await c->async_get_or_load("co", "k", returning, nothrow);
+    EXPECT_FALSE(e1);
+    EXPECT_EQ(v1, opt_string("c"));
+    EXPECT_TRUE(co_await eventually([&] { return server.command({"GET", "co:k"}).text == "c"; }));
+    auto [e2, v2] = co_await c->async_get_or_load("co", "bad", throwing, nothrow);
+    EXPECT_EQ(e2, make_error_code(error::loader_failed));
+    CO_ASSERT(heard.size() == 1u);
+    EXPECT_EQ(heard.seen[0].second, "coroutine failed");
+    // `done` is a completion handler: an Asio initiating function takes it
+    // as its token.
+    auto via_token = [ex](auto done) {
+      asio::post(ex, asio::append(std::move(done), error_code{}, opt_string("t")));
+    };
+    auto [e3, v3] = co_await c->async_get_or_load("co", "tok", via_token, nothrow);
+    EXPECT_FALSE(e3);
+    EXPECT_EQ(v3, opt_string("t"));
+  });
+}
+
+TEST(Cache, DestroyingTheCacheEndsLoadsThatNeverComplete) {
+  redis_server server;
+  asio::io_context ioc;
+  manual_loader stuck;
+  error_code got;
+  bool answered = false;
+  {
+    auto c = cache::create(ioc.get_executor(), options_for(server));
+    c->add_namespace("never", {.load_timeout = std::chrono::hours(1)});
+    c->async_get_or_load("never", "k", stuck.fn(), [&](error_code ec, opt_string) {
+      got = ec;
+      answered = true;
+    });
+    // Until the loader has been called (it never completes).
+    while (stuck.calls.empty() && ioc.run_one_for(20s) > 0) {
+    }
+    ASSERT_EQ(stuck.calls.size(), 1u);
+  }
+  ioc.restart();
+  ioc.run_for(60s);
+  EXPECT_TRUE(ioc.stopped()) << "out of work: the hour-long deadline was cancelled";
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(got, make_error_code(error::client_stopped));
+}
+
 TEST(Cache, NegativeCachingRemembersNotFound) {
   redis_server server;
   test::run_async([&](auto ex) -> asio::awaitable<void> {
@@ -754,6 +979,113 @@ TEST(BlockingCache, ThreadsShareOneCacheAndLoadsRunOffTheIoThread) {
   });
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error(), error::invalid_argument);
+}
+
+TEST(BlockingCache, InvalidateSetManyAndStop) {
+  redis_server server;
+  blocking_cache c(options_for(server));
+  std::vector<std::pair<std::string, std::string>> items{{"a:1", "x"}, {"a:2", "y"}, {"b", "z"}};
+  auto written = c.set_many("n", items);
+  ASSERT_TRUE(written) << written.error().message();
+  EXPECT_EQ(*written, std::vector<bool>(3, true));
+  auto deleted = c.invalidate("n", "a:*");
+  ASSERT_TRUE(deleted) << deleted.error().message();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(c.get("n", "b").value(), opt_string("z"));
+  c.stop();
+  c.stop();  // idempotent
+  auto after = c.get("n", "b");
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error(), error::client_stopped);
+}
+
+TEST(Cache, AKeyOfAnotherTypeIsAClearError) {
+  redis_server server;
+  server.command({"LPUSH", "w:list", "x"});
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    auto [e1, v1] = co_await c->async_get("w", "list", nothrow);
+    EXPECT_EQ(e1, make_error_code(error::wrong_type));
+    EXPECT_NE(e1.message().find("WRONGTYPE"), std::string::npos) << e1.message();
+    std::vector<std::string> keys{"list"};
+    auto [e2, v2] = co_await c->async_get_many("w", keys, nothrow);
+    EXPECT_FALSE(e2) << "MGET answers nil for a key of another type, as Redis does";
+    EXPECT_EQ(v2, std::vector<opt_string>{std::nullopt});
+    auto [e3, v3] = co_await c->async_set("w", "list", "s", set_options{.keep_ttl = true}, nothrow);
+    EXPECT_FALSE(e3) << "SET replaces a key of any type";
+  });
+}
+
+TEST(Cache, StopEndsWhatIsInFlightAndRefusesWhatComesAfter) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    co_await c->async_set("s", "k", "v", nothrow);  // the default options
+    EXPECT_EQ(server.command({"GET", "s:k"}).text, "v");
+    manual_loader stuck;
+    error_code loading;
+    bool answered = false;
+    c->async_get_or_load("s", "slow", stuck.fn(), [&](error_code ec, opt_string) {
+      loading = ec;
+      answered = true;
+    });
+    EXPECT_TRUE(co_await eventually([&] { return !stuck.calls.empty(); }));
+    c->stop();
+    EXPECT_TRUE(co_await eventually([&] { return answered; }));
+    EXPECT_EQ(loading, make_error_code(error::client_stopped));
+    auto [e, v] = co_await c->async_get("s", "k", nothrow);
+    EXPECT_EQ(e, make_error_code(error::client_stopped));
+    c->stop();  // idempotent
+  });
+}
+
+TEST(BlockingCache, LoadsRunOnABoundedPoolAndAreBoundedByTheLoadTimeout) {
+  redis_server server;
+  auto o = options_for(server);
+  o.loader_threads = 2;
+  o.load_timeout = 300ms;
+  failures heard;
+  o.on_load_failure = heard.hook();
+  auto c = std::make_unique<blocking_cache>(o);
+  auto thrown = c->get_or_load("p", "thrower", []() -> result<std::optional<std::string>> {
+    throw std::runtime_error("no such table");
+  });
+  ASSERT_FALSE(thrown);
+  EXPECT_EQ(thrown.error(), error::loader_failed);
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_EQ(heard.seen[0].second, "no such table");
+
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> running{0}, most{0};
+  auto stuck = [&]() -> result<std::optional<std::string>> {
+    const int now = ++running;
+    int m = most.load();
+    while (now > m && !most.compare_exchange_weak(m, now)) {
+    }
+    released.wait();
+    --running;  // the last thing it touches of this test
+    return std::optional<std::string>("late");
+  };
+  // Four keys whose loaders block: at most two run, the others wait for a
+  // thread; every caller gets load_timeout.
+  std::vector<std::thread> callers;
+  std::atomic<int> timed_out{0};
+  for (int i = 0; i < 4; ++i) {
+    callers.emplace_back([&, i] {
+      auto r = c->get_or_load("p", "k" + std::to_string(i), stuck);
+      if (!r && r.error() == error::load_timeout) ++timed_out;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(timed_out.load(), 4);
+  EXPECT_GE(most.load(), 1);
+  EXPECT_LE(most.load(), 2) << "never more loader threads than loader_threads";
+  EXPECT_EQ(heard.size(), 5u);
+  // Destroying the cache does not wait for the loaders still blocked.
+  c.reset();
+  release.set_value();
+  while (running.load() != 0) std::this_thread::yield();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // near cache kept coherent across nodes and failovers.
 #include <rcache/blocking_client.hpp>
 #include <rcache/cache.hpp>
+#include <rcache/subscriber.hpp>
 
 #include <atomic>
 #include <future>
@@ -101,6 +102,39 @@ TEST_F(ClusterClient, TheUrlFormNamesTheSeeds) {
   auto w = redis.command("SET", "via-url", "yes");
   ASSERT_TRUE(w) << w.error().message();
   EXPECT_EQ(owner_value(c, "via-url"), "yes");
+}
+
+TEST_F(ClusterClient, SubscribersAndTypedCommandsOnACluster) {
+  auto& c = *cluster_;
+  const auto ports = c.master_ports();
+  const auto s1 = key_on(c, ports[0], "sch:");
+  const auto s2 = key_on(c, ports[1], "sch:");
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    client redis(ex, via_cluster(c));
+    subscriber sub(redis);
+    std::vector<std::string> shards{s1, s2};
+    auto [e1] = co_await sub.async_ssubscribe(shards, nothrow);
+    EXPECT_FALSE(e1) << "each shard channel on the master of its slot: " << e1.message();
+    std::vector<std::string> channels{"news"};
+    auto [e2] = co_await sub.async_subscribe(channels, nothrow);
+    EXPECT_FALSE(e2) << e2.message();
+    EXPECT_EQ(c.command(c.index_of(ports[1]), {"SPUBLISH", s2, "to-s2"}).text, "1");
+    auto [r1, m1] = co_await sub.async_receive(nothrow);
+    EXPECT_FALSE(r1);
+    EXPECT_EQ(m1.kind, subscription_kind::shard_channel);
+    EXPECT_EQ(m1.channel, s2);
+    EXPECT_EQ(m1.payload, "to-s2");
+    // A PUBLISH on any node reaches a subscription on another.
+    c.command(c.index_of(ports[2]), {"PUBLISH", "news", "everywhere"});
+    auto [r2, m2] = co_await sub.async_receive(nothrow);
+    EXPECT_FALSE(r2);
+    EXPECT_EQ(m2.payload, "everywhere");
+    auto set = co_await redis.async_command(cmd::set(s1, "x"), asio::use_awaitable);
+    EXPECT_TRUE(set) << set.error().message;
+    auto got = co_await redis.async_command(cmd::get(s1), asio::use_awaitable);
+    EXPECT_EQ(got.value(), std::optional<std::string>("x"));
+    EXPECT_EQ(owner_value(c, s1), "x");
+  });
 }
 
 TEST_F(ClusterClient, MultiKeyCommandsAreSplitBySlotAndMergedInOrder) {

@@ -5,8 +5,11 @@
 // real MOVED / ASK error parses into the slot and node it names.
 #include <rcache/blocking_client.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <gtest/gtest.h>
 #include <random>
+#include <thread>
 
 #include "cluster/slot_map.hpp"
 #include "redis_cluster.hpp"
@@ -56,7 +59,20 @@ TEST(ClusterMap, SlotsAndMapsAgreeWithARealClusterThroughAResharding) {
     EXPECT_EQ(cluster::key_slot(key), reply->integer) << key;
   }
 
-  const auto before = read_map(c, 0, true);
+  // Node 0 learns the replicas' roles by gossip, which may trail their own
+  // master links (all the fixture waits for): poll its map until it lists
+  // them, with a deadline.
+  auto before = read_map(c, 0, true);
+  const auto listed = [](const cluster::slot_map& m) {
+    const auto& shards = m.shards();
+    return std::all_of(shards.begin(), shards.end(),
+                       [](const auto& s) { return s.replicas.size() == 1; });
+  };
+  for (const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       !listed(before) && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // between polls
+    before = read_map(c, 0, true);
+  }
   expect_agrees(before, c);
   expect_agrees(read_map(c, 3, false), c);
   EXPECT_EQ(before.shards().size(), 3u);

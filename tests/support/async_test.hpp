@@ -22,6 +22,15 @@
 #include <thread>
 #include <vector>
 
+/// ASSERT_TRUE for a test coroutine, whose body cannot `return` (gtest's
+/// ASSERT_* do): records the failure and leaves the coroutine.
+#define CO_ASSERT(cond)                             \
+  if (!(cond)) {                                    \
+    ADD_FAILURE() << "assertion failed: " << #cond; \
+    co_return;                                      \
+  } else                                            \
+    (void)0
+
 namespace rcache::test {
 
 inline constexpr auto nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);
