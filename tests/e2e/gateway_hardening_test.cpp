@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -233,6 +234,8 @@ TEST(Hardening, ReadsNeverGoBackwardsWithAConnectionPerThread) {
   std::atomic<int> running{readers};
   std::atomic<long> backwards{0};
   std::atomic<long> failures{0};
+  std::mutex first_failure_mutex;
+  std::string first_failure;  // what the first failing read got, for the message
   std::vector<std::set<long>> seen(readers);
   std::vector<std::thread> threads;
   for (int r = 0; r < readers; ++r) {
@@ -242,7 +245,12 @@ TEST(Hardening, ReadsNeverGoBackwardsWithAConnectionPerThread) {
       for (int i = 0; i < reads_each; ++i) {
         auto res = c.request("GET", "/v1/ns/v/keys/counter");
         if (!res || res->status != 200) {
-          ++failures;
+          if (++failures == 1) {
+            std::lock_guard lock(first_failure_mutex);
+            first_failure = "read " + std::to_string(i) + ": " +
+                            (res ? std::to_string(res->status) + " " + res->body
+                                 : std::string("no answer (connection closed or timed out)"));
+          }
           break;
         }
         const long v = std::stol(res->body);
@@ -259,7 +267,7 @@ TEST(Hardening, ReadsNeverGoBackwardsWithAConnectionPerThread) {
     ++writes;
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << "the first: " << first_failure;
   EXPECT_EQ(backwards.load(), 0) << "over " << readers * reads_each << " reads and " << writes
                                  << " writes";
   // The run meant something: values changed under the readers, and the

@@ -53,6 +53,9 @@ TEST(Sentinel, ResolvesTheMasterThroughAnyReachableSentinel) {
   auto set = c.command("SET", "k", "v");
   ASSERT_TRUE(set) << set.error().message();
   EXPECT_EQ(t.server_command(0, {"GET", "k"}).text, "v") << "written on the master, server 0";
+  // Typed commands take the same path.
+  EXPECT_EQ(c.command(cmd::incrby("n", 2)).value(), 2);
+  EXPECT_EQ(c.command(cmd::get("k")).value(), std::optional<std::string>("v"));
 }
 
 TEST(Sentinel, NoSentinelReachableAndUnknownMasterAreDistinctErrors) {
