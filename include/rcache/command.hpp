@@ -48,7 +48,9 @@ class command {
   }
 
   [[nodiscard]] const request& get_request() const& noexcept { return req_; }
-  [[nodiscard]] request take_request() && noexcept { return std::move(req_); }
+  /// The request, to be moved from in the same expression (a reference, so
+  /// that handing it to the client costs no move of its own).
+  [[nodiscard]] request&& take_request() && noexcept { return std::move(req_); }
 
  private:
   request req_;
