@@ -62,6 +62,19 @@ struct command_error {
   friend bool operator==(const command_error&, const command_error&) = default;
 };
 
+/// The error an error reply stands for: error::wrong_type for WRONGTYPE (a
+/// key of another Redis type), error::redis_error for the rest (OOM,
+/// NOPERM, READONLY, ...). `error_reply` must be an error reply.
+[[nodiscard]] inline boost::system::error_code error_of(const value& error_reply) noexcept {
+  return make_error_code(error_reply.error_code() == "WRONGTYPE" ? error::wrong_type
+                                                                 : error::redis_error);
+}
+
+/// The command_error of an error reply, keeping Redis's text (moved out).
+[[nodiscard]] inline command_error refusal_of(value&& error_reply) {
+  return {error_of(error_reply), std::move(error_reply.str)};
+}
+
 /// reply<T>::value() on an error throws boost::system::system_error with
 /// the code and the message.
 [[noreturn]] inline void throw_exception_from_error(const command_error& e,
@@ -158,11 +171,7 @@ reply<Tuple> read_tuple(value&& v, std::index_sequence<I...>) {
 
 template <class T>
 reply<T> read_as(value&& v) {
-  if (v.is_error()) {
-    return command_error{
-        make_error_code(v.error_code() == "WRONGTYPE" ? error::wrong_type : error::redis_error),
-        std::move(v.str)};
-  }
+  if (v.is_error()) return refusal_of(std::move(v));
   if constexpr (std::is_same_v<T, value>) {
     return std::move(v);
   } else if constexpr (is_optional<T>::value) {

@@ -66,6 +66,8 @@ struct value {
   /// Builders, mostly for tests.
   static value make_string(std::string s, resp_type t = resp_type::bulk_string);
   static value make_integer(std::int64_t i);
+  /// A RESP3 double and the text it came as (",1.5e10" keeps "1.5e10").
+  static value make_double(double d, std::string text);
   static value make_array(std::vector<value> elems, resp_type t = resp_type::array);
 
   friend bool operator==(const value&, const value&) = default;

@@ -1,13 +1,14 @@
 // rcache::blocking_cache: an io_context on its own thread running one
-// rcache::cache; each call waits on a promise its completion fulfils.
+// rcache::cache; each call waits for its completion (client/blocking_wait.hpp).
 #include <rcache/blocking_cache.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <future>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+
+#include "client/blocking_wait.hpp"
 
 namespace rcache {
 
@@ -21,28 +22,16 @@ struct blocking_cache::impl {
   std::shared_mutex running;
   bool stopped = false;
 
-  // Starts an operation with a completion that fulfils a promise, and waits.
+  // Starts an operation and waits for its completion, unless stopped. The
+  // lock is held only while submitting: stop() may run during the wait.
   template <class T, class Start>
   result<T> wait(Start start) {
-    std::promise<result<T>> done;
-    auto fut = done.get_future();
-    {
-      std::shared_lock lock(running);
-      if (stopped)
-        return result<T>(boost::system::in_place_error, make_error_code(error::client_stopped));
-      submit<T>(start, done);
-    }
-    return fut.get();
-  }
-
-  template <class T, class Start>
-  static void submit(Start& start, std::promise<result<T>>& done) {
-    start([&done](boost::system::error_code ec, T v) {
-      if (ec) {
-        done.set_value(result<T>(boost::system::in_place_error, ec));
-      } else {
-        done.set_value(result<T>(boost::system::in_place_value, std::move(v)));
-      }
+    std::shared_lock lock(running);
+    if (stopped)
+      return result<T>(boost::system::in_place_error, make_error_code(error::client_stopped));
+    return detail::wait_for<T>([&](auto done) {
+      start(std::move(done));
+      lock.unlock();
     });
   }
 };

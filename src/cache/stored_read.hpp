@@ -9,6 +9,7 @@
 #pragma once
 
 #include <rcache/error.hpp>
+#include <rcache/reply.hpp>
 #include <rcache/value.hpp>
 
 #include <cstdint>
@@ -24,13 +25,6 @@ struct stored_read {
   kind what = kind::missing;
   std::string plain{};  // kind::value: the decoded value
 };
-
-/// The error of an error reply: wrong_type for WRONGTYPE (a key of
-/// another type), redis_error for the rest (OOM, NOPERM, READONLY, ...).
-[[nodiscard]] inline boost::system::error_code error_of(const value& reply) noexcept {
-  return make_error_code(reply.error_code() == "WRONGTYPE" ? error::wrong_type
-                                                           : error::redis_error);
-}
 
 /// What `got` (the reply to GET `full`, given up: a plain value is moved
 /// out of it) holds. Errors: error_of() an error reply, and the

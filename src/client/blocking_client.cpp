@@ -4,8 +4,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <future>
 #include <thread>
+
+#include "client/blocking_wait.hpp"
 
 namespace rcache {
 
@@ -31,31 +32,15 @@ blocking_client::~blocking_client() {
 }
 
 result<response> blocking_client::exec(request req) {
-  std::promise<result<response>> done;
-  auto fut = done.get_future();
-  impl_->cl->async_exec(std::move(req), [&done](boost::system::error_code ec, response r) {
-    if (ec) {
-      done.set_value(ec);
-    } else {
-      done.set_value(std::move(r));
-    }
-  });
-  return fut.get();
+  return detail::wait_for<response>(
+      [&](auto done) { impl_->cl->async_exec(std::move(req), std::move(done)); });
 }
 
 result<value> blocking_client::eval(const script& s, std::vector<std::string> keys,
                                     std::vector<std::string> args) {
-  std::promise<result<value>> done;
-  auto fut = done.get_future();
-  impl_->cl->async_eval(s, std::move(keys), std::move(args),
-                        [&done](boost::system::error_code ec, value v) {
-                          if (ec) {
-                            done.set_value(ec);
-                          } else {
-                            done.set_value(std::move(v));
-                          }
-                        });
-  return fut.get();
+  return detail::wait_for<value>([&](auto done) {
+    impl_->cl->async_eval(s, std::move(keys), std::move(args), std::move(done));
+  });
 }
 
 client& blocking_client::async() noexcept {

@@ -56,6 +56,7 @@
 #include "client/backoff.hpp"
 #include "client/client_base.hpp"
 #include "client/completion.hpp"
+#include "client/eval_request.hpp"
 #include "client/multiplexer.hpp"
 #include "client/push_router.hpp"
 #include "client/read_value.hpp"
@@ -965,24 +966,13 @@ class client_impl final : public client_base, public std::enable_shared_from_thi
 // sends both to the node of the script's keys) and report that.
 void submit_eval(const std::shared_ptr<client_base>& self, const script& s,
                  std::vector<std::string> keys, std::vector<std::string> args, eval_handler h) {
-  auto build = [&s, &keys, &args](request& r) {
-    std::vector<std::string_view> argv;
-    argv.reserve(2 + keys.size() + args.size());
-    const std::string nkeys = std::to_string(keys.size());
-    argv.push_back(s.sha1());
-    argv.push_back(nkeys);
-    for (auto& k : keys) argv.push_back(k);
-    for (auto& a : args) argv.push_back(a);
-    r.push_range("EVALSHA", argv);
-  };
   request first;
-  build(first);
-  request reload;  // sent only on NOSCRIPT
-  reload.push("SCRIPT", "LOAD", s.source());
-  build(reload);
+  append_evalsha(first, s, keys, args);
+  // Built now: `s` may not outlive this call.
+  request reload = load_and_evalsha(s, keys, args);
   self->submit(std::move(first), [self, reload = std::move(reload), h = std::move(h)](
                                      error_code ec, response r) mutable {
-    if (!ec && r.at(0).is_error() && r[0].error_code() == "NOSCRIPT") {
+    if (!ec && is_noscript(r.at(0))) {
       self->submit(std::move(reload),
                    [self, h = std::move(h)](error_code ec2, response r2) mutable {
                      // A script that does not compile fails in SCRIPT LOAD: report that.

@@ -50,7 +50,7 @@ struct transactions::impl : std::enable_shared_from_this<impl> {
     conn.async_exec(std::move(w),
                     [self = shared_from_this(), j](boost::system::error_code ec, response r) {
                       if (ec) return self->finish(j, command_error{ec, ec.message()});
-                      if (r.at(0).is_error()) return self->finish(j, refused(r[0]));
+                      if (r.at(0).is_error()) return self->finish(j, refusal_of(std::move(r[0])));
                       r.erase(r.begin());  // WATCH's OK: the rest are the reads' replies
                       self->planned(j, r);
                     });
@@ -74,7 +74,7 @@ struct transactions::impl : std::enable_shared_from_this<impl> {
         std::move(tx), [self = shared_from_this(), j](boost::system::error_code ec, response r) {
           if (ec) return self->finish(j, command_error{ec, ec.message()});
           auto& v = r.back();  // EXEC's reply; MULTI's and the QUEUED ones say nothing more
-          if (v.is_error()) return self->finish(j, refused(v));
+          if (v.is_error()) return self->finish(j, refusal_of(std::move(v)));
           if (v.is_null()) {  // a watched key changed: again, from the reads
             if (j->attempt < self->max_attempts) return self->attempt(j);
             return self->finish(j, command_error{make_error_code(error::transaction_conflict),
@@ -89,11 +89,6 @@ struct transactions::impl : std::enable_shared_from_this<impl> {
     request u;
     u.push("UNWATCH");
     conn.async_exec(std::move(u), [](boost::system::error_code, response) {});
-  }
-
-  static command_error refused(value& v) {
-    return {make_error_code(v.error_code() == "WRONGTYPE" ? error::wrong_type : error::redis_error),
-            std::move(v.str)};
   }
 
   // Completes `j` and starts the next job.

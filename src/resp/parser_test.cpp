@@ -62,11 +62,7 @@ value boolean(bool b) {
   return v;
 }
 value dbl(double d, std::string text) {
-  value v;
-  v.type = resp_type::double_number;
-  v.number = d;
-  v.str = std::move(text);
-  return v;
+  return value::make_double(d, std::move(text));
 }
 value verbatim(const char (&format)[4], std::string text) {
   value v = value::make_string(std::move(text), resp_type::verbatim_string);

@@ -21,11 +21,7 @@ value error_reply(std::string text) {
   return value::make_string(std::move(text), resp_type::simple_error);
 }
 value dbl(double d, std::string text) {
-  value v;
-  v.type = resp_type::double_number;
-  v.number = d;
-  v.str = std::move(text);
-  return v;
+  return value::make_double(d, std::move(text));
 }
 
 TEST(Reply, Scalars) {

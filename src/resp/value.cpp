@@ -76,6 +76,14 @@ value value::make_integer(std::int64_t i) {
   return v;
 }
 
+value value::make_double(double d, std::string text) {
+  value v;
+  v.type = resp_type::double_number;
+  v.number = d;
+  v.str = std::move(text);
+  return v;
+}
+
 value value::make_array(std::vector<value> elems, resp_type t) {
   value v;
   v.type = t;
