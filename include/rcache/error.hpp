@@ -69,6 +69,12 @@ enum class error {
   reply_type_mismatch,   // a typed reply (reply<T>): the reply is not a T
   transaction_conflict,  // an optimistic transaction found its watched keys changed at every
                          // attempt
+
+  // ---- sessions ----
+  session_cap_reached,  // the user has max_per_user sessions and the store refuses new ones
+  version_conflict,     // a session update's expected version is not the session's version
+  not_replicated,       // no replica acknowledged a session write in time (durability = replica)
+  too_many_fields,      // a session would hold more data fields than the store allows
 };
 
 /// The category of rcache::error; name() is "rcache".

@@ -89,6 +89,14 @@ class category final : public boost::system::error_category {
       case error::wrong_type:
         return "WRONGTYPE Operation against a key holding the wrong kind of value (the key is "
                "not a string: a list, hash, set, ... written by something else)";
+      case error::session_cap_reached:
+        return "the user already has the maximum number of sessions (the store refuses new ones)";
+      case error::version_conflict:
+        return "the session changed since the version the update expected";
+      case error::not_replicated:
+        return "no replica acknowledged the session write within the replica timeout";
+      case error::too_many_fields:
+        return "the session would hold more data fields than the store allows";
       case error::invalid_argument:
         return "invalid argument";
     }
@@ -178,6 +186,14 @@ std::string_view to_string(error e) noexcept {
       return "reply_type_mismatch";
     case error::transaction_conflict:
       return "transaction_conflict";
+    case error::session_cap_reached:
+      return "session_cap_reached";
+    case error::version_conflict:
+      return "version_conflict";
+    case error::not_replicated:
+      return "not_replicated";
+    case error::too_many_fields:
+      return "too_many_fields";
   }
   return "unknown";
 }

@@ -11,7 +11,7 @@ namespace {
 TEST(Error, EveryCodeHasANameAndAMessage) {
   std::set<std::string> names;
   for (int v = static_cast<int>(error::resp_invalid_type);
-       v <= static_cast<int>(error::transaction_conflict); ++v) {
+       v <= static_cast<int>(error::too_many_fields); ++v) {
     const auto e = static_cast<error>(v);
     const auto name = to_string(e);
     EXPECT_NE(name, "unknown") << v;

@@ -122,6 +122,16 @@ class reader {
   std::vector<std::string> errors_;
 };
 
+// Settings parsed past what a row's type says.
+void parse_combined(reader& r, gateway_config& c) {
+  auto proxies = trusted_proxies::parse(r.text("server.trusted_proxies"));
+  if (auto* why = std::get_if<std::string>(&proxies)) {
+    r.fail("server.trusted_proxies", *why);
+  } else {
+    c.trusted = std::move(std::get<trusted_proxies>(proxies));
+  }
+}
+
 void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& reports) {
   auto note = [&](std::string_view key, std::string text) {
     for (auto& s : reports) {
@@ -282,6 +292,7 @@ loaded_config load_config(const config_sources& sources) {
     if (s.apply && r.valid(s.key)) s.apply(c, r.value(s.key));
   }
   parse_redis(r, c, out.settings);
+  parse_combined(r, c);
 
   auto errors = flag_errors;
   errors.insert(errors.end(), r.errors().begin(), r.errors().end());

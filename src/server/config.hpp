@@ -22,6 +22,7 @@
 #pragma once
 
 #include <rcache/cache.hpp>
+#include <rcache/session.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -33,6 +34,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "server/client_address.hpp"
 
 namespace rcache::server {
 
@@ -54,6 +57,7 @@ struct gateway_config {
   std::size_t max_namespaces = 0;
   std::size_t max_batch_keys = 0;
   std::size_t max_response_bytes = 0;  // a batch answer's JSON
+  trusted_proxies trusted{};           // server.trusted_proxies
 
   // ---- [redis] / [embedded] ----
   /// The Redis to use; nullopt: the embedded default (a private redis-server).
@@ -72,6 +76,9 @@ struct gateway_config {
 
   // ---- [cache] ----
   cache_options cache{};
+
+  // ---- [sessions] ----
+  session_options sessions{};
 
   // ---- [monitoring] / [log] ----
   bool monitoring = false;

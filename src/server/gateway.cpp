@@ -12,6 +12,7 @@
 
 #include "cache/direct_read.hpp"
 #include "client/completion.hpp"
+#include "server/session_routes.hpp"
 
 namespace rcache::server {
 namespace {
@@ -127,6 +128,14 @@ api_error api_error_of(error_code ec) {
         return {400, "bad_request", ec.message()};
       case error::value_too_large:
         return {413, "value_too_large", ec.message()};
+      case error::too_many_fields:
+        return {413, "too_many_fields", ec.message()};
+      case error::session_cap_reached:
+        return {409, "session_cap_reached", ec.message()};
+      case error::version_conflict:
+        return {412, "version_conflict", ec.message()};
+      case error::not_replicated:
+        return {503, "not_replicated", ec.message() + "; the write may still have happened"};
       case error::redis_error:
         return {500, "redis_error", ec.message()};
       case error::value_corrupt:
@@ -149,8 +158,10 @@ api_response error_response(error_code ec) {
   return r;
 }
 
-gateway::gateway(cache& c, boost::asio::any_io_executor fallback, gateway_options o)
+gateway::gateway(cache& c, session_store* sessions, boost::asio::any_io_executor fallback,
+                 gateway_options o)
     : cache_(c),
+      sessions_(sessions),
       cache_state_(cache_detail::state_of(c)),
       fallback_(std::move(fallback)),
       options_(o) {}
@@ -196,6 +207,10 @@ std::optional<api_response> gateway::answer_now(const api_call& call) {
       return std::nullopt;
     default:
       break;
+  }
+  if (call.right == api_right::sessions) {
+    if (sessions_) return std::nullopt;
+    return error_response(api_error{404, "not_found", "sessions are not served here"});
   }
   if (!admit(call.ns)) {
     return error_response(api_error{400, "too_many_namespaces",
@@ -341,6 +356,14 @@ void gateway::execute(api_call& call, answer_slot& slot) {
     case api_op::healthz:
     case api_op::metrics:
       return complete_later(fallback_, std::move(reply), *answer_now(call));
+    case api_op::session_create:
+    case api_op::session_get:
+    case api_op::session_update:
+    case api_op::session_rotate:
+    case api_op::session_destroy:
+    case api_op::user_sessions:
+    case api_op::user_sessions_destroy:
+      return execute_session_call(*sessions_, call, slot, fallback_);
   }
 }
 

@@ -9,14 +9,16 @@
 // completes on the handler's associated executor.
 //
 // Error mapping: invalid key / namespace / argument -> 400, value too large
-// -> 413, Redis unreachable (not connected, timeout, queue full, connection
-// lost) -> 503 with Retry-After, a Redis error reply or an unreadable stored
-// value -> 500.
+// or too many session fields -> 413, a session cap refusal -> 409, a
+// version mismatch -> 412, Redis unreachable (or no replica in time) (not connected, timeout, queue
+// full, connection lost) -> 503 with Retry-After, a Redis error reply or an unreadable stored value
+// -> 500.
 //
 // Threading: thread-safe; one gateway serves every I/O thread.
 #pragma once
 
 #include <rcache/cache.hpp>
+#include <rcache/session.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
@@ -71,9 +73,11 @@ class answer_slot {
 
 class gateway {
  public:
-  /// `c` must outlive the gateway; `fallback` runs completions of handlers
-  /// without an executor of their own.
-  gateway(cache& c, boost::asio::any_io_executor fallback, gateway_options o);
+  /// `c` and `sessions` must outlive the gateway; `fallback` runs
+  /// completions of handlers without an executor of their own. Without a
+  /// session store the session routes answer 404.
+  gateway(cache& c, session_store* sessions, boost::asio::any_io_executor fallback,
+          gateway_options o);
 
   /// The answer when it needs no Redis round trip; nullopt: call execute().
   [[nodiscard]] std::optional<api_response> answer_now(const api_call& call);
@@ -91,6 +95,7 @@ class gateway {
   bool admit_shared(const std::string& ns);
 
   cache& cache_;
+  session_store* sessions_;
   std::shared_ptr<cache_detail::state> cache_state_;  // cache_'s, for the direct read
   boost::asio::any_io_executor fallback_;
   gateway_options options_;

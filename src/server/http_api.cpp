@@ -12,6 +12,8 @@
 #include <unordered_set>
 #include <xxhash.h>
 
+#include "server/client_address.hpp"
+#include "server/json_body.hpp"
 #include "server/strict_json.hpp"
 
 namespace rcache::server {
@@ -21,10 +23,6 @@ namespace json = boost::json;
 
 constexpr std::string_view envelope_magic = "\xC1RT\x01";
 constexpr std::int64_t max_ttl_seconds = 10LL * 365 * 86400;
-
-api_error bad_request(std::string code, std::string message) {
-  return {400, std::move(code), std::move(message)};
-}
 
 api_error invalid_ttl() {
   return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds from 0 to " +
@@ -118,41 +116,6 @@ std::optional<std::string> base64_decode(std::string_view in) {
   if (in.size() >= 2 && in[in.size() - 2] == '=') ++pad;
   out.resize(static_cast<std::size_t>(n) - pad);
   return out;
-}
-
-std::string base64_encode(std::string_view in) {
-  std::string out((in.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// The request body as one JSON object; errors name what is wrong.
-std::variant<json::object, api_error> body_object(std::string_view body) {
-  if (body.empty()) return bad_request("invalid_json", "the request needs a JSON object body");
-  auto parsed = parse_strict_json(body, 8);
-  if (parsed.repeated_key) {
-    return bad_request("invalid_json", "the field '" + parsed.repeated_key->substr(0, 64) +
-                                           "' appears twice in an object");
-  }
-  if (parsed.ec) {
-    return bad_request("invalid_json", "the body is not valid JSON: " + parsed.ec.message());
-  }
-  json::value& v = parsed.value;
-  if (!v.is_object()) return bad_request("invalid_json", "the body must be a JSON object");
-  return std::move(v.as_object());
-}
-
-std::optional<api_error> only_fields(const json::object& o,
-                                     std::initializer_list<std::string_view> allowed) {
-  for (const auto& kv : o) {
-    if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
-      return bad_request("invalid_json", "unknown field '" + std::string(kv.key()) + "'");
-    }
-  }
-  return std::nullopt;
 }
 
 std::optional<api_error> key_list(const json::value* v, std::string_view ns,
@@ -272,66 +235,51 @@ api_error not_found() {
 
 namespace {
 
-// parse_call() into `call`, whose route label an error found after routing
-// carries.
-std::optional<api_error> parse_into(api_call& call, const http_request_view& req,
-                                    const api_limits& limits) {
-  // Most targets are plain ("/v1/ns/users/keys/42"): split them in place;
-  // Boost.URL decodes and checks the rest (percent-escapes, a query). No
-  // route has more than max_route_segments, so a longer path is 404 at once.
-  std::array<std::string_view, max_route_segments + 1> segs;
+// The path's segments, decoded: views into the target when it is plain,
+// else into `decoded` (whose strings Boost.URL filled).
+struct split_target {
+  std::array<std::string_view, max_route_segments + 1> segs{};
   std::size_t n = 0;
-  std::array<std::string, max_route_segments + 1> decoded;  // a target that is not plain
-  std::optional<boost::urls::url_view> url;
-  const auto kind = scan_target(req.target);
+  std::array<std::string, max_route_segments + 1> decoded{};  // a target that is not plain
+  std::string strict;                        // what `url` views, for a target that is not plain
+  std::optional<boost::urls::url_view> url;  // set when the target is not plain
+};
+
+// Most targets are plain ("/v1/ns/users/keys/42"): split them in place;
+// Boost.URL decodes and checks the rest (percent-escapes, a query). No
+// route has more than max_route_segments, so a longer path is 404 at once.
+std::optional<api_error> split(std::string_view target, split_target& t) {
+  const auto kind = scan_target(target);
   if (!kind.printable) {
     return bad_request("bad_request", "the request target is not a valid path");
   }
-  const bool plain = kind.plain && !req.target.empty() && req.target.front() == '/';
-  std::string strict;  // what `url` views, for a target that is not plain
-  if (plain) {
-    std::string_view rest = req.target.substr(1);
+  if (kind.plain && !target.empty() && target.front() == '/') {
+    std::string_view rest = target.substr(1);
     for (;;) {
-      if (n == segs.size()) return not_found();
+      if (t.n == t.segs.size()) return not_found();
       const auto slash = rest.find('/');
-      segs[n++] = rest.substr(0, slash);
+      t.segs[t.n++] = rest.substr(0, slash);
       if (slash == std::string_view::npos) break;
       rest.remove_prefix(slash + 1);
     }
-  } else {
-    strict = strict_form(req.target);
-    auto parsed = boost::urls::parse_origin_form(strict);
-    if (!parsed) return bad_request("bad_request", "the request target is not a valid path");
-    url = *parsed;
-    for (auto seg : url->segments()) {
-      if (n == segs.size()) return not_found();
-      decoded[n] = seg;
-      segs[n] = decoded[n];
-      ++n;
-    }
+    return std::nullopt;
   }
-  call.head = req.method == http_method::head;
+  t.strict = strict_form(target);
+  auto parsed = boost::urls::parse_origin_form(t.strict);
+  if (!parsed) return bad_request("bad_request", "the request target is not a valid path");
+  t.url = *parsed;
+  for (auto seg : t.url->segments()) {
+    if (t.n == t.segs.size()) return not_found();
+    t.decoded[t.n] = seg;
+    t.segs[t.n] = t.decoded[t.n];
+    ++t.n;
+  }
+  return std::nullopt;
+}
 
-  // ---- which route, and does it take this method ----
-  const auto match = match_route(req.method, std::span(segs.data(), n));
-  if (match.pattern.empty()) return not_found();
-  call.route = match.pattern;
-  if (!match.found) return method_not_allowed(match.allow);
-  const route& r = *match.found;
-  call.op = r.op;
-  call.right = r.right;
-  if (r.pattern.find("{ns}") == std::string_view::npos) return std::nullopt;  // probes, metrics
-  call.ns = match.ns;
-  if (!valid_namespace(call.ns)) {
-    return bad_request("invalid_namespace",
-                       "namespace names are 1 to 128 letters, digits, '_', '-' or '.'");
-  }
-  if (r.pattern.find("{key}") != std::string_view::npos) {
-    call.key = match.key;
-    if (auto e = check_key(call.ns, call.key, limits)) return *e;
-  }
-
-  // ---- query parameters: only the ones the route takes ----
+// The query parameters: only the ones route `r` takes, each at most once.
+std::optional<api_error> parse_query(const std::optional<boost::urls::url_view>& url,
+                                     const route& r, api_call& call) {
   bool nx = false;
   bool xx = false;
   const auto params = url ? url->params() : boost::urls::params_view();
@@ -349,6 +297,8 @@ std::optional<api_error> parse_into(api_call& call, const http_request_view& req
       auto f = parse_flag(p.value);
       if (!f) return bad_request("bad_request", "'" + p.key + "' must be true or false");
       (p.key == "nx" ? nx : xx) = *f;
+    } else if ((r.query & param_except) && p.key == "except") {
+      call.session.except = p.value;
     } else {
       return bad_request("bad_request", "unknown query parameter '" + p.key + "'");
     }
@@ -356,39 +306,101 @@ std::optional<api_error> parse_into(api_call& call, const http_request_view& req
   if (nx && xx) return bad_request("bad_request", "'nx' and 'xx' exclude each other");
   if (nx) call.when = write_condition::if_absent;
   if (xx) call.when = write_condition::if_present;
+  return std::nullopt;
+}
 
-  // ---- bodies ----
+// A cache route's namespace, key and body.
+std::optional<api_error> parse_cache_call(api_call& call, const route_match& match,
+                                          const api_limits& limits) {
+  call.ns = match.ns;
+  if (!valid_namespace(call.ns)) {
+    return bad_request("invalid_namespace",
+                       "namespace names are 1 to 128 letters, digits, '_', '-' or '.'");
+  }
+  if (match.found->pattern.find("{key}") != std::string_view::npos) {
+    call.key = match.key;
+    if (auto e = check_key(call.ns, call.key, limits)) return *e;
+  }
+  return std::nullopt;
+}
+
+std::optional<api_error> parse_cache_body(api_call& call, const http_request_view& req,
+                                          const api_limits& limits) {
   switch (call.op) {
     case api_op::get:
       call.if_none_match = req.if_none_match;
-      break;
+      return std::nullopt;
     case api_op::put:
       if (auto e = check_content_type(req.content_type)) return *e;
       call.content_type = req.content_type;
       call.body = req.body;
-      break;
+      return std::nullopt;
     case api_op::batch_get:
     case api_op::batch_set:
-    case api_op::invalidate_pattern: {
-      auto body = body_object(req.body);
-      if (auto* e = std::get_if<api_error>(&body)) return std::move(*e);
-      const auto& o = std::get<json::object>(body);
-      std::optional<api_error> e;
-      if (call.op == api_op::batch_get) {
-        e = only_fields(o, {"keys"});
-        if (!e) e = key_list(o.if_contains("keys"), call.ns, limits, call.keys);
-      } else if (call.op == api_op::batch_set) {
-        e = parse_batch_set(o, limits, call);
-      } else {
-        e = parse_invalidate(o, limits, call);
-      }
-      if (e) return std::move(*e);
+    case api_op::invalidate_pattern:
       break;
-    }
     default:
-      break;
+      return std::nullopt;
   }
-  return std::nullopt;
+  auto body = body_object(req.body);
+  if (auto* e = std::get_if<api_error>(&body)) return std::move(*e);
+  const auto& o = std::get<json::object>(body);
+  if (call.op == api_op::batch_get) {
+    if (auto e = only_fields(o, {"keys"})) return e;
+    return key_list(o.if_contains("keys"), call.ns, limits, call.keys);
+  }
+  if (call.op == api_op::batch_set) return parse_batch_set(o, limits, call);
+  return parse_invalidate(o, limits, call);
+}
+
+// A session route's id or user, and its body.
+std::optional<api_error> parse_session_call(api_call& call, const route_match& match,
+                                            const http_request_view& req,
+                                            const api_limits& limits) {
+  auto& s = call.session;
+  s.id = match.id;
+  if (match.found->pattern.find("{user}") != std::string_view::npos) {
+    if (auto e = check_user_id(match.user, limits.sessions)) return e;
+    s.user = match.user;
+  }
+  switch (call.op) {
+    case api_op::session_create:
+      s.ip = limits.trusted ? client_address(req.peer, req.forwarded_for, *limits.trusted)
+                            : std::string(req.peer);
+      return parse_session_create(req.body, limits.sessions, s);
+    case api_op::session_update:
+      return parse_session_update(req.body, limits.sessions, s);
+    default:
+      return std::nullopt;
+  }
+}
+
+// parse_call() into `call`, whose route label an error found after routing
+// carries.
+std::optional<api_error> parse_into(api_call& call, const http_request_view& req,
+                                    const api_limits& limits) {
+  split_target t;
+  if (auto e = split(req.target, t)) return e;
+  call.head = req.method == http_method::head;
+
+  // ---- which route, and does it take this method ----
+  const auto match = match_route(req.method, std::span(t.segs.data(), t.n));
+  if (match.pattern.empty()) return not_found();
+  call.route = match.pattern;
+  if (!match.found) return method_not_allowed(match.allow);
+  const route& r = *match.found;
+  call.op = r.op;
+  call.right = r.right;
+  const bool sessions = r.right == api_right::sessions;
+  if (!sessions && r.pattern.find("{ns}") == std::string_view::npos) {
+    return std::nullopt;  // probes, metrics
+  }
+  if (!sessions) {
+    if (auto e = parse_cache_call(call, match, limits)) return e;
+  }
+  if (auto e = parse_query(t.url, r, call)) return e;
+  return sessions ? parse_session_call(call, match, req, limits)
+                  : parse_cache_body(call, req, limits);
 }
 
 // Empties `s`, keeping its buffer unless it grew large (a session keeps one
@@ -419,6 +431,7 @@ void api_call::reset() {
   std::vector<std::string>().swap(keys);
   std::vector<batch_item>().swap(items);
   clear_small(pattern);
+  session.clear();
 }
 
 std::optional<api_error> parse_call(const http_request_view& req, const api_limits& limits,
@@ -620,6 +633,15 @@ std::string bool_json(std::string_view name, bool v) {
 
 std::string int_json(std::string_view name, std::int64_t v) {
   return json::serialize(json::object{{name, v}});
+}
+
+std::string base64_encode(std::string_view in) {
+  std::string out((in.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
 }
 
 std::string batch_get_json(const std::vector<std::string>& keys,

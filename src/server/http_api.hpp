@@ -23,8 +23,11 @@
 #include <vector>
 
 #include "server/routes.hpp"
+#include "server/session_api.hpp"
 
 namespace rcache::server {
+
+class trusted_proxies;
 
 /// The parts of a request the API looks at; views into the caller's message.
 struct http_request_view {
@@ -33,6 +36,8 @@ struct http_request_view {
   std::string_view content_type{};   // empty when absent
   std::string_view if_none_match{};  // empty when absent
   std::string_view body{};
+  std::string_view peer{};           // the connection's remote address
+  std::string_view forwarded_for{};  // X-Forwarded-For lines, joined with ','
 };
 
 /// An error answered without touching Redis (or after it failed).
@@ -74,6 +79,7 @@ struct api_call {
   std::vector<std::string> keys{};
   std::vector<batch_item> items{};
   std::string pattern{};
+  session_call session{};  // the session routes
 
   /// Back to a default call, keeping the strings' buffers when small.
   void reset();
@@ -82,6 +88,10 @@ struct api_call {
 struct api_limits {
   std::size_t max_key_bytes = 16 * 1024;
   std::size_t max_batch_keys = 1000;
+  session_limits sessions{};
+  /// Peers whose X-Forwarded-For is believed (server.trusted_proxies);
+  /// null: none. Must outlive the calls.
+  const trusted_proxies* trusted = nullptr;
 };
 
 /// Routes and validates one request into `call` (reset first, so that a
@@ -203,5 +213,8 @@ struct item_error {
                                          const std::vector<std::optional<std::string>>& stored);
 
 [[nodiscard]] bool is_utf8(std::string_view s) noexcept;
+
+/// Standard base64 with padding (for values that are not UTF-8).
+[[nodiscard]] std::string base64_encode(std::string_view in);
 
 }  // namespace rcache::server

@@ -6,6 +6,8 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include "server/api_test_support.hpp"
+
 namespace rcache::server {
 namespace {
 
@@ -20,21 +22,8 @@ std::variant<api_call, api_error> call(http_method m, std::string_view target,
   return parse_call(v, limits);
 }
 
-api_call ok(const std::variant<api_call, api_error>& r) {
-  if (auto* e = std::get_if<api_error>(&r)) {
-    ADD_FAILURE() << "unexpected error " << e->status << " " << e->code << ": " << e->message;
-    return {};
-  }
-  return std::get<api_call>(r);
-}
-
-api_error err(const std::variant<api_call, api_error>& r) {
-  if (auto* c = std::get_if<api_call>(&r)) {
-    ADD_FAILURE() << "unexpected success on route " << c->route;
-    return {};
-  }
-  return std::get<api_error>(r);
-}
+using test::err;
+using test::ok;
 
 TEST(HttpApi, RoutesKeysWithDecodedNamesAndParameters) {
   auto c = ok(call(http_method::put, "/v1/ns/users/keys/a%2Fb%20c?ttl=60&nx=true"));

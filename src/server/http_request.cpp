@@ -42,6 +42,7 @@ http_request_view request_parser::view() const noexcept {
   v.target = target_;
   v.content_type = content_type_;
   v.if_none_match = if_none_match_;
+  v.forwarded_for = forwarded_for_;
   v.body = body_;
   return v;
 }
@@ -107,6 +108,14 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
         // A list of protocols (RFC 9110 §7.8); token_list compares tokens
         // case-insensitively and never allocates.
         upgrade_websocket_ = upgrade_websocket_ || http::token_list(value).exists("websocket");
+        break;
+      case http::field::unknown:
+        // Beast has no enumerator for X-Forwarded-For. Several lines are
+        // one list, in order (each proxy appends).
+        if (beast::iequals(name_string, "X-Forwarded-For")) {
+          if (!forwarded_for_.empty()) forwarded_for_.push_back(',');
+          forwarded_for_.append(value.data(), value.size());
+        }
         break;
       default:
         break;

@@ -11,7 +11,7 @@
 //     trailer field count against one budget, `max_head_bytes`: past it the
 //     parse fails with http::error::header_limit (431);
 //   - only the fields the API reads are kept (Content-Type, If-None-Match,
-//     Host, Expect, and whether Upgrade names websocket), in std::string,
+//     X-Forwarded-For, Host, Expect, and whether Upgrade names websocket), in std::string,
 //     so no field size can throw; trailer
 //     fields are counted and dropped (RFC 9110 §6.5.1 lets a recipient
 //     discard them, and no route reads one);
@@ -112,6 +112,7 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   unsigned version_ = 11;
   std::string content_type_;
   std::string if_none_match_;
+  std::string forwarded_for_;
   std::string body_;
   int hosts_ = 0;
   int content_types_ = 0;

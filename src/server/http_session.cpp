@@ -301,7 +301,9 @@ class http_session final : public answer_slot {
       a = {error_response(no_websocket_endpoint()), websocket_route};
       return false;
     }
-    if (auto e = parse_call(parser.view(), st_->limits, call_)) {
+    auto view = parser.view();
+    view.peer = peer_address();
+    if (auto e = parse_call(view, st_->limits, call_)) {
       a = {error_response(*e), e->route.empty() ? unmatched_route : e->route};
       return false;
     }
@@ -313,12 +315,19 @@ class http_session final : public answer_slot {
     return true;
   }
 
-  void log_access(const request_parser& parser, const answered& a, clock::duration took) {
-    if (!remote_) {  // the peer's address, once per connection and only when logging
+  // The peer's IP address, found once per connection; empty when unknown.
+  const std::string& peer_address() {
+    if (!peer_) {
       error_code ec;
       const auto ep = conn_->socket.remote_endpoint(ec);
-      remote_ = ec ? std::string() : ep.address().to_string() + ":" + std::to_string(ep.port());
+      peer_ = ec ? std::string() : ep.address().to_string();
+      peer_port_ = ec ? 0 : ep.port();
     }
+    return *peer_;
+  }
+
+  void log_access(const request_parser& parser, const answered& a, clock::duration took) {
+    if (!remote_) remote_ = peer_address() + ":" + std::to_string(peer_port_);
     const auto target = parser.target();
     log::access(
         {{"method", parser.method_name()},
@@ -338,7 +347,9 @@ class http_session final : public answer_slot {
   api_call call_;                               // the request's call, reused (its buffers too)
   std::optional<resume_handler> resume_;        // while the gateway works on call_
   api_response answer_;                         // what it answered
-  std::optional<std::string> remote_;           // "ip:port", found at the first access-log line
+  std::optional<std::string> peer_;             // the peer's address, found at the first request
+  std::uint16_t peer_port_ = 0;
+  std::optional<std::string> remote_;  // "ip:port", found at the first access-log line
 };
 
 }  // namespace

@@ -28,6 +28,15 @@ constexpr route table[] = {
     {head, "/readyz", api_op::readyz, none},
     {get, "/metrics", api_op::metrics, monitor},
     {head, "/metrics", api_op::metrics, monitor},
+    {post, "/v1/sessions", api_op::session_create, sessions},
+    {get, "/v1/sessions/{id}", api_op::session_get, sessions},
+    {head, "/v1/sessions/{id}", api_op::session_get, sessions},
+    {patch, "/v1/sessions/{id}", api_op::session_update, sessions},
+    {del, "/v1/sessions/{id}", api_op::session_destroy, sessions},
+    {post, "/v1/sessions/{id}/rotate", api_op::session_rotate, sessions},
+    {get, "/v1/users/{user}/sessions", api_op::user_sessions, sessions},
+    {head, "/v1/users/{user}/sessions", api_op::user_sessions, sessions},
+    {del, "/v1/users/{user}/sessions", api_op::user_sessions_destroy, sessions, param_except},
 };
 
 // Whether `segments` fit `pattern`; the captures go to `m`.
@@ -43,6 +52,10 @@ bool fits(std::string_view pattern, std::span<const std::string_view> segments, 
       m.ns = seg;
     } else if (part == "{key}") {
       m.key = seg;
+    } else if (part == "{id}") {
+      m.id = seg;
+    } else if (part == "{user}") {
+      m.user = seg;
     } else if (part != seg) {
       return false;
     }
@@ -63,6 +76,7 @@ http_method method_from(std::string_view name) noexcept {
   if (name == "HEAD") return head;
   if (name == "PUT") return put;
   if (name == "POST") return post;
+  if (name == "PATCH") return patch;
   if (name == "DELETE") return del;
   return other;
 }
@@ -77,6 +91,8 @@ std::string_view method_name(http_method m) noexcept {
       return "PUT";
     case post:
       return "POST";
+    case patch:
+      return "PATCH";
     case del:
       return "DELETE";
     case other:
@@ -91,7 +107,7 @@ route_match match_route(http_method method, std::span<const std::string_view> se
   for (const auto& r : table) {
     if (m.pattern.empty()) {
       if (!fits(r.pattern, segments, m)) {
-        m.ns = m.key = {};  // a partial match captures nothing
+        m.ns = m.key = m.id = m.user = {};  // a partial match captures nothing
         continue;
       }
       m.pattern = r.pattern;

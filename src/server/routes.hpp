@@ -4,8 +4,9 @@
 // (parse_call in http_api.cpp) works from it, the 405 Allow header is read
 // from it, and a unit test holds docs/api.md and docs/openapi.yaml to it.
 //
-// A pattern is literal segments and captures: "{ns}" (the namespace) and
-// "{key}" (the key, one segment). A path matches the pattern with the same
+// A pattern is literal segments and captures: "{ns}" (the namespace),
+// "{key}" (the key, one segment), "{id}" (a session id) and "{user}" (a
+// user id). A path matches the pattern with the same
 // number of segments whose literals are equal.
 //
 // Threading: constant data and pure functions.
@@ -19,7 +20,7 @@
 
 namespace rcache::server {
 
-enum class http_method : std::uint8_t { get, head, put, post, del, other };
+enum class http_method : std::uint8_t { get, head, put, post, patch, del, other };
 
 /// The method of a request line ("GET", ...); other for the rest.
 [[nodiscard]] http_method method_from(std::string_view name) noexcept;
@@ -40,20 +41,28 @@ enum class api_op : std::uint8_t {
   healthz,
   readyz,
   metrics,
+  session_create,
+  session_get,  // validate and touch (HEAD: without the body)
+  session_update,
+  session_rotate,
+  session_destroy,
+  user_sessions,
+  user_sessions_destroy,
 };
 
 /// What a caller must be allowed to do to use a route. The gateway has no
 /// authentication yet: every right is granted. It is in the table so that
 /// authorisation plugs in at dispatch without touching the handlers.
 enum class api_right : std::uint8_t {
-  none,     // probes: /healthz, /readyz
-  monitor,  // /metrics
-  read,     // reads of a namespace
-  write,    // writes, deletes and invalidations of a namespace
+  none,      // probes: /healthz, /readyz
+  monitor,   // /metrics
+  read,      // reads of a namespace
+  write,     // writes, deletes and invalidations of a namespace
+  sessions,  // the session routes
 };
 
 /// Query parameters a route takes (a bit set).
-enum query_param : std::uint8_t { param_ttl = 1, param_nx = 2, param_xx = 4 };
+enum query_param : std::uint8_t { param_ttl = 1, param_nx = 2, param_xx = 4, param_except = 8 };
 
 struct route {
   http_method method;
@@ -80,9 +89,11 @@ struct route_match {
   std::string allow{};
   std::string_view ns{};  // the {ns} segment, a view into the segments
   std::string_view key{};
+  std::string_view id{};
+  std::string_view user{};
 };
 
-/// The row for `method` on `segments`. Pure; `ns` and `key` point into
+/// The row for `method` on `segments`. Pure; the captures point into
 /// `segments`, which must outlive the result.
 [[nodiscard]] route_match match_route(http_method method,
                                       std::span<const std::string_view> segments);

@@ -27,6 +27,7 @@ std::set<std::string> query_names(std::uint8_t bits) {
   if (bits & param_ttl) out.insert("ttl");
   if (bits & param_nx) out.insert("nx");
   if (bits & param_xx) out.insert("xx");
+  if (bits & param_except) out.insert("except");
   return out;
 }
 
@@ -192,7 +193,7 @@ TEST(Routes, TheOpenApiFileDescribesEveryRouteAndItsQueryParameters) {
     if (const auto k = yaml_key(lines[i], 4); !k.empty()) component = k;
     if (lines[i] == "      in: query") query_components[component] = value_of(lines[i - 1]);
   }
-  static const std::set<std::string> methods = {"get", "head", "put", "post", "delete"};
+  static const std::set<std::string> methods = {"get", "head", "put", "post", "patch", "delete"};
   route_set described;
   std::string path;
   std::string current;

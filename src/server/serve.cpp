@@ -248,7 +248,16 @@ int serve(const loaded_config& loaded) {
     log::error("invalid cache configuration", {{"error", e.what()}});
     return 1;
   }
-  gateway gw(*cache, raw[0]->get_executor(),
+  // Sessions share the cache's connection, unless each write waits for a
+  // replica: WAIT holds back every later command of its connection, so the
+  // cache's reads must not queue behind it.
+  std::unique_ptr<client> session_client;
+  if (cfg.sessions.durability == session_durability::replica) {
+    session_client = std::make_unique<client>(raw[0]->get_executor(), copts.redis);
+  }
+  auto sessions = std::make_unique<session_store>(session_client ? *session_client : cache->redis(),
+                                                  cfg.sessions);
+  gateway gw(*cache, sessions.get(), raw[0]->get_executor(),
              {.max_namespaces = cfg.max_namespaces,
               .monitoring = cfg.monitoring,
               .max_response_bytes = cfg.max_response_bytes});
@@ -282,7 +291,9 @@ int serve(const loaded_config& loaded) {
     auto timer = std::make_shared<asio::steady_timer>(*raw[0]);
     await_drained(srv, timer, std::chrono::steady_clock::now() + cfg.shutdown_timeout, [&] {
       signals.cancel();
-      srv.stop();     // the deadline sweeps end with the connections
+      srv.stop();        // the deadline sweeps end with the connections
+      sessions.reset();  // its sweeper stops before the client it borrows
+      session_client.reset();
       cache.reset();  // stops the client: its connection closes on this thread
       guards.clear();
     });

@@ -32,7 +32,14 @@ shared_state::shared_state(std::vector<asio::io_context*> ctxs, gateway& g, cons
     : contexts(std::move(ctxs)),
       gw(g),
       cfg(c),
-      limits{.max_key_bytes = c.cache.max_key_size, .max_batch_keys = c.max_batch_keys},
+      limits{.max_key_bytes = c.cache.max_key_size,
+             .max_batch_keys = c.max_batch_keys,
+             .sessions = {.max_user_length = c.sessions.max_user_length,
+                          .max_fields = c.sessions.max_fields,
+                          .max_field_name = c.sessions.max_field_name,
+                          .max_field_value = c.sessions.max_field_value,
+                          .max_device_field = c.sessions.max_device_field},
+             .trusted = &c.trusted},
       read_limits{.max_head_bytes = c.max_header_bytes, .max_body_bytes = c.max_body_bytes},
       live_(contexts.size()) {
   auto& reg = gw.http_metrics();
