@@ -93,7 +93,7 @@ enum class session_cap_policy : std::uint8_t {
 /// sessions.durability.
 enum class session_durability : std::uint8_t {
   none,     // acknowledged once the master has it
-  replica,  // create, rotate and destroy also wait (WAIT) until a replica has it
+  replica,  // create, rotate, destroy and destroy_all also wait (WAIT) until a replica has them
 };
 
 struct session_options {

@@ -130,6 +130,10 @@ void parse_combined(reader& r, gateway_config& c) {
   } else {
     c.trusted = std::move(std::get<trusted_proxies>(proxies));
   }
+  // A brace would make the keys' hash tag instead of the user's bucket.
+  if (c.sessions.prefix.find_first_of("{}") != std::string::npos) {
+    r.fail("sessions.prefix", "'" + c.sessions.prefix + "' may not contain '{' or '}'");
+  }
 }
 
 void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& reports) {

@@ -228,6 +228,11 @@ TEST(Config, InvalidValuesNameTheSettingTheSourceAndTheReason) {
   config_sources url;
   url.env = {{"REDIS_URL", "http://example.com"}};
   EXPECT_NE(error_of(url).find("redis.url"), std::string::npos);
+  config_sources prefix;
+  prefix.flags = {{"sessions.prefix", "{app}:"}};
+  EXPECT_NE(error_of(prefix).find("sessions.prefix (from flag): '{app}:' may not contain"),
+            std::string::npos)
+      << "a brace would replace the user's hash tag";
 }
 
 TEST(Config, EmptyValuesCountAsUnset) {

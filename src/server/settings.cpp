@@ -334,7 +334,7 @@ constexpr setting table[] = {
      .type = choice,
      .default_value = "none",
      .values = "none|replica",
-     .help = "replica: create, rotate and destroy wait for a replica (WAIT)",
+     .help = "replica: create, rotate and destroys wait for a replica (WAIT)",
      .apply =
          [](gateway_config& c, value v) {
            c.sessions.durability =

@@ -63,11 +63,13 @@ local function index(id, user, exp)
     redis.call('PEXPIREAT', ukey(user), int(exp))
   end
 end
--- The live session an id names (following a rotation stub): its id, fields
--- and Redis's field list; nil when dead (removed now) or unknown.
+-- The live session an id names (following rotation stubs, A -> B -> C when
+-- rotated twice within the grace period): its id, fields and Redis's field
+-- list; nil when dead (removed now) or unknown.
 local function live(id)
   local f, flat = load(id)
-  if f and f.rotated_to then
+  for _ = 1, 16 do
+    if not (f and f.rotated_to) then break end
     if now >= tonumber(f.grace_until) then
       redis.call('DEL', skey(id))  -- by this clock, Redis was about to expire it
       return nil
@@ -75,7 +77,7 @@ local function live(id)
     id = f.rotated_to
     f, flat = load(id)
   end
-  if not f then return nil end
+  if not f or f.rotated_to then return nil end
   if now >= expiry_of(f) then
     kill(id, f.user, 'expired')
     return nil
@@ -108,13 +110,15 @@ if cap > 0 then
     if ARGV[9] == 'refuse' then
       return redis.error_reply('RCACHE_CAP the user has ' .. #ids .. ' sessions')
     end
+    -- Least recently seen first; ties in the index's order (sooner expiry,
+    -- then the smaller id byte by byte: Lua's own < on strings follows the locale).
     local seen = {}
     for i, s in ipairs(ids) do
-      seen[i] = {s, tonumber(redis.call('HGET', skey(s), 'last_seen')) or 0}
+      seen[i] = {s, tonumber(redis.call('HGET', skey(s), 'last_seen')) or 0, i}
     end
     table.sort(seen, function(a, b)
       if a[2] ~= b[2] then return a[2] < b[2] end
-      return a[1] < b[1]
+      return a[3] < b[3]
     end)
     for i = 1, over do kill(seen[i][1], user, 'evicted') end
     evicted = over
@@ -146,6 +150,7 @@ const script& read_script() {
 local id, f, flat = live(ARGV[4])
 if not id then return false end
 if ARGV[5] == '1' then
+  prune(f.user)
   local exp = math.min(now + tonumber(f.idle_ms), tonumber(f.expires_abs))
   redis.call('HSET', skey(id), 'last_seen', now_text)
   redis.call('PEXPIREAT', skey(id), int(exp))
@@ -217,6 +222,7 @@ redis.call('HSET', KEYS[1], 'rotated_to', new, 'user', f.user, 'grace_until', in
 redis.call('PEXPIREAT', KEYS[1], int(grace_until))
 redis.call('ZREM', ukey(f.user), old)
 redis.call('ZREM', bucket, old .. ' ' .. f.user)
+prune(f.user)
 index(new, f.user, exp)
 emit('rotated', new, f.user, 'from', old)
 return flat
@@ -237,15 +243,18 @@ return 1
   return s;
 }
 
-// KEYS[1] the user's index. ARGV[4] user, [5] the id to keep ('' none).
-// Returns how many were destroyed.
+// KEYS[1] the user's index, KEYS[2] (when the id to keep is in the user's
+// bucket) its hash. ARGV[4] user, [5] the id to keep ('' none; an old id in
+// its grace period keeps the session it was rotated to). Returns how many
+// were destroyed.
 const script& destroy_all_script() {
   static const script s(with_prelude(R"lua(
-local user = ARGV[4]
+local user, keep = ARGV[4], ARGV[5]
+if #KEYS > 1 then keep = live(keep) or keep end
 prune(user)
 local n = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if id ~= ARGV[5] then
+  if id ~= keep then
     kill(id, user, 'destroyed')
     n = n + 1
   end

@@ -93,20 +93,32 @@ void append_wait(const state_ptr& st, request& r) {
   if (st->durable()) r.push("WAIT", 1, st->opts.replica_timeout.count());
 }
 
+// Whether a script's acknowledgement waits for a replica (with durability = replica).
+enum class replica_wait : std::uint8_t {
+  no,
+  always,      // the script always writes (create)
+  if_changed,  // unless it answers nil or 0 (nothing rotated or destroyed)
+};
+
 // Runs `s` by EVALSHA in one round trip (two after NOSCRIPT: SCRIPT LOAD +
-// EVALSHA); `durable` adds the WAIT. Done: void(error_code, value), the
-// script's reply; an error reply becomes its error_code.
+// EVALSHA); a store with durability = replica adds the WAIT unless `wait`
+// is no. Done: void(error_code, value), the script's reply; an error reply
+// becomes its error_code.
 template <class Done>
 void run(const state_ptr& st, const script& s, std::vector<std::string> keys,
-         std::vector<std::string> args, bool durable, Done done) {
-  auto finish = [st, durable](Done& d, error_code ec, response& r, std::size_t at) {
+         std::vector<std::string> args, replica_wait wait, Done done) {
+  const bool durable = st->durable() && wait != replica_wait::no;
+  auto finish = [durable, wait](Done& d, error_code ec, response& r, std::size_t at) {
     if (!ec && r.size() < at + 1 + (durable ? 1 : 0)) ec = error::unexpected_reply;
     if (ec) return d(ec, value{});
     value& v = r[at];
     if (v.is_error()) return d(error_of_script(v), value{});
+    if (!durable) return d(error_code{}, std::move(v));
     // WAIT answers how many replicas have the writes: none in time means
     // the write may be lost in a failover.
-    if (durable && (r[at + 1].type != resp_type::integer || r[at + 1].integer < 1)) {
+    const bool replicated = r[at + 1].type == resp_type::integer && r[at + 1].integer >= 1;
+    const bool unchanged = v.is_null() || (v.type == resp_type::integer && v.integer == 0);
+    if (!replicated && !(wait == replica_wait::if_changed && unchanged)) {
       return d(error::not_replicated, std::move(v));
     }
     d(error_code{}, std::move(v));
@@ -200,6 +212,10 @@ error_code check_update(const session_options& o, const session_update& u) {
 
 void check_options(const session_options& o) {
   if (o.prefix.empty()) throw std::invalid_argument("session_options: prefix is empty");
+  // A brace in the prefix would make the hash tag, instead of the bucket's.
+  if (o.prefix.find_first_of("{}") != std::string::npos) {
+    throw std::invalid_argument("session_options: the prefix may not contain '{' or '}'");
+  }
   if (o.idle_timeout <= 0s || o.absolute_lifetime <= 0s) {
     throw std::invalid_argument("session_options: idle_timeout and absolute_lifetime must be > 0");
   }
@@ -248,7 +264,8 @@ struct sweep_run : std::enable_shared_from_this<sweep_run<Done>> {
     auto args = st->args(bucket, at);
     args.push_back(std::to_string(sweep_batch));
     run(st, sd::sweep_script(), {sd::bucket_base(st->opts.prefix, bucket) + "expiry"},
-        std::move(args), false, [self = this->shared_from_this(), bucket](error_code ec, value v) {
+        std::move(args), replica_wait::no,
+        [self = this->shared_from_this(), bucket](error_code ec, value v) {
           self->swept(bucket, ec, v);
         });
   }
@@ -377,7 +394,7 @@ void session_store::do_create(const state_ptr& st, std::string user, device_info
             .absolute_expiry = now + st->opts.absolute_lifetime,
             .version = 0,
             .data = std::move(data)};
-  run(st, sd::create_script(), std::move(keys), std::move(args), st->durable(),
+  run(st, sd::create_script(), std::move(keys), std::move(args), replica_wait::always,
       [st, s = std::move(s), h = std::move(h)](error_code ec, value) mutable {
         answer(st, h, ec, ec ? session{} : std::move(s));
       });
@@ -393,7 +410,7 @@ void session_store::do_read(const state_ptr& st, std::string id, bool touch,
   args.push_back(touch && st->opts.touch_events ? "1" : "0");
   // Keys before the call: the completion below takes `id` (argument order).
   std::vector<std::string> keys{key_of_session(st, *bucket, id)};
-  run(st, sd::read_script(), std::move(keys), std::move(args), false,
+  run(st, sd::read_script(), std::move(keys), std::move(args), replica_wait::no,
       [st, id = std::move(id), h = std::move(h)](error_code ec, value v) mutable {
         if (ec || v.is_null()) return answer(st, h, ec, std::optional<session>{});
         auto s = sd::session_from_fields(std::move(id), v);
@@ -419,7 +436,7 @@ void session_store::do_update(const state_ptr& st, std::string id, session_updat
   }
   for (auto& name : u.remove) args.push_back(std::move(name));
   std::vector<std::string> keys{key_of_session(st, *bucket, id)};
-  run(st, sd::update_script(), std::move(keys), std::move(args), false,
+  run(st, sd::update_script(), std::move(keys), std::move(args), replica_wait::no,
       [st, h = std::move(h)](error_code ec, value v) mutable {
         if (ec || v.is_null()) return answer(st, h, ec, out{});
         if (v.type != resp_type::integer) {
@@ -442,7 +459,7 @@ void session_store::do_rotate(const state_ptr& st, std::string id,
   args.push_back(st->grace_ms);
   std::vector<std::string> keys{key_of_session(st, *bucket, id),
                                 key_of_session(st, *bucket, *fresh)};
-  run(st, sd::rotate_script(), std::move(keys), std::move(args), st->durable(),
+  run(st, sd::rotate_script(), std::move(keys), std::move(args), replica_wait::if_changed,
       [st, fresh = std::move(*fresh), h = std::move(h)](error_code ec, value v) mutable {
         if (ec || v.is_null()) return answer(st, h, ec, out{});
         auto s = sd::session_from_fields(std::move(fresh), v);
@@ -457,7 +474,7 @@ void session_store::do_destroy(const state_ptr& st, std::string id, handler<bool
   auto args = st->args(*bucket, st->now());
   args.push_back(id);
   std::vector<std::string> keys{key_of_session(st, *bucket, id)};
-  run(st, sd::destroy_script(), std::move(keys), std::move(args), st->durable(),
+  run(st, sd::destroy_script(), std::move(keys), std::move(args), replica_wait::if_changed,
       [st, h = std::move(h)](error_code ec, value v) mutable {
         answer(st, h, ec, !ec && v.type == resp_type::integer && v.integer == 1);
       });
@@ -469,9 +486,14 @@ void session_store::do_destroy_all(const state_ptr& st, std::string user, std::s
   const auto bucket = sd::bucket_of_user(user);
   auto args = st->args(bucket, st->now());
   args.push_back(user);
-  args.push_back(std::move(keep));
   std::vector<std::string> keys{key_of_index(st, bucket, user)};
-  run(st, sd::destroy_all_script(), std::move(keys), std::move(args), st->durable(),
+  // An old id in its grace period keeps the session it names; the script
+  // may only follow it within the user's slot.
+  if (!keep.empty() && sd::bucket_of_id(keep) == bucket) {
+    keys.push_back(key_of_session(st, bucket, keep));
+  }
+  args.push_back(std::move(keep));
+  run(st, sd::destroy_all_script(), std::move(keys), std::move(args), replica_wait::if_changed,
       [st, h = std::move(h)](error_code ec, value v) mutable {
         if (!ec && v.type != resp_type::integer) ec = error::unexpected_reply;
         answer(st, h, ec, ec ? std::size_t{0} : static_cast<std::size_t>(v.integer));
@@ -486,7 +508,7 @@ void session_store::do_list(const state_ptr& st, std::string user,
   auto args = st->args(bucket, st->now());
   args.push_back(user);
   std::vector<std::string> keys{key_of_index(st, bucket, user)};
-  run(st, sd::list_script(), std::move(keys), std::move(args), false,
+  run(st, sd::list_script(), std::move(keys), std::move(args), replica_wait::no,
       [st, user = std::move(user), h = std::move(h)](error_code ec, value v) mutable {
         answer(st, h, ec, ec ? out{} : sd::sessions_from_list(user, v));
       });

@@ -224,6 +224,38 @@ TEST(Session, RotationKeepsTheOldIdValidForTheGracePeriodOnly) {
   EXPECT_EQ(rotated->from, old.id);
 }
 
+TEST(Session, RotatingTwiceWithinTheGraceKeepsEveryOldIdAnswering) {
+  redis_server server;
+  blocking_client redis(config_for(server));
+  fake_session_clock clock;
+  auto o = options_with(clock);
+  o.rotation_grace = 30s;
+  blocking_session_store store(redis.async(), o);
+
+  // A login and then a privilege change: a -> b -> c within the grace period.
+  const auto a = store.create("erin", {}, {{"role", "guest"}}).value();
+  const auto b = store.rotate(a.id).value().value();
+  clock.advance(5s);
+  const auto c = store.rotate(b.id).value().value();
+  for (const auto& id : {a.id, b.id}) {
+    auto r = store.validate(id);
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_TRUE(*r) << "an old id answers through every rotation";
+    EXPECT_EQ((*r)->data.at("role"), "guest");
+  }
+  EXPECT_TRUE(store.update(a.id, {.set = {{"role", "admin"}}}).value());
+  EXPECT_EQ(store.read(c.id).value()->data.at("role"), "admin") << "one session, three names";
+
+  // Logging out everywhere but this device, named by its oldest id.
+  const auto other = store.create("erin").value();
+  EXPECT_EQ(store.destroy_all("erin", a.id).value(), 1u);
+  EXPECT_FALSE(*store.validate(other.id));
+  EXPECT_TRUE(*store.validate(c.id)) << "the old id kept the session it was rotated to";
+
+  EXPECT_TRUE(store.destroy(a.id).value()) << "the oldest id destroys the session";
+  for (const auto& id : {a.id, b.id, c.id}) EXPECT_FALSE(*store.validate(id));
+}
+
 // ---- updates ----------------------------------------------------------------------------
 
 TEST(Session, ConcurrentUpdatesOfDifferentFieldsAllSurvive) {
@@ -346,6 +378,26 @@ TEST(Session, DestroyAllButOne) {
   EXPECT_TRUE(*store.validate(other.id)) << "another user's session is untouched";
   EXPECT_EQ(store.destroy_all("ivy", "").value(), 1u);
   EXPECT_EQ(count_of(all_events(store), session_event::kind::destroyed), 4u);
+}
+
+TEST(Session, EveryWriteOfAUsersIndexPrunesIt) {
+  redis_server server;
+  blocking_client redis(config_for(server));
+  fake_session_clock clock;
+  blocking_session_store store(redis.async(), options_with(clock));  // idle 60 s
+  const auto stale = store.create("lou").value();
+  const auto stale2 = store.create("lou").value();
+  clock.advance(50s);
+  const auto fresh = store.create("lou").value();
+  clock.advance(20s);  // the first two are dead; nobody has looked at them
+  const auto index = "s:{" + fresh.id.substr(44) + "}:u:lou";
+  EXPECT_EQ(server.command({"ZCARD", index}).text, "3");
+  ASSERT_TRUE(*store.validate(fresh.id)) << "a validate writes the index";
+  EXPECT_EQ(server.command({"ZCARD", index}).text, "1") << "and drops its dead entries";
+  for (const auto& id : {stale.id, stale2.id}) {
+    EXPECT_EQ(server.command({"EXISTS", "s:{" + id.substr(44) + "}:s:" + id}).text, "0");
+  }
+  EXPECT_EQ(count_of(all_events(store), session_event::kind::expired), 2u);
 }
 
 // ---- expiry without notifications: pruning and the sweeper ---------------------------------
@@ -526,6 +578,9 @@ TEST(Session, BadInputGetsAClearErrorAndUnknownIdsAreNotFound) {
   }
   EXPECT_THROW(blocking_session_store(redis.async(), session_options{.prefix = ""}),
                std::invalid_argument);
+  EXPECT_THROW(blocking_session_store(redis.async(), session_options{.prefix = "{app}:"}),
+               std::invalid_argument)
+      << "a brace in the prefix would replace the user's hash tag";
 }
 
 TEST(Session, ScriptsSurviveScriptFlush) {
