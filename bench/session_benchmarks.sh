@@ -5,7 +5,8 @@
 #       50 callers through the library (one connection)  vs
 #       redis-benchmark -c 50 -P 1 running the same script by EVALSHA
 #       (the cost of the work itself, without automatic pipelining);
-#       round trips per validate counted by Redis (INFO commandstats);
+#       round trips per validate and the time Redis spent in the script per
+#       validate, both from INFO commandstats;
 #   (b) create, the same way;
 #   (c) the gateway: GET /v1/sessions/{id} of random sessions vs GET of one
 #       plain key (near cache off, so both are one Redis round trip), wrk
@@ -39,22 +40,23 @@ client=(taskset -c "$client_cpu")
 url="redis://127.0.0.1:$port"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d['$1'])"; }
 
-# The cmdstat_evalsha calls (failed NOSCRIPT attempts included) so far.
-evalsha_calls() {
+# "<calls> <usec>" of cmdstat_evalsha so far: calls with failed NOSCRIPT
+# attempts included, and the microseconds Redis spent running scripts.
+evalsha_stats() {
   redis-cli -p "$port" info commandstats | tr -d '\r' | python3 -c '
 import re, sys
 text = sys.stdin.read()
-m = re.search(r"cmdstat_evalsha:calls=(\d+).*?rejected_calls=(\d+),failed_calls=(\d+)", text)
-print(sum(int(x) for x in m.groups()) if m else 0)'
+m = re.search(r"cmdstat_evalsha:calls=(\d+),usec=(\d+).*?rejected_calls=(\d+),failed_calls=(\d+)", text)
+print(int(m[1]) + int(m[3]) + int(m[4]), m[2]) if m else print(0, 0)'
 }
 
 # ---- (a) validate ----------------------------------------------------------------
 "${client[@]}" "$bench_bin" --url "$url" --op populate --sessions "$sessions" \
   --ids-file "$workdir/ids.txt" >/dev/null
-before=$(evalsha_calls)
+read -r before before_usec < <(evalsha_stats)
 lib_validate=$("${client[@]}" "$bench_bin" --url "$url" --op validate --ids-file "$workdir/ids.txt" \
   -c 50 -n "$requests")
-after=$(evalsha_calls)
+read -r after after_usec < <(evalsha_stats)
 prepared=$("${client[@]}" "$bench_bin" --url "$url" --op prepare --sessions "$sessions")
 read_sha=$(json read_sha <<<"$prepared")
 create_sha=$(json create_sha <<<"$prepared")
@@ -111,7 +113,8 @@ gw_validate=$(wrk_rps -s "$workdir/validate.lua" "http://127.0.0.1:$gport")
 gw_get=$(wrk_rps "http://127.0.0.1:$gport/v1/ns/bench/keys/plain")
 
 python3 - "$lib_validate" "$lib_create" "$rb_validate" "$rb_create" "$before" "$after" \
-  "$requests" "$gw_validate" "$gw_get" "$server_cpu" "$client_cpu" "$gateway_cpu" <<'PY'
+  "$requests" "$gw_validate" "$gw_get" "$server_cpu" "$client_cpu" "$gateway_cpu" \
+  "$((after_usec - before_usec))" <<'PY'
 import json, sys
 lib_v, lib_c = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 rb_v, rb_c = float(sys.argv[3]), float(sys.argv[4])
@@ -125,6 +128,7 @@ out = {
     "create_ops_per_sec": lib_c["ops_per_sec"], "redis_benchmark_create_rps": rb_c,
     "create_ratio": round(lib_c["ops_per_sec"] / rb_c, 2),
     "round_trips_per_validate": round((after - before) / requests, 4),
+    "redis_script_us_per_validate": round(int(sys.argv[13]) / requests, 1),
     "client_requests_per_validate": lib_v["requests_per_op"],
     "commands_per_write": lib_v["commands_per_write"],
     "gateway_validate_rps": gw_v, "gateway_get_rps": gw_g,
@@ -137,5 +141,7 @@ print(f"{'validate (ops/s, c50)':28}{out['validate_ops_per_sec']:>12.0f}{rb_v:>1
 print(f"{'create (ops/s, c50)':28}{out['create_ops_per_sec']:>12.0f}{rb_c:>12.0f}{out['create_ratio']:>8}")
 print(f"{'gateway validate / GET':28}{gw_v:>12.0f}{gw_g:>12.0f}{out['gateway_validate_over_get']:>8}")
 print(f"round trips per validate (INFO commandstats): {out['round_trips_per_validate']}")
+print(f"Redis time in the validate script (INFO commandstats): "
+      f"{out['redis_script_us_per_validate']} us per validate")
 print(json.dumps(out))
 PY

@@ -55,11 +55,14 @@ local function expiry_of(f)
   return math.min(tonumber(f.last_seen) + tonumber(f.idle_ms), tonumber(f.expires_abs))
 end
 -- Places the session at `exp` in both indexes; the user's index lives as
--- long as its last entry.
-local function index(id, user, exp)
+-- long as its last entry. `indexed`: the session is in the user's index
+-- already, so the index has an expiry, at least the session's old one.
+local function index(id, user, exp, indexed)
   redis.call('ZADD', ukey(user), int(exp), id)
   redis.call('ZADD', bucket, int(exp), id .. ' ' .. user)
-  if redis.call('PEXPIRETIME', ukey(user)) < exp then
+  if indexed then
+    redis.call('PEXPIREAT', ukey(user), int(exp), 'GT')
+  elseif redis.call('PEXPIRETIME', ukey(user)) < exp then
     redis.call('PEXPIREAT', ukey(user), int(exp))
   end
 end
@@ -154,7 +157,7 @@ if ARGV[5] == '1' then
   local exp = math.min(now + tonumber(f.idle_ms), tonumber(f.expires_abs))
   redis.call('HSET', skey(id), 'last_seen', now_text)
   redis.call('PEXPIREAT', skey(id), int(exp))
-  index(id, f.user, exp)
+  index(id, f.user, exp, true)
   if ARGV[6] == '1' then emit('touched', id, f.user) end
   for i = 1, #flat, 2 do
     if flat[i] == 'last_seen' then flat[i + 1] = now_text end
