@@ -29,7 +29,9 @@
 // Threading: every method is thread-safe. Completion handlers run on their
 // associated executor (or on the client's strand if they have none).
 // Lifetime: the client is borrowed and must outlive the store; destroying
-// the store stops its sweeper, and operations in flight still complete.
+// the store stops its sweeper, and operations in flight still complete —
+// also when the client is stopped or destroyed after the store (with
+// error::client_stopped), without touching the client again.
 #pragma once
 
 #include <rcache/client.hpp>

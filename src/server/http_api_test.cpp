@@ -317,6 +317,13 @@ TEST(HttpApi, JsonAnswers) {
   EXPECT_FALSE(is_utf8("\xc0\xaf")) << "overlong";
   EXPECT_FALSE(is_utf8("\xed\xa0\x80")) << "surrogate";
   EXPECT_FALSE(is_utf8("\xe2\x82")) << "truncated";
+  EXPECT_EQ(utf8_text("h\xc3\xa9llo"), "h\xc3\xa9llo") << "valid text is kept";
+  EXPECT_EQ(utf8_text("a\xff"
+                      "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(utf8_text(std::string_view("\xc3\xa9\xe2\x82")), "\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd")
+      << "a character cut short";
 }
 
 }  // namespace

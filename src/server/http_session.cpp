@@ -329,9 +329,13 @@ class http_session final : public answer_slot {
   void log_access(const request_parser& parser, const answered& a, clock::duration took) {
     if (!remote_) remote_ = peer_address() + ":" + std::to_string(peer_port_);
     const auto target = parser.target();
+    auto path = target.substr(0, target.find('?'));
+    // A session id is a bearer credential: its paths are logged as their
+    // route ("/v1/sessions/{id}"), never with the id.
+    if (path.starts_with("/v1/sessions/")) path = a.route;
     log::access(
         {{"method", parser.method_name()},
-         {"path", target.substr(0, target.find('?'))},
+         {"path", path},
          {"route", a.route},
          {"status", a.response.status},
          {"bytes", a.response.body_view().size()},

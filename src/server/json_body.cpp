@@ -17,7 +17,8 @@ std::variant<json::object, api_error> body_object(std::string_view body) {
   if (body.empty()) return bad_request("invalid_json", "the request needs a JSON object body");
   auto parsed = parse_strict_json(body, 8);
   if (parsed.repeated_key) {
-    return bad_request("invalid_json", "the field '" + parsed.repeated_key->substr(0, 64) +
+    return bad_request("invalid_json", "the field '" +
+                                           utf8_text(parsed.repeated_key->substr(0, 64)) +
                                            "' appears twice in an object");
   }
   if (parsed.ec) {
@@ -32,7 +33,8 @@ std::optional<api_error> only_fields(const json::object& o,
                                      std::initializer_list<std::string_view> allowed) {
   for (const auto& kv : o) {
     if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
-      return bad_request("invalid_json", "unknown field '" + std::string(kv.key()) + "'");
+      return bad_request("invalid_json",
+                         "unknown field '" + utf8_text(kv.key().substr(0, 64)) + "'");
     }
   }
   return std::nullopt;

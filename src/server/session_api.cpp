@@ -28,7 +28,7 @@ std::optional<api_error> check_field(std::string_view name, std::string_view v,
     case session_detail::field_problem::value_too_long:
       break;
   }
-  return too_large("field_too_large", "the value of '" + std::string(name.substr(0, 64)) +
+  return too_large("field_too_large", "the value of '" + utf8_text(name.substr(0, 64)) +
                                           "' is longer than " +
                                           std::to_string(limits.max_field_value) + " bytes");
 }
@@ -90,16 +90,18 @@ void session_call::clear() {
 std::optional<api_error> check_user_id(std::string_view user, const session_limits& limits) {
   switch (session_detail::check_user_id(user, limits.max_user_length)) {
     case session_detail::user_id_problem::none:
-      return std::nullopt;
+      break;
     case session_detail::user_id_problem::empty:
       return bad_request("invalid_user", "the user id is empty");
     case session_detail::user_id_problem::too_long:
       return bad_request("invalid_user", "user ids are at most " +
                                              std::to_string(limits.max_user_length) + " bytes");
     case session_detail::user_id_problem::control_character:
-      break;
+      return bad_request("invalid_user", "a user id holds no control characters");
   }
-  return bad_request("invalid_user", "a user id holds no control characters");
+  // It is echoed in JSON answers (a path may hold any bytes; a body is UTF-8 already).
+  if (!is_utf8(user)) return bad_request("invalid_user", "a user id is UTF-8 text");
+  return std::nullopt;
 }
 
 std::optional<api_error> parse_session_create(std::string_view body, const session_limits& limits,
@@ -147,7 +149,7 @@ std::optional<api_error> parse_session_update(std::string_view body, const sessi
       }
       if (auto e = check_field(name.as_string(), {}, limits)) return e;
       if (call.set.contains(std::string(name.as_string()))) {
-        return bad_request("invalid_field", "'" + std::string(name.as_string().subview(0, 64)) +
+        return bad_request("invalid_field", "'" + utf8_text(name.as_string().subview(0, 64)) +
                                                 "' is both set and removed");
       }
       call.remove.emplace_back(name.as_string());

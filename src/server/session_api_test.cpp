@@ -1,10 +1,12 @@
 // Unit tests of the session routes' sans-I/O part: routing, ids and users in
 // paths, the create and update bodies and their limits, the client address.
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "server/api_test_support.hpp"
 #include "server/client_address.hpp"
 #include "server/http_api.hpp"
+#include "server/session_routes.hpp"
 
 namespace rcache::server {
 namespace {
@@ -128,6 +130,24 @@ TEST(SessionApi, UserIdsInPathsAreChecked) {
   EXPECT_EQ(err(parse({get, "/v1/users/abcd/sessions"}, limits)).code, "invalid_user");
   EXPECT_EQ(err(parse({get, "/v1/users/a%0Ab/sessions"}, limits)).code, "invalid_user");
   EXPECT_EQ(err(parse({get, "/v1/users//sessions"}, limits)).code, "invalid_user");
+  EXPECT_EQ(err(parse({get, "/v1/users/%FF/sessions"}, limits)).code, "invalid_user")
+      << "user ids are echoed in JSON: UTF-8 only";
+}
+
+TEST(SessionApi, SessionsWrittenWithAnyBytesRenderAsValidJson) {
+  session s;
+  s.id = id;
+  s.user = "\xff\xfe";
+  s.device.user_agent = "UA \xc3";
+  s.data = {{"ok", "caf\xc3\xa9"}, {"bin", std::string("\x00\xff", 2)}, {"n\xff", "v"}};
+  const auto text = session_json(s, true);
+  ASSERT_TRUE(is_utf8(text)) << text;
+  const auto v = boost::json::parse(text);
+  EXPECT_EQ(v.at("user").as_string(), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(v.at("device").at("user_agent").as_string(), "UA \xef\xbf\xbd");
+  EXPECT_EQ(v.at("data").at("ok").as_string(), "caf\xc3\xa9");
+  EXPECT_EQ(v.at("data_base64").at("bin").as_string(), "AP8=");
+  EXPECT_EQ(v.at("data").at("n\xef\xbf\xbd").as_string(), "v");
 }
 
 TEST(SessionApi, TheClientAddressComesFromTrustedProxiesOnly) {

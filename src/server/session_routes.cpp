@@ -18,10 +18,12 @@ std::int64_t epoch_ms(session_time t) {
 
 json::object session_object(const session& s, bool with_data) {
   json::object o;
+  // Sessions written through the library may hold any bytes: JSON gets UTF-8.
   o["id"] = s.id;
-  o["user"] = s.user;
-  o["device"] =
-      json::object{{"id", s.device.id}, {"user_agent", s.device.user_agent}, {"ip", s.device.ip}};
+  o["user"] = utf8_text(s.user);
+  o["device"] = json::object{{"id", utf8_text(s.device.id)},
+                             {"user_agent", utf8_text(s.device.user_agent)},
+                             {"ip", utf8_text(s.device.ip)}};
   o["created_ms"] = epoch_ms(s.created);
   o["last_seen_ms"] = epoch_ms(s.last_seen);
   o["expires_ms"] = epoch_ms(s.expires);
@@ -32,9 +34,9 @@ json::object session_object(const session& s, bool with_data) {
     json::object binary;
     for (const auto& [name, v] : s.data) {
       if (is_utf8(v)) {
-        data[name] = v;
+        data[utf8_text(name)] = v;
       } else {
-        binary[name] = base64_encode(v);
+        binary[utf8_text(name)] = base64_encode(v);
       }
     }
     o["data"] = std::move(data);
@@ -112,8 +114,8 @@ void execute_session_call(session_store& store, api_call& call, answer_slot& slo
         json::array sessions;
         sessions.reserve(list.size());
         for (const auto& s : list) sessions.push_back(session_object(s, false));
-        reply(json_answer(
-            200, json::serialize(json::object{{"user", user}, {"sessions", std::move(sessions)}})));
+        reply(json_answer(200, json::serialize(json::object{{"user", utf8_text(user)},
+                                                            {"sessions", std::move(sessions)}})));
       });
       return;
     case api_op::user_sessions_destroy:

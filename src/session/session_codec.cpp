@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <limits>
 
 namespace rcache::session_detail {
 namespace {
@@ -31,10 +32,16 @@ session_time at_ms(std::int64_t ms) {
   return session_time(std::chrono::milliseconds(ms));
 }
 
-// The expiries of a session from its stored times.
+// The expiries of a session from its stored times (the sum saturates:
+// stored numbers are not trusted to be in range).
 void set_expiries(session& s, std::int64_t idle_ms, std::int64_t abs_ms) {
   s.absolute_expiry = at_ms(abs_ms);
-  s.expires = std::min(s.last_seen + std::chrono::milliseconds(idle_ms), s.absolute_expiry);
+  std::int64_t idle_end = 0;
+  if (__builtin_add_overflow(s.last_seen.time_since_epoch().count(), idle_ms, &idle_end)) {
+    idle_end = idle_ms > 0 ? std::numeric_limits<std::int64_t>::max()
+                           : std::numeric_limits<std::int64_t>::min();
+  }
+  s.expires = std::min(at_ms(idle_end), s.absolute_expiry);
 }
 
 }  // namespace

@@ -59,6 +59,15 @@ TEST(SessionCodec, TheIdleExpiryWinsWhenItComesFirst) {
   EXPECT_EQ(s->expires.time_since_epoch(), milliseconds(1600000));
 }
 
+TEST(SessionCodec, StoredNumbersOutOfRangeDoNotOverflow) {
+  auto fields = stored;
+  fields.elements[11] = text("9223372036854775000");  // last_seen
+  fields.elements[13] = text("9223372036854775000");  // idle_ms
+  const auto s = session_from_fields("x", fields);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->expires.time_since_epoch(), milliseconds(1800000)) << "the sum saturates";
+}
+
 TEST(SessionCodec, ARecordThatIsNotASessionIsRefused) {
   EXPECT_FALSE(session_from_fields("x", flat({{"rotated_to", "y"}, {"user", "alice"}})));
   auto bad_number = stored;

@@ -37,6 +37,7 @@ namespace detail {
 struct session_store_state {
   session_store_state(client& c, session_options o)
       : redis(c),
+        executor(c.get_executor()),
         opts(std::move(o)),
         events_len(std::to_string(opts.events_per_stream)),
         idle_ms(std::to_string(std::chrono::milliseconds(opts.idle_timeout).count())),
@@ -46,7 +47,10 @@ struct session_store_state {
         timer(strand),
         rng(std::random_device{}()) {}
 
+  // Touched only while the store exists (`stopped` false): completions that
+  // arrive after the store and its client are gone use `executor` only.
   client& redis;
+  const boost::asio::any_io_executor executor;  // the client's
   const session_options opts;
   const std::string events_len, idle_ms, life_ms, grace_ms;
   boost::asio::strand<boost::asio::any_io_executor> strand;  // the sweeper's
@@ -134,6 +138,7 @@ void run(const state_ptr& st, const script& s, std::vector<std::string> keys,
       std::move(first), [st, &s, keys = std::move(keys), args = std::move(args), durable, finish,
                          done = std::move(done)](error_code ec, response r) mutable {
         if (ec || !detail::is_noscript(r.at(0))) return finish(done, ec, r, 0);
+        if (st->stopped.load()) return done(make_error_code(error::client_stopped), value{});
         request again = detail::load_and_evalsha(s, keys, args);
         if (durable) {
           append_wait(st, again);
@@ -152,13 +157,13 @@ void run(const state_ptr& st, const script& s, std::vector<std::string> keys,
 // Completes a caller's handler from a script's completion (on the client's strand).
 template <class Handler, class... Args>
 void answer(const state_ptr& st, Handler& h, Args&&... args) {
-  detail::complete_now(st->redis.get_executor(), std::move(h), std::forward<Args>(args)...);
+  detail::complete_now(st->executor, std::move(h), std::forward<Args>(args)...);
 }
 
 // Completes a caller's handler with an error found before anything was sent.
 template <class T, class Handler>
 void refuse(const state_ptr& st, Handler h, error_code ec) {
-  detail::complete_later(st->redis.get_executor(), std::move(h), ec, T{});
+  detail::complete_later(st->executor, std::move(h), ec, T{});
 }
 
 // ---- input checks ---------------------------------------------------------------
@@ -318,7 +323,8 @@ void sweep_all(const state_ptr& st, Done done) {
                                          error_code ec, response resp) mutable {
     if (!ec && resp.at(0).is_error()) ec = error_of(resp[0]);
     if (ec) return done(ec, sweep_result{});
-    if (resp[0].is_null()) return done(error_code{}, sweep_result{});  // another instance sweeps
+    if (resp[0].is_null()) return done(error_code{}, sweep_result{});   // another instance sweeps
+    if (st->stopped.load()) return done(error_code{}, sweep_result{});  // the lease expires
     std::make_shared<sweep_run<Done>>(st, std::move(token), std::move(done))->start();
   });
 }

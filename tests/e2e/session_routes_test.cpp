@@ -109,6 +109,15 @@ TEST(GatewaySessions, EveryRouteEndToEnd) {
   // is left, for its grace period.
   EXPECT_LE(server.command({"KEYS", "rcache:session:*:s:*"}).elements.size(), 1u);
   EXPECT_TRUE(server.command({"KEYS", "rcache:session:*:u:*"}).elements.empty());
+
+  // Ids are credentials: the access log names the route, never the id.
+  EXPECT_EQ(gw.stop(), 0);
+  const auto log = gw.log();
+  EXPECT_NE(log.find(R"("path":"/v1/sessions/{id}")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("path":"/v1/sessions/{id}/rotate")"), std::string::npos);
+  for (const auto& logged : {id, new_id, phone, tablet}) {
+    EXPECT_EQ(log.find(logged), std::string::npos) << logged << " is in the log";
+  }
 }
 
 TEST(GatewaySessions, TheClientAddressComesFromTrustedProxiesOnly) {
