@@ -24,6 +24,7 @@
 
 #include "server/routes.hpp"
 #include "server/session_api.hpp"
+#include "server/utf8.hpp"
 
 namespace rcache::server {
 
@@ -211,13 +212,6 @@ struct item_error {
 /// UTF-8 as "value_base64".
 [[nodiscard]] std::string batch_get_json(const std::vector<std::string>& keys,
                                          const std::vector<std::optional<std::string>>& stored);
-
-[[nodiscard]] bool is_utf8(std::string_view s) noexcept;
-
-/// `s` as UTF-8 text for JSON: unchanged when valid, else each byte that
-/// does not start a valid sequence becomes U+FFFD (also a multi-byte
-/// character cut by a prefix: utf8_text(s.substr(0, 64))).
-[[nodiscard]] std::string utf8_text(std::string_view s);
 
 /// Standard base64 with padding (for values that are not UTF-8).
 [[nodiscard]] std::string base64_encode(std::string_view in);

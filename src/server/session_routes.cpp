@@ -71,6 +71,9 @@ void execute_session_call(session_store& store, api_call& call, answer_slot& slo
                           const boost::asio::any_io_executor& fallback) {
   auto& c = call.session;
   auto reply = [&slot](api_response r) { slot.answer(std::move(r)); };
+  auto reply_session = [reply](error_code ec, std::optional<session> s) {
+    reply(session_answer(ec, s));
+  };
   switch (call.op) {
     case api_op::session_create:
       store.async_create(
@@ -82,12 +85,10 @@ void execute_session_call(session_store& store, api_call& call, answer_slot& slo
           });
       return;
     case api_op::session_get:
-      store.async_validate(
-          c.id, [reply](error_code ec, std::optional<session> s) { reply(session_answer(ec, s)); });
+      store.async_validate(c.id, reply_session);
       return;
     case api_op::session_rotate:
-      store.async_rotate(
-          c.id, [reply](error_code ec, std::optional<session> s) { reply(session_answer(ec, s)); });
+      store.async_rotate(c.id, reply_session);
       return;
     case api_op::session_update:
       store.async_update(

@@ -233,11 +233,13 @@ void check_options(const session_options& o) {
   }
 }
 
-std::string key_of_session(const state_ptr& st, std::uint8_t bucket, std::string_view id) {
-  return sd::bucket_base(st->opts.prefix, bucket) + "s:" + std::string(id);
+// A session's and a user index's keys, from the bucket's base: the first
+// argument of every script (args()[0]), built once per call.
+std::string key_of_session(std::string_view base, std::string_view id) {
+  return std::string(base).append("s:").append(id);
 }
-std::string key_of_index(const state_ptr& st, std::uint8_t bucket, std::string_view user) {
-  return sd::bucket_base(st->opts.prefix, bucket) + "u:" + std::string(user);
+std::string key_of_index(std::string_view base, std::string_view user) {
+  return std::string(base).append("u:").append(user);
 }
 
 // ---- the sweeper -------------------------------------------------------------------
@@ -390,7 +392,7 @@ void session_store::do_create(const state_ptr& st, std::string user, device_info
     args.push_back(name);
     args.push_back(v);
   }
-  std::vector<std::string> keys{key_of_session(st, bucket, *id), key_of_index(st, bucket, user)};
+  std::vector<std::string> keys{key_of_session(args[0], *id), key_of_index(args[0], user)};
   session s{.id = std::move(*id),
             .user = std::move(user),
             .device = std::move(device),
@@ -415,7 +417,7 @@ void session_store::do_read(const state_ptr& st, std::string id, bool touch,
   args.push_back(touch ? "1" : "0");
   args.push_back(touch && st->opts.touch_events ? "1" : "0");
   // Keys before the call: the completion below takes `id` (argument order).
-  std::vector<std::string> keys{key_of_session(st, *bucket, id)};
+  std::vector<std::string> keys{key_of_session(args[0], id)};
   run(st, sd::read_script(), std::move(keys), std::move(args), replica_wait::no,
       [st, id = std::move(id), h = std::move(h)](error_code ec, value v) mutable {
         if (ec || v.is_null()) return answer(st, h, ec, std::optional<session>{});
@@ -441,7 +443,7 @@ void session_store::do_update(const state_ptr& st, std::string id, session_updat
     args.push_back(std::move(v));
   }
   for (auto& name : u.remove) args.push_back(std::move(name));
-  std::vector<std::string> keys{key_of_session(st, *bucket, id)};
+  std::vector<std::string> keys{key_of_session(args[0], id)};
   run(st, sd::update_script(), std::move(keys), std::move(args), replica_wait::no,
       [st, h = std::move(h)](error_code ec, value v) mutable {
         if (ec || v.is_null()) return answer(st, h, ec, out{});
@@ -463,8 +465,7 @@ void session_store::do_rotate(const state_ptr& st, std::string id,
   args.push_back(id);
   args.push_back(*fresh);
   args.push_back(st->grace_ms);
-  std::vector<std::string> keys{key_of_session(st, *bucket, id),
-                                key_of_session(st, *bucket, *fresh)};
+  std::vector<std::string> keys{key_of_session(args[0], id), key_of_session(args[0], *fresh)};
   run(st, sd::rotate_script(), std::move(keys), std::move(args), replica_wait::if_changed,
       [st, fresh = std::move(*fresh), h = std::move(h)](error_code ec, value v) mutable {
         if (ec || v.is_null()) return answer(st, h, ec, out{});
@@ -479,7 +480,7 @@ void session_store::do_destroy(const state_ptr& st, std::string id, handler<bool
   if (!bucket) return refuse<bool>(st, std::move(h), error_code{});
   auto args = st->args(*bucket, st->now());
   args.push_back(id);
-  std::vector<std::string> keys{key_of_session(st, *bucket, id)};
+  std::vector<std::string> keys{key_of_session(args[0], id)};
   run(st, sd::destroy_script(), std::move(keys), std::move(args), replica_wait::if_changed,
       [st, h = std::move(h)](error_code ec, value v) mutable {
         answer(st, h, ec, !ec && v.type == resp_type::integer && v.integer == 1);
@@ -492,11 +493,11 @@ void session_store::do_destroy_all(const state_ptr& st, std::string user, std::s
   const auto bucket = sd::bucket_of_user(user);
   auto args = st->args(bucket, st->now());
   args.push_back(user);
-  std::vector<std::string> keys{key_of_index(st, bucket, user)};
+  std::vector<std::string> keys{key_of_index(args[0], user)};
   // An old id in its grace period keeps the session it names; the script
   // may only follow it within the user's slot.
   if (!keep.empty() && sd::bucket_of_id(keep) == bucket) {
-    keys.push_back(key_of_session(st, bucket, keep));
+    keys.push_back(key_of_session(args[0], keep));
   }
   args.push_back(std::move(keep));
   run(st, sd::destroy_all_script(), std::move(keys), std::move(args), replica_wait::if_changed,
@@ -513,7 +514,7 @@ void session_store::do_list(const state_ptr& st, std::string user,
   const auto bucket = sd::bucket_of_user(user);
   auto args = st->args(bucket, st->now());
   args.push_back(user);
-  std::vector<std::string> keys{key_of_index(st, bucket, user)};
+  std::vector<std::string> keys{key_of_index(args[0], user)};
   run(st, sd::list_script(), std::move(keys), std::move(args), replica_wait::no,
       [st, user = std::move(user), h = std::move(h)](error_code ec, value v) mutable {
         answer(st, h, ec, ec ? out{} : sd::sessions_from_list(user, v));
