@@ -4,8 +4,10 @@
 # its seed corpus: resp_parser_fuzz (fuzz/corpus/resp, with RESP tokens from
 # fuzz/resp.dict), value_codec_fuzz (fuzz/corpus/codec), http_request_fuzz
 # (fuzz/corpus/http, with HTTP and API tokens from fuzz/http.dict; inputs up
-# to 256 KiB, past every head and trailer limit it runs with) and
-# api_body_fuzz (fuzz/corpus/api_body, JSON tokens from fuzz/api_body.dict).
+# to 256 KiB, past every head and trailer limit it runs with),
+# api_body_fuzz (fuzz/corpus/api_body, JSON tokens from fuzz/api_body.dict)
+# and feed_message_fuzz (fuzz/corpus/feed_message, the change feed's client
+# messages, with their members from fuzz/feed_message.dict).
 #
 # Exits non-zero on any crash, sanitizer report, leak, OOM or timeout; then
 # the work directory (log, reproducer artifacts, evolved corpus) is kept and
@@ -35,7 +37,7 @@ if ! cmake --preset fuzz >"$work/configure.log" 2>&1; then
   fail "configure (cmake --preset fuzz)"
 fi
 if ! cmake --build --preset fuzz --target resp_parser_fuzz value_codec_fuzz http_request_fuzz \
-  api_body_fuzz \
+  api_body_fuzz feed_message_fuzz \
   --parallel "${RCACHE_BUILD_JOBS:-1}" \
   >"$work/build.log" 2>&1; then
   tail -n 30 "$work/build.log" >&2
@@ -78,9 +80,10 @@ run_target() {
   echo "fuzz: $name ran $(awk '{print $2}' <<<"$done_line") execs in $(awk '{print $5}' <<<"$done_line") s, no crash"
 }
 
-share=$(( (seconds + 3) / 4 ))
+share=$(( (seconds + 4) / 5 ))
 run_target resp_parser_fuzz "$root/fuzz/corpus/resp" "$share" "$root/fuzz/resp.dict"
 run_target value_codec_fuzz "$root/fuzz/corpus/codec" "$share"
 run_target http_request_fuzz "$root/fuzz/corpus/http" "$share" "$root/fuzz/http.dict" 262144
 run_target api_body_fuzz "$root/fuzz/corpus/api_body" "$share" "$root/fuzz/api_body.dict"
+run_target feed_message_fuzz "$root/fuzz/corpus/feed_message" "$share" "$root/fuzz/feed_message.dict"
 rm -rf "$work"

@@ -77,6 +77,7 @@ std::vector<command> add_gateway_commands(CLI::App& app) {
          const auto loaded = flags->load();
          std::cout << server::describe(loaded);
          for (const auto& w : loaded.warnings()) std::cerr << "rcache: warning: " << w << "\n";
+         std::cout << server::describe_direct_writes(loaded.config) << "\n";
          return 0;
        }},
   };

@@ -96,6 +96,35 @@ struct load_failure {
   std::string_view message;
 };
 
+/// One change the cache made in Redis, as reported to a write_observer.
+struct write_event {
+  enum class kind : std::uint8_t { set, del, expire, touch, invalidate };
+  kind what = kind::set;
+  std::string_view ns{};    // the namespace
+  std::string_view key{};   // the key within it
+  std::string_view full{};  // the Redis key
+  /// set / expire / touch: the TTL it now has, in ms (0: none; -1: not known).
+  std::int64_t ttl_ms = -1;
+  /// set: the value as the caller gave it (before compression or encryption).
+  std::string_view value{};
+};
+
+/// Learns of every change the cache makes: the change feed (rcache/feed.hpp)
+/// logs them. on_write runs once per change Redis confirmed (a set that was
+/// written, a delete or expire of a key that existed, each key an
+/// invalidation unlinked), in the order Redis answered them on the cache's
+/// connection, before the caller's completion; on the client's strand: it
+/// must not block. The views live for the call only.
+class write_observer {
+ public:
+  virtual ~write_observer() = default;
+  /// The cache started: `redis` is its client, usable until on_detach().
+  virtual void on_attach(client& redis) noexcept { (void)redis; }
+  virtual void on_write(const write_event& e) noexcept = 0;
+  /// The cache stops: its client must not be used any more.
+  virtual void on_detach() noexcept {}
+};
+
 struct cache_options {
   client_config redis{};
   /// CACHE_DEFAULT_TTL.
@@ -129,6 +158,8 @@ struct cache_options {
   /// thread within their deadline (at most 1024 waiting: more fail with
   /// error::queue_full).
   std::size_t loader_threads = 8;
+  /// Told of every change the cache makes (the change feed); null: none.
+  std::shared_ptr<write_observer> observer{};
 };
 
 struct set_options {

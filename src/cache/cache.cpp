@@ -26,6 +26,7 @@ class cache_impl final : public cache {
   void stop() override {
     st_->close_loaders();
     cache_detail::end_flights(st_, make_error_code(error::client_stopped));
+    if (st_->opts.observer) st_->opts.observer->on_detach();
     st_->redis->stop();
   }
 

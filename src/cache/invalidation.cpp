@@ -22,10 +22,17 @@ std::string glob_literal(std::string_view s) {
 struct invalidation {
   // The handler is constructed, never assigned: Boost 1.81's
   // any_completion_handler move-assignment recurses without end.
-  invalidation(st_ptr s, std::shared_ptr<detail::key_walk> w, cache::int_handler h)
-      : st(std::move(s)), walk(std::move(w)), handler(std::move(h)) {}
+  invalidation(st_ptr s, std::shared_ptr<detail::key_walk> w, std::string n, std::string p,
+               cache::int_handler h)
+      : st(std::move(s)),
+        walk(std::move(w)),
+        ns(std::move(n)),
+        prefix(std::move(p)),
+        handler(std::move(h)) {}
   st_ptr st;
   std::shared_ptr<detail::key_walk> walk;
+  std::string ns;  // the namespace, and its key prefix, for the observer
+  std::string prefix;
   std::int64_t deleted = 0;
   cache::int_handler handler;
 };
@@ -46,10 +53,19 @@ void next_page(invalidation_ptr w) {
     }
     request del = fail_fast_request();
     del.push_range("UNLINK", keys);
-    w->st->redis->async_exec(std::move(del), [w](error_code ec2, response r2) mutable {
+    w->st->redis->async_exec(std::move(del), [w, keys = std::move(keys)](error_code ec2,
+                                                                         response r2) mutable {
       if (!ec2 && r2.at(0).is_error()) ec2 = make_error_code(error::redis_error);
       if (ec2) return complete_invalidation(w, ec2);
       w->deleted += r2.at(0).integer;
+      // UNLINK answers a count, not which keys: each key of the page is
+      // reported (one that expired meanwhile is reported too).
+      if (r2.at(0).integer > 0) {
+        for (const auto& full : keys) {
+          const auto key = std::string_view(full).substr(std::min(w->prefix.size(), full.size()));
+          w->st->observe(write_event::kind::invalidate, w->ns, key, full, 0);
+        }
+      }
       next_page(std::move(w));
     });
   });
@@ -63,9 +79,10 @@ void invalidate(const st_ptr& st, const std::string& ns, const std::string& patt
     return complete_early(*st, std::move(h), make_error_code(error::invalid_argument),
                           std::int64_t{0});
   }
-  auto walk = detail::key_walk::start(
-      *st->redis, {.match = glob_literal(st->namespaces.find(ns)->prefix) + pattern});
-  next_page(std::make_shared<invalidation>(st, std::move(walk), std::move(h)));
+  auto prefix = st->namespaces.find(ns)->prefix;
+  auto walk = detail::key_walk::start(*st->redis, {.match = glob_literal(prefix) + pattern});
+  next_page(
+      std::make_shared<invalidation>(st, std::move(walk), ns, std::move(prefix), std::move(h)));
 }
 
 }  // namespace rcache::cache_detail

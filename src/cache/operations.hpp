@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "cache/direct_read.hpp"
 #include "cache/state.hpp"
@@ -185,14 +186,23 @@ void fetch(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string ful
       });
 }
 
+/// A write simple() reports to the cache's observer when its first reply
+/// is positive (the key existed): what it did and the TTL it left.
+struct observed {
+  write_event::kind what;
+  std::int64_t ttl_ms;
+};
+
 /// A one-key operation whose first reply becomes its result through
 /// `convert(const value&)` (touch sends EXISTS + PERSIST; an error reply to
 /// any command fails the call). `build(request&, const target&)` adds the
 /// commands; a write (`invalidates`) drops the near-cache entry before the
-/// request is sent and again when it is answered.
+/// request is sent and again when it is answered, and `report` tells the
+/// observer of it.
 template <class Handler, class Build, class Convert>
 void simple(const st_ptr& st, metrics::histogram* latency, const std::string& ns,
-            const std::string& key, bool invalidates, Build build, Handler h, Convert convert) {
+            const std::string& key, bool invalidates, Build build, Handler h, Convert convert,
+            std::optional<observed> report = std::nullopt) {
   auto t = resolve(*st, ns, key);
   if (!t) return complete_early(*st, std::move(h), t.error(), convert(value{}));
   if (invalidates && st->near_cache) st->near_cache->invalidate(t->full);
@@ -200,11 +210,18 @@ void simple(const st_ptr& st, metrics::histogram* latency, const std::string& ns
   build(r, *t);
   const auto t0 = clock::now();
   auto written = invalidates ? std::optional(t->full) : std::nullopt;
+  // The names the observer is told, kept only when there is one.
+  if (!st->opts.observer) report.reset();
+  auto names = report ? std::optional(std::tuple(ns, key, t->full)) : std::nullopt;
   st->redis->async_exec(
-      std::move(r), [st, t0, latency, written = std::move(written), h = std::move(h), convert](
-                        error_code ec, response resp) mutable {
+      std::move(r), [st, t0, latency, written = std::move(written), h = std::move(h), convert,
+                     report, names = std::move(names)](error_code ec, response resp) mutable {
         ec = st->m.tally(latency, t0, ec, resp);
         if (written) st->after_write(*written);
+        if (!ec && report && positive(resp.at(0))) {
+          const auto& [n, k, full] = *names;
+          st->observe(report->what, n, k, full, report->ttl_ms);
+        }
         detail::complete_now(st->executor(), std::move(h), ec, convert(ec ? value{} : resp.at(0)));
       });
 }

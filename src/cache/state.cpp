@@ -43,6 +43,7 @@ std::shared_ptr<state> state::create(std::vector<boost::asio::any_io_executor> e
     if (auto p = weak.lock()) p->on_state(s);
   });
   st->redis->start();
+  if (st->opts.observer) st->opts.observer->on_attach(*st->redis);
   return st;
 }
 

@@ -102,6 +102,17 @@ struct state {
     if (near_cache) near_cache->invalidate(full);
   }
 
+  /// Tells opts.observer (if any) of a change Redis confirmed.
+  void observe(write_event::kind k, std::string_view ns, std::string_view key,
+               std::string_view full, std::int64_t ttl_ms, std::string_view value = {}) noexcept {
+    if (!opts.observer) return;
+    try {
+      opts.observer->on_write({k, ns, key, full, ttl_ms, value});
+    } catch (
+        ...) {  // NOLINT(bugprone-empty-catch): the observer's own failure, dropped as documented
+    }
+  }
+
   // ---- events from the connection (client strand) ----
   /// A push: true when it was the cache's (an invalidation), which then
   /// goes no further.

@@ -1,6 +1,8 @@
 // The cache's writes: set, set_many, del, expire, touch. Each drops the
 // key's near-cache entry before its request is sent and again when it is
 // answered (state::after_write).
+#include <algorithm>
+
 #include "cache/operations.hpp"
 
 namespace rcache::cache_detail {
@@ -25,6 +27,23 @@ result<std::optional<std::string>> encode_for(state& st, const ns_state& ns, con
   st.m.bytes_out->inc(es.stored_bytes);
   return std::optional<std::string>(std::move(*stored));
 }
+
+// The TTL a SET with `o` leaves, for the observer: -1 when KEEPTTL.
+std::int64_t set_ttl_ms(ms ns_ttl, const set_options& o) {
+  if (o.keep_ttl) return -1;
+  return std::max<std::int64_t>(0, o.ttl ? o.ttl->count() : ns_ttl.count());
+}
+
+// A set the observer is told of once Redis confirmed it.
+struct observed_set {
+  observed_set(std::string_view n, std::string_view k, std::string v, std::int64_t t)
+      : ns(n), key(k), value(std::move(v)), ttl_ms(t) {}
+  std::string ns, key, value;
+  std::int64_t ttl_ms;
+  void tell(state& st, const std::string& full) const {
+    st.observe(write_event::kind::set, ns, key, full, ttl_ms, value);
+  }
+};
 
 }  // namespace
 
@@ -51,13 +70,18 @@ void set(const st_ptr& st, const std::string& ns, const std::string& key, std::s
   if (st->near_cache) st->near_cache->invalidate(t->full);  // before the write is even sent
   if (!*stored) return complete_early(*st, std::move(h), error_code{}, false);
   request r = fail_fast_request();
-  push_set(r, t->full, **stored, t->ns->ttl_for(key), o);
+  const auto ns_ttl = t->ns->ttl_for(key);
+  push_set(r, t->full, **stored, ns_ttl, o);
   const auto t0 = clock::now();
-  st->redis->async_exec(std::move(r), [st, t0, full = t->full, h = std::move(h)](
-                                          error_code ec, response resp) mutable {
+  // What the observer is told, kept only when there is one.
+  std::optional<observed_set> report;
+  if (st->opts.observer) report.emplace(ns, key, std::move(v), set_ttl_ms(ns_ttl, o));
+  st->redis->async_exec(std::move(r), [st, t0, full = t->full, report = std::move(report),
+                                       h = std::move(h)](error_code ec, response resp) mutable {
     ec = st->m.tally(st->m.op_set, t0, ec, resp);
     st->after_write(full);
     const bool written = !ec && !resp.at(0).is_null();
+    if (written && report) report->tell(*st, full);
     complete_now(st->executor(), std::move(h), ec, written);
   });
 }
@@ -68,6 +92,7 @@ void set_many(const st_ptr& st, const std::string& ns,
   std::vector<std::string> written;  // the keys sent, for after_write
   std::vector<std::size_t> sent;     // their items' positions
   std::vector<bool> outcome(items.size(), false);
+  std::vector<observed_set> report;  // per key sent, when there is an observer
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& [key, v] = items[i];
     auto t = resolve(*st, ns, key);
@@ -76,19 +101,22 @@ void set_many(const st_ptr& st, const std::string& ns,
     if (!stored) return complete_early(*st, std::move(h), stored.error(), std::vector<bool>());
     if (st->near_cache) st->near_cache->invalidate(t->full);
     if (!*stored) continue;  // kept out by a rule: not written
-    push_set(r, t->full, **stored, t->ns->ttl_for(key), {});
+    const auto ns_ttl = t->ns->ttl_for(key);
+    push_set(r, t->full, **stored, ns_ttl, {});
+    if (st->opts.observer) report.emplace_back(ns, key, v, set_ttl_ms(ns_ttl, {}));
     written.push_back(std::move(t->full));
     sent.push_back(i);
   }
   if (r.empty()) return complete_early(*st, std::move(h), error_code{}, std::move(outcome));
   const auto t0 = clock::now();
   st->redis->async_exec(std::move(r), [st, t0, written = std::move(written), sent = std::move(sent),
-                                       outcome = std::move(outcome),
+                                       outcome = std::move(outcome), report = std::move(report),
                                        h = std::move(h)](error_code ec, response resp) mutable {
     ec = st->m.tally(st->m.op_set_many, t0, ec, resp);
     for (const auto& full : written) st->after_write(full);
     for (std::size_t j = 0; j < sent.size() && j < resp.size(); ++j) {
       outcome[sent[j]] = !resp[j].is_error() && !resp[j].is_null();
+      if (outcome[sent[j]] && j < report.size()) report[j].tell(*st, written[j]);
     }
     complete_now(st->executor(), std::move(h), ec, std::move(outcome));
   });
@@ -97,7 +125,7 @@ void set_many(const st_ptr& st, const std::string& ns,
 void del(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h) {
   simple(
       st, st->m.op_del, ns, key, true, [](request& r, const target& t) { r.push("DEL", t.full); },
-      std::move(h), positive);
+      std::move(h), positive, observed{write_event::kind::del, 0});
 }
 
 void expire(const st_ptr& st, const std::string& ns, const std::string& key, ms ttl,
@@ -106,10 +134,14 @@ void expire(const st_ptr& st, const std::string& ns, const std::string& key, ms 
   simple(
       st, st->m.op_expire, ns, key, true,
       [ttl](request& r, const target& t) { r.push("PEXPIRE", t.full, ttl.count()); }, std::move(h),
-      positive);
+      positive, observed{write_event::kind::expire, ttl.count()});
 }
 
 void touch(const st_ptr& st, const std::string& ns, const std::string& key, cache::bool_handler h) {
+  // Touch keeps the near-cache entry (the value is unchanged), so it is
+  // reported as a write with no invalidation of its own.
+  const auto space = st->namespaces.find(ns);
+  const std::int64_t ttl_ms = space ? std::max<std::int64_t>(0, space->ttl_for(key).count()) : -1;
   simple(
       st, st->m.op_touch, ns, key, false,
       [key](request& r, const target& t) {
@@ -122,7 +154,7 @@ void touch(const st_ptr& st, const std::string& ns, const std::string& key, cach
           r.push("EXISTS", t.full).push("PERSIST", t.full);
         }
       },
-      std::move(h), positive);
+      std::move(h), positive, observed{write_event::kind::touch, ttl_ms});
 }
 
 }  // namespace rcache::cache_detail

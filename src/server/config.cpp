@@ -134,6 +134,10 @@ void parse_combined(reader& r, gateway_config& c) {
   if (c.sessions.prefix.find_first_of("{}") != std::string::npos) {
     r.fail("sessions.prefix", "'" + c.sessions.prefix + "' may not contain '{' or '}'");
   }
+  // The change log's streams carry their own hash tags.
+  if (c.feed.log.prefix.find_first_of("{}") != std::string::npos) {
+    r.fail("feed.prefix", "'" + c.feed.log.prefix + "' may not contain '{' or '}'");
+  }
 }
 
 void parse_redis(reader& r, gateway_config& c, std::vector<setting_report>& reports) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <rcache/cache.hpp>
+#include <rcache/feed.hpp>
 #include <rcache/session.hpp>
 
 #include <chrono>
@@ -79,6 +80,20 @@ struct gateway_config {
 
   // ---- [sessions] ----
   session_options sessions{};
+
+  // ---- [feed] ----
+  struct feed_settings {
+    bool enabled = true;
+    change_log_options log{};
+    std::size_t max_connections = 0;    // WebSocket connections
+    std::size_t max_subscriptions = 0;  // per connection
+    std::size_t queue_messages = 0;     // a connection's outbox
+    std::size_t queue_bytes = 0;
+    std::size_t max_message_bytes = 0;  // a client message
+    std::chrono::milliseconds idle_timeout{};
+    std::vector<std::string> allowed_origins{};  // empty: any
+    std::vector<std::string> namespaces{};       // empty: every namespace
+  } feed{};
 
   // ---- [monitoring] / [log] ----
   bool monitoring = false;

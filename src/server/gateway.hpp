@@ -33,6 +33,9 @@
 namespace rcache::cache_detail {
 struct state;
 }  // namespace rcache::cache_detail
+namespace rcache::feed {
+class hub;
+}  // namespace rcache::feed
 
 namespace rcache::server {
 
@@ -52,6 +55,8 @@ struct gateway_options {
   std::size_t max_response_bytes = 64u * 1024 * 1024;
   /// /readyz: how long the PING to Redis may take.
   std::chrono::milliseconds ready_timeout{1000};
+  /// The change feed's hub (GET /v1/feed); null: no feed.
+  feed::hub* feed = nullptr;
 };
 
 /// Where the answer to one call goes. Its owner (the HTTP session) keeps
@@ -85,6 +90,9 @@ class gateway {
   /// Runs `call` against the cache; the answer goes to `slot`. What the
   /// call holds may be moved out of it (it must live until the answer).
   void execute(api_call& call, answer_slot& slot);
+
+  /// The change feed's hub; null when the feed is off.
+  [[nodiscard]] feed::hub* feed() const noexcept { return options_.feed; }
 
   /// The HTTP server's own metrics (requests, latencies, connections).
   [[nodiscard]] metrics::registry& http_metrics() noexcept { return registry_; }

@@ -68,14 +68,18 @@ std::string strict_form(std::string_view target) {
   return out;
 }
 
+}  // namespace
+
 // No ':' (which the library allows): the prefix is "<ns>:", so namespace
 // "a:b" would share keys with namespace "a".
-bool valid_namespace(std::string_view ns) {
+bool valid_namespace(std::string_view ns) noexcept {
   if (ns.empty() || ns.size() > 128) return false;
   return std::all_of(ns.begin(), ns.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '_' || c == '-' || c == '.';
   });
 }
+
+namespace {
 
 // The limit is on the Redis key, "<ns>:<key>", as the cache checks it.
 std::optional<api_error> check_key(std::string_view ns, std::string_view key,
@@ -542,16 +546,26 @@ std::string_view reason_phrase(unsigned status) {
       return "Continue";
     case 200:
       return "OK";
+    case 201:
+      return "Created";
     case 304:
       return "Not Modified";
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "Precondition Failed";
     case 413:
       return "Content Too Large";
+    case 426:
+      return "Upgrade Required";
     case 429:
       return "Too Many Requests";
     case 431:

@@ -213,6 +213,10 @@ struct item_error {
 [[nodiscard]] std::string batch_get_json(const std::vector<std::string>& keys,
                                          const std::vector<std::optional<std::string>>& stored);
 
+/// A namespace name the gateway serves: letters, digits, `_ - .`, 1 to 128
+/// bytes (no ':', which would let "a:b" share keys with "a").
+[[nodiscard]] bool valid_namespace(std::string_view ns) noexcept;
+
 /// Standard base64 with padding (for values that are not UTF-8).
 [[nodiscard]] std::string base64_encode(std::string_view in);
 

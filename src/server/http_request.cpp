@@ -109,6 +109,16 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
         // case-insensitively and never allocates.
         upgrade_websocket_ = upgrade_websocket_ || http::token_list(value).exists("websocket");
         break;
+      case http::field::sec_websocket_key:
+        websocket_key_.assign(value.data(), value.size());
+        break;
+      case http::field::sec_websocket_version:
+        websocket_version_.assign(value.data(), value.size());
+        break;
+      case http::field::origin:
+        origin_.assign(value.data(), value.size());
+        has_origin_ = true;
+        break;
       case http::field::unknown:
         // Beast has no enumerator for X-Forwarded-For. Several lines are
         // one list, in order (each proxy appends).

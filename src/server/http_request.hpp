@@ -68,6 +68,14 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   /// lets a server do, and the request is answered as HTTP/1.1.
   [[nodiscard]] bool upgrade_to_websocket() const noexcept;
 
+  /// A WebSocket upgrade's Sec-WebSocket-Key and -Version (RFC 6455 §4.2.1).
+  [[nodiscard]] std::string_view websocket_key() const noexcept { return websocket_key_; }
+  [[nodiscard]] std::string_view websocket_version() const noexcept { return websocket_version_; }
+  /// The Origin field (browsers send it with every upgrade), if any.
+  [[nodiscard]] std::optional<std::string_view> origin() const noexcept {
+    return has_origin_ ? std::optional<std::string_view>(origin_) : std::nullopt;
+  }
+
   /// What the API reads of the request; views into this parser.
   [[nodiscard]] http_request_view view() const noexcept;
 
@@ -113,6 +121,10 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   std::string content_type_;
   std::string if_none_match_;
   std::string forwarded_for_;
+  std::string websocket_key_;
+  std::string websocket_version_;
+  std::string origin_;
+  bool has_origin_ = false;
   std::string body_;
   int hosts_ = 0;
   int content_types_ = 0;

@@ -202,7 +202,16 @@ class http_session final : public answer_slot {
       conn_->no_deadline();
       std::optional<in_flight_mark> busy(std::in_place, st_->in_flight());
       answered a;
-      if (answer_now(parser, a)) {
+      if (feed_upgrade(parser, a)) {
+        // The connection is the feed's from here on, and ends with it.
+        busy.reset();
+        st_->record(websocket_route, 101, clock::now() - t0);
+        co_await run_feed_session(st_, conn_, parser);
+        co_return;
+      }
+      if (a.route == websocket_route) {
+        // A refused upgrade: answered below.
+      } else if (answer_now(parser, a)) {
         co_await wait_for_answer();
         a.response = std::move(answer_);
       }
@@ -290,6 +299,28 @@ class http_session final : public answer_slot {
     const auto e = request_error_of(ec, parser, st_->read_limits);
     co_await send(*conn_, whole_response(error_response(e), false), st_->cfg.write_timeout);
     st_->record(unmatched_route, e.status, clock::now() - t0);
+  }
+
+  // True when the request is an upgrade the feed takes; any other request
+  // for the feed's path (a plain GET, a refused upgrade) leaves its answer
+  // in `a`.
+  bool feed_upgrade(const request_parser& parser, answered& a) {
+    const auto target = parser.target();
+    if (target.substr(0, target.find('?')) != feed_path) return false;
+    if (!parser.upgrade_to_websocket()) {
+      a = {error_response(api_error{426,
+                                    "upgrade_required",
+                                    "GET /v1/feed is a WebSocket endpoint (Upgrade: websocket)",
+                                    {},
+                                    websocket_route}),
+           websocket_route};
+      return false;
+    }
+    if (auto e = refuse_feed_upgrade(*st_, parser)) {
+      a = {error_response(*e), websocket_route};
+      return false;
+    }
+    return true;
   }
 
   // Answers a request read whole into `a` when that needs no Redis (a bad

@@ -7,6 +7,8 @@
 // spawned it (PR_SET_PDEATHSIG), so it dies with rcache, never before.
 #include "server/serve.hpp"
 
+#include <rcache/blocking_client.hpp>
+#include <rcache/feed.hpp>
 #include <rcache/version.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,9 +20,13 @@
 #include <csignal>
 #include <future>
 #include <mutex>
+#include <sys/resource.h>
 #include <thread>
 
 #include "embedded/redis_process.hpp"
+#include "feed/hub.hpp"
+#include "feed/keyspace.hpp"
+#include "server/feed_protocol.hpp"
 #include "server/gateway.hpp"
 #include "server/http_server.hpp"
 #include "server/log.hpp"
@@ -43,8 +49,11 @@ class embedded_redis {
     o.dir = cfg.data_dir;
     // SWAPDB sends clients no invalidation (Redis 7.0), so the near cache
     // could not see it; nothing of rcache's needs it.
+    // Keyspace notifications: writes made straight into Redis reach the
+    // change feed's subscribers too.
     o.config = {{"appendonly", "yes"},
                 {"appendfsync", "everysec"},
+                {"notify-keyspace-events", std::string(feed::keyspace_flags)},
                 {"save", "3600 1 300 100"},
                 {"rename-command", "SWAPDB \"\""}};
     if (!cfg.embedded_password.empty()) {
@@ -168,6 +177,53 @@ void log_connection_event(const connection_event& e) {
   }
 }
 
+// ---- the process -------------------------------------------------------------------
+
+// Lifts the open-file limit to its hard limit, as Redis does: every client
+// connection (feed subscribers above all) is a descriptor, and the default
+// soft limit (often 1024) is far below server.max_connections.
+void raise_open_file_limit() {
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur >= nofile.rlim_max) return;
+  const auto before = nofile.rlim_cur;
+  nofile.rlim_cur = nofile.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    log::info("raised the open-file limit", {{"from", static_cast<std::uint64_t>(before)},
+                                             {"to", static_cast<std::uint64_t>(nofile.rlim_cur)}});
+  }
+}
+
+// ---- the change feed ---------------------------------------------------------------
+
+// The feed's hub on the first I/O thread, rendering the gateway's JSON; its
+// readers connect as the cache does, without logging the connection's
+// events a second time.
+std::unique_ptr<feed::hub> make_feed_hub(asio::io_context& ctx, client& commands,
+                                         client_config reader,
+                                         const gateway_config::feed_settings& f) {
+  reader.on_event = nullptr;
+  feed::renderer render{.change = [](const feed::change& c, std::string_view epoch,
+                                     bool with_value) { return change_json(c, epoch, with_value); },
+                        .channel_message =
+                            [](std::string_view channel, std::string_view payload) {
+                              return channel_message_json(channel, payload);
+                            }};
+  feed::hub_options o{.max_subscriptions_per_connection = f.max_subscriptions};
+  o.db = reader.db;
+  auto hub = std::make_unique<feed::hub>(ctx.get_executor(), commands, std::move(reader),
+                                         feed::shard_layout(f.log.prefix, f.log.shards),
+                                         std::move(render), std::move(o));
+  // Whether writes made straight into Redis will be seen, said once.
+  hub->check_direct_writes([](std::string message, bool seen) {
+    if (seen) {
+      log::info("change feed: " + message);
+    } else {
+      log::warn("change feed: " + message);
+    }
+  });
+  return hub;
+}
+
 // Runs an I/O thread's loop. An exception thrown by a completion handler
 // leaves io_context::run(); on its own it would end the thread and with it
 // the process (every connection, and the embedded Redis). Input cannot cause
@@ -189,6 +245,31 @@ void run_io_thread(asio::io_context& ctx) {
 
 }  // namespace
 
+std::string describe_direct_writes(const gateway_config& cfg) {
+  if (!cfg.feed.enabled) return "change feed: off (feed.enabled = false)";
+  if (!cfg.redis) {
+    return "change feed: the embedded Redis runs with notify-keyspace-events '" +
+           std::string(feed::keyspace_flags) +
+           "': writes made straight into it reach feed subscribers";
+  }
+  auto c = *cfg.redis;
+  c.client_name = "rcache-config-check";
+  blocking_client redis(c);
+  auto reply = redis.command("CONFIG", "GET", "notify-keyspace-events");
+  std::optional<std::string> flags;
+  std::string error;
+  if (!reply) {
+    error = "Redis did not answer: " + reply.error().message();
+  } else if (reply->is_error()) {
+    error = reply->str;
+  } else if (reply->is_aggregate() && reply->elements.size() >= 2) {
+    flags = reply->elements[1].str;
+  } else {
+    error = "an unexpected reply";
+  }
+  return "change feed: " + feed::judge_keyspace_events(flags, error).message;
+}
+
 int serve(const loaded_config& loaded) {
   const auto& cfg = loaded.config;
   // A closed stdout (a log pipe that went away) must not kill the server;
@@ -201,6 +282,7 @@ int serve(const loaded_config& loaded) {
                                 {"redis", cfg.redis ? describe_target(*cfg.redis)
                                                     : "embedded (" + cfg.data_dir.string() + ")"}});
   for (const auto& w : loaded.warnings()) log::warn(w);
+  raise_open_file_limit();
 
   std::optional<embedded_redis> embedded;
   cache_options copts = cfg.cache;
@@ -223,6 +305,13 @@ int serve(const loaded_config& loaded) {
   }
   copts.redis.client_name = "rcache-serve";
   copts.redis.on_event = log_connection_event;
+  // The change log sees every write of the cache (the feed's source).
+  if (cfg.feed.enabled) {
+    auto log_opts = cfg.feed.log;
+    // Encrypted values must not reach the log in plaintext.
+    if (!copts.encryption_keys.empty()) log_opts.value_max_bytes = 0;
+    copts.observer = std::make_shared<change_log>(log_opts);
+  }
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::io_context*> raw;
@@ -257,10 +346,13 @@ int serve(const loaded_config& loaded) {
   }
   auto sessions = std::make_unique<session_store>(session_client ? *session_client : cache->redis(),
                                                   cfg.sessions);
+  std::unique_ptr<feed::hub> feed_hub;
+  if (cfg.feed.enabled) feed_hub = make_feed_hub(*raw[0], cache->redis(), copts.redis, cfg.feed);
   gateway gw(*cache, sessions.get(), raw[0]->get_executor(),
              {.max_namespaces = cfg.max_namespaces,
               .monitoring = cfg.monitoring,
-              .max_response_bytes = cfg.max_response_bytes});
+              .max_response_bytes = cfg.max_response_bytes,
+              .feed = feed_hub.get()});
   http_server srv(raw, gw, cfg);
   std::uint16_t port = 0;
   try {
@@ -291,8 +383,9 @@ int serve(const loaded_config& loaded) {
     auto timer = std::make_shared<asio::steady_timer>(*raw[0]);
     await_drained(srv, timer, std::chrono::steady_clock::now() + cfg.shutdown_timeout, [&] {
       signals.cancel();
-      srv.stop();        // the deadline sweeps end with the connections
-      sessions.reset();  // its sweeper stops before the client it borrows
+      srv.stop();                      // the deadline sweeps end with the connections
+      if (feed_hub) feed_hub->stop();  // before the client it borrows (this is its thread)
+      sessions.reset();                // its sweeper stops before the client it borrows
       session_client.reset();
       cache.reset();  // stops the client: its connection closes on this thread
       guards.clear();

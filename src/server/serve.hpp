@@ -20,4 +20,10 @@ namespace rcache::server {
 /// logged; nothing escapes as an exception.
 [[nodiscard]] int serve(const loaded_config& loaded);
 
+/// What `rcache config check` says of the change feed and writes made
+/// straight into Redis: with an external Redis, it reads the server's
+/// notify-keyspace-events (a connection of at most the configured timeouts);
+/// one line, never an error (CONFIG may be forbidden, Redis unreachable).
+[[nodiscard]] std::string describe_direct_writes(const gateway_config& cfg);
+
 }  // namespace rcache::server

@@ -24,6 +24,24 @@ using value = const setting_value&;
 constexpr long long max_ttl = 10LL * 365 * 86400;
 constexpr long long max_ms = 3'600'000;
 
+// "a, b,c" -> {"a", "b", "c"}; empty items dropped.
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    auto end = text.find(',', at);
+    if (end == std::string_view::npos) end = text.size();
+    auto item = text.substr(at, end - at);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
+      item.remove_prefix(1);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back())))
+      item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    at = end + 1;
+  }
+  return out;
+}
+
 // ---- the table ----------------------------------------------------------------------
 // Rows with no `apply` are read by load_config's Redis step (which Redis,
 // and how the URL's options combine with the settings) or belong to a
@@ -381,6 +399,96 @@ constexpr setting table[] = {
      .values = "key prefix",
      .help = "prefix of every session key",
      .apply = [](gateway_config& c, value v) { c.sessions.prefix = v.text; }},
+
+    // ---- [feed] ----
+    {.key = "feed.enabled",
+     .type = boolean,
+     .default_value = "true",
+     .help = "log the cache's writes and serve GET /v1/feed (WebSocket)",
+     .apply = [](gateway_config& c, value v) { c.feed.enabled = v.boolean; }},
+    {.key = "feed.shards",
+     .type = integer,
+     .default_value = "16",
+     .min = 1,
+     .max = 1024,
+     .help = "change-log streams (slot ranges)",
+     .apply = [](gateway_config& c, value v) { c.feed.log.shards = v.integer; }},
+    {.key = "feed.max_length",
+     .type = integer,
+     .default_value = "100000",
+     .min = 1,
+     .max = 100'000'000,
+     .help = "changes kept per stream, about",
+     .apply = [](gateway_config& c, value v) { c.feed.log.max_length = v.integer; }},
+    {.key = "feed.retention",
+     .type = integer,
+     .default_value = "3600",
+     .min = 1,
+     .max = max_ttl,
+     .help = "seconds a change is kept at most",
+     .apply = [](gateway_config& c, value v) { c.feed.log.retention = seconds(v.integer); }},
+    {.key = "feed.value_max_bytes",
+     .type = integer,
+     .default_value = "1024",
+     .min = 0,
+     .max = 1LL << 20,
+     .help = "values up to this size are logged with their change (0: none)",
+     .apply = [](gateway_config& c, value v) { c.feed.log.value_max_bytes = v.integer; }},
+    {.key = "feed.prefix",
+     .default_value = "rcache:feed:",
+     .values = "key prefix",
+     .help = "prefix of the change log's keys",
+     .apply = [](gateway_config& c, value v) { c.feed.log.prefix = v.text; }},
+    {.key = "feed.max_connections",
+     .type = integer,
+     .default_value = "10000",
+     .min = 1,
+     .max = 1'000'000,
+     .help = "open feed connections; more are answered 429",
+     .apply = [](gateway_config& c, value v) { c.feed.max_connections = v.integer; }},
+    {.key = "feed.max_subscriptions",
+     .type = integer,
+     .default_value = "256",
+     .min = 1,
+     .max = 100'000,
+     .help = "subscriptions per connection",
+     .apply = [](gateway_config& c, value v) { c.feed.max_subscriptions = v.integer; }},
+    {.key = "feed.queue_messages",
+     .type = integer,
+     .default_value = "1024",
+     .min = 1,
+     .max = 1'000'000,
+     .help = "messages waiting for a slow connection",
+     .apply = [](gateway_config& c, value v) { c.feed.queue_messages = v.integer; }},
+    {.key = "feed.queue_bytes",
+     .type = integer,
+     .default_value = "4194304",
+     .min = 1024,
+     .max = 1LL << 30,
+     .help = "bytes waiting for a slow connection",
+     .apply = [](gateway_config& c, value v) { c.feed.queue_bytes = v.integer; }},
+    {.key = "feed.max_message_bytes",
+     .type = integer,
+     .default_value = "65536",
+     .min = 256,
+     .max = 16LL << 20,
+     .help = "largest message a client may send",
+     .apply = [](gateway_config& c, value v) { c.feed.max_message_bytes = v.integer; }},
+    {.key = "feed.idle_timeout_ms",
+     .type = duration_ms,
+     .default_value = "30000",
+     .min = 1000,
+     .max = max_ms,
+     .help = "silence after which a connection is pinged, and closed unanswered",
+     .apply = [](gateway_config& c, value v) { c.feed.idle_timeout = milliseconds(v.integer); }},
+    {.key = "feed.allowed_origins",
+     .values = "origins (`https://app.example.com`), comma-separated",
+     .help = "Origin header values accepted (unset: any)",
+     .apply = [](gateway_config& c, value v) { c.feed.allowed_origins = split_list(v.text); }},
+    {.key = "feed.namespaces",
+     .values = "namespace names, comma-separated",
+     .help = "namespaces feed clients may subscribe to (unset: all)",
+     .apply = [](gateway_config& c, value v) { c.feed.namespaces = split_list(v.text); }},
 
     // ---- [monitoring] ----
     {.key = "monitoring.enabled",

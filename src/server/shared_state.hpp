@@ -128,6 +128,9 @@ class shared_state : public std::enable_shared_from_this<shared_state> {
   /// request of a kind on each thread.
   void record(std::string_view route, unsigned status, std::chrono::steady_clock::duration took);
 
+  /// Open feed (WebSocket) connections, against feed.max_connections.
+  std::atomic<std::size_t> feed_open{0};
+
   /// Gauge of requests read and not yet answered.
   metrics::gauge& in_flight() noexcept { return *in_flight_; }
 

@@ -7,6 +7,7 @@
 #include <rcache/blocking_cache.hpp>
 #include <rcache/blocking_client.hpp>
 #include <rcache/cache.hpp>
+#include <rcache/feed.hpp>
 #include <rcache/subscriber.hpp>
 
 #include <boost/asio/append.hpp>
@@ -14,7 +15,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <future>
 #include <gtest/gtest.h>
+#include <map>
 #include <regex>
+#include <set>
 
 #include "async_test.hpp"
 #include "redis_server.hpp"
@@ -55,6 +58,79 @@ double metric(const cache& c, const std::string& series) {
 
 asio::awaitable<bool> connected(cache& c) {
   co_return co_await eventually([&] { return c.redis().state() == connection_state::connected; });
+}
+
+// ---- the change log ---------------------------------------------------------------
+
+// One logged change as the stream holds it: op, key, and its other fields.
+struct logged_change {
+  std::string op, key;
+  std::map<std::string, std::string> fields;
+};
+
+TEST(Cache, AChangeLogHoldsEveryConfirmedWriteInOrder) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto log = std::make_shared<change_log>(change_log_options{.shards = 1, .value_max_bytes = 8});
+    auto o = options_for(server);
+    o.observer = log;
+    auto c = cache::create(ex, o);
+    c->add_namespace("users", {.ttl = 120s});
+    co_await c->async_set("users", "a", "short", {}, nothrow);
+    co_await c->async_set("users", "b", "a longer value", {}, nothrow);
+    set_options nx;
+    nx.when = set_options::condition::if_absent;
+    auto [e1, written] = co_await c->async_set("users", "a", "again", nx, nothrow);
+    EXPECT_FALSE(written) << "a set that did not write is no change";
+    co_await c->async_del("users", "missing", nothrow);
+    co_await c->async_del("users", "b", nothrow);
+    co_await c->async_expire("users", "a", 5000ms, nothrow);
+    co_await c->async_touch("users", "a", nothrow);
+    co_await c->async_set("users", "p:1", "x", {}, nothrow);
+    co_await c->async_set("users", "p:2", "y", {}, nothrow);
+    auto [e2, n] = co_await c->async_invalidate("users", "p:*", nothrow);
+    EXPECT_EQ(n, 2);
+    // Each append is sent when its write is confirmed; none is waited for.
+    EXPECT_TRUE(co_await eventually([&] { return log->stats().appended == 9; }));
+    EXPECT_EQ(log->stats().failed, 0u);
+
+    request r;
+    r.push("XRANGE", "rcache:feed:{0}", "-", "+");
+    auto [ec, resp] = co_await c->redis().async_exec(std::move(r), nothrow);
+    EXPECT_FALSE(ec) << ec.message();
+    std::vector<logged_change> got;
+    for (const auto& entry : resp.at(0).elements) {
+      logged_change lc;
+      const auto& kv = entry.elements.at(1).elements;
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) lc.fields[kv[i].str] = kv[i + 1].str;
+      lc.op = lc.fields["op"];
+      lc.key = lc.fields["key"];
+      EXPECT_EQ(lc.fields["ns"], "users");
+      got.push_back(std::move(lc));
+    }
+    EXPECT_EQ(got.size(), 9u);
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"set", "a"},   {"set", "b"},   {"del", "b"},       {"expire", "a"},   {"touch", "a"},
+        {"set", "p:1"}, {"set", "p:2"}, {"invalidate", ""}, {"invalidate", ""}};
+    std::set<std::string> invalidated;
+    for (std::size_t i = 0; i < got.size() && i < want.size(); ++i) {
+      EXPECT_EQ(got[i].op, want[i].first) << i;
+      if (want[i].first == "invalidate") {
+        invalidated.insert(got[i].key);
+      } else {
+        EXPECT_EQ(got[i].key, want[i].second) << i;
+      }
+    }
+    EXPECT_EQ(invalidated, (std::set<std::string>{"p:1", "p:2"}));
+    if (got.size() >= 5) {
+      EXPECT_EQ(got[0].fields["value"], "short") << "small values are logged";
+      EXPECT_EQ(got[0].fields["ttl"], "120000");
+      EXPECT_FALSE(got[1].fields.contains("value")) << "14 bytes > value_max_bytes";
+      EXPECT_EQ(got[1].fields["size"], "14");
+      EXPECT_EQ(got[3].fields["ttl"], "5000");
+      EXPECT_EQ(got[4].fields["ttl"], "120000") << "a touch restores the namespace's TTL";
+    }
+  });
 }
 
 // ---- the API ----------------------------------------------------------------------

@@ -1,0 +1,90 @@
+// Which subscriptions a change matches, at a cost that does not grow with
+// the number of subscriptions: exact keys by hash, key prefixes (and whole
+// namespaces: the empty prefix) by a trie walked along the key, pub/sub
+// channels by hash.
+//
+// match() on a key of length L visits at most L + 1 trie nodes of its
+// namespace and one hash bucket, then calls back once per subscription
+// that matches; adding and removing are O(L). Trie nodes that no
+// subscription needs any more are freed and reused, so memory follows the
+// live subscriptions, not those ever made.
+//
+// Threading: not thread-safe; the hub uses one matcher on its strand.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace rcache::feed {
+
+using subscription_id = std::uint64_t;
+
+class matcher {
+ public:
+  void add_key(std::string_view ns, std::string_view key, subscription_id id);
+  void remove_key(std::string_view ns, std::string_view key, subscription_id id);
+  /// `prefix` empty: the whole namespace.
+  void add_prefix(std::string_view ns, std::string_view prefix, subscription_id id);
+  void remove_prefix(std::string_view ns, std::string_view prefix, subscription_id id);
+  void add_channel(std::string_view channel, subscription_id id);
+  void remove_channel(std::string_view channel, subscription_id id);
+
+  /// Calls f(id) for every subscription of `key` in `ns`: its exact key,
+  /// each prefix of it, the namespace.
+  template <class F>
+  void match(std::string_view ns, std::string_view key, F&& f) const {
+    if (auto it = keys_.find(exact_key(ns, key)); it != keys_.end()) {
+      for (auto id : it->second) f(id);
+    }
+    auto t = tries_.find(std::string(ns));
+    if (t == tries_.end()) return;
+    const auto& nodes = t->second.nodes;
+    std::uint32_t n = 0;
+    for (std::size_t i = 0;; ++i) {
+      for (auto id : nodes[n].ids) f(id);
+      if (i == key.size()) break;
+      n = child(nodes[n], key[i]);
+      if (n == none) break;
+    }
+  }
+
+  /// Calls f(id) for every subscription of `channel`.
+  template <class F>
+  void match_channel(std::string_view channel, F&& f) const {
+    if (auto it = channels_.find(std::string(channel)); it != channels_.end()) {
+      for (auto id : it->second) f(id);
+    }
+  }
+
+  /// Subscriptions held (all kinds).
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Trie nodes in use, over all namespaces (for tests: they are freed).
+  [[nodiscard]] std::size_t trie_nodes() const noexcept;
+
+ private:
+  static constexpr std::uint32_t none = UINT32_MAX;
+  struct node {
+    std::vector<std::pair<char, std::uint32_t>> children;  // sorted by char
+    std::vector<subscription_id> ids;
+    std::uint32_t parent = none;
+    char label = 0;
+  };
+  struct trie {
+    std::vector<node> nodes{node{}};  // [0]: the root (the empty prefix)
+    std::vector<std::uint32_t> free;  // freed nodes, reused first
+  };
+
+  static std::string exact_key(std::string_view ns, std::string_view key);
+  static std::uint32_t child(const node& n, char c) noexcept;
+  static void erase_id(std::vector<subscription_id>& ids, subscription_id id);
+
+  std::unordered_map<std::string, std::vector<subscription_id>> keys_;
+  std::unordered_map<std::string, trie> tries_;
+  std::unordered_map<std::string, std::vector<subscription_id>> channels_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace rcache::feed
