@@ -16,11 +16,11 @@
 // nothing for that long is closed), and Beast's keep-alive: a connection
 // silent for half of feed.idle_timeout_ms is pinged, and closed when the
 // rest of it passes in silence too. Close codes: 1000 (the client's own
-// close), 1001 (the server shuts down: feed connections are closed first,
-// and their clients resume elsewhere), 1008 (a refused Origin is 403
-// before the upgrade; 1008 is not used), 1009 (message too big), 4008 (a
-// slow consumer whose subscription's policy is `close`, or whose outbox
-// cannot take an acknowledgement).
+// close), 1009 (message too big), 4008 (a slow consumer whose
+// subscription's policy is `close`, or whose outbox cannot take an
+// acknowledgement). When the server shuts down, feed connections count as
+// idle: their sockets are closed at once, without a close frame, and their
+// clients reconnect (elsewhere) and resume.
 //
 // Threading: a session runs on its connection's I/O thread; the hub's
 // calls are posted there.
