@@ -10,7 +10,6 @@
 #include <rcache/request.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -164,12 +163,6 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   bool stopped = false;
   bool available = true;  // what the sinks were last told
 
-  std::atomic<std::size_t> n_subs{0};
-  std::atomic<std::size_t> n_shards_read{0};
-  std::atomic<std::uint64_t> n_changes{0};
-  std::atomic<std::uint64_t> n_deliveries{0};
-  std::atomic<std::uint64_t> n_direct{0};
-
   // Direct writes: keyspace notifications waiting for the logged change of
   // the same write (which then stands for them), and logged changes
   // waiting for their notification, per Redis key, oldest first.
@@ -256,7 +249,6 @@ asio::awaitable<void> hub::impl::subscribe(std::shared_ptr<sink> s, subscription
   sub.owner = s;
   sub.owner_key = s.get();
   sub.spec = std::move(spec);
-  n_subs.fetch_add(1, std::memory_order_relaxed);
   // From here on, `sub` may be removed whenever this coroutine waits
   // (unsubscribe, the connection gone): each wait is followed by a check.
   auto alive = [this, sid] { return subs.contains(sid); };
@@ -438,7 +430,6 @@ void hub::impl::remove(subscription_id sid) {
       // the next subscription starts from a fresh probe (from now), not
       // from where this one left off.
       shards[s].known = false;
-      n_shards_read.fetch_sub(1, std::memory_order_relaxed);
     }
   }
   if (sub.wake) sub.wake->cancel();
@@ -447,7 +438,6 @@ void hub::impl::remove(subscription_id sid) {
     if (b->second.empty()) by_sink.erase(b);
   }
   subs.erase(it);
-  n_subs.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool hub::impl::wants(const subscription_spec& spec, const change& c) const {
@@ -519,7 +509,6 @@ asio::awaitable<void> hub::impl::resume(subscription_id sid, std::vector<positio
       });
       s.reset();
       co_await wake->async_wait(use_tuple);
-      n_deliveries.fetch_add(1, std::memory_order_relaxed);
     }
     if (caught_up) break;
   }
@@ -532,7 +521,7 @@ asio::awaitable<void> hub::impl::resume(subscription_id sid, std::vector<positio
 // ---- reading ------------------------------------------------------------------------
 
 void hub::impl::need(unsigned shard) {
-  if (shards[shard].needed++ == 0) n_shards_read.fetch_add(1, std::memory_order_relaxed);
+  ++shards[shard].needed;
   auto& rd = readers[reader_of(shard)];
   if (!rd.running) {
     rd.running = true;
@@ -623,7 +612,6 @@ asio::awaitable<void> hub::impl::read(unsigned r) {
         // reader restarted from a probe); the cursor only moves forward.
         if (id <= shards[s].cursor) continue;
         shards[s].cursor = id;
-        n_changes.fetch_add(1, std::memory_order_relaxed);
         auto c = change_of(fields);
         if (!c) continue;
         c->shard = s;
@@ -677,7 +665,6 @@ void hub::impl::dispatch(change& c) {
     if (!f) f = std::make_shared<const std::string>(render.change(c, epoch, t.values));
     t.s->deliver(f, coalesce_key, t.policy);
   }
-  n_deliveries.fetch_add(targets.size(), std::memory_order_relaxed);
   targets.clear();
 }
 
@@ -694,7 +681,6 @@ void hub::impl::on_channel_message(const message& msg) {
     auto p = it->second.spec.policy == slow_policy::close ? slow_policy::close
                                                           : slow_policy::drop_oldest;
     s->deliver(f, {}, p);
-    n_deliveries.fetch_add(1, std::memory_order_relaxed);
   });
 }
 
@@ -773,7 +759,6 @@ void hub::impl::deliver_direct(const std::string& redis_key, write_event::kind o
   c.key = std::move(names->second);
   c.op = op;
   c.direct = true;
-  n_direct.fetch_add(1, std::memory_order_relaxed);
   dispatch(c);
 }
 
@@ -832,7 +817,6 @@ void hub::stop() {
   }
   h.subs.clear();
   h.by_sink.clear();
-  h.n_subs.store(0, std::memory_order_relaxed);
   h.pubsub.reset();
   h.keyspace.reset();
   h.direct_timer.cancel();
@@ -886,14 +870,6 @@ void hub::check_direct_writes(std::function<void(std::string message, bool seen)
     };
     h.spawn(check(&h, std::move(done)));
   });
-}
-
-hub::stats hub::counters() const {
-  return {impl_->n_subs.load(std::memory_order_relaxed),
-          impl_->n_shards_read.load(std::memory_order_relaxed),
-          impl_->n_changes.load(std::memory_order_relaxed),
-          impl_->n_deliveries.load(std::memory_order_relaxed),
-          impl_->n_direct.load(std::memory_order_relaxed)};
 }
 
 }  // namespace rcache::feed

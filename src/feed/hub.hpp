@@ -134,16 +134,6 @@ class hub : public std::enable_shared_from_this<hub> {
   /// hub's strand) with what it means for direct writes.
   void check_direct_writes(std::function<void(std::string message, bool seen)> done);
 
-  /// Counters for metrics and tests (read on any thread).
-  struct stats {
-    std::size_t subscriptions = 0;
-    std::size_t shards_read = 0;
-    std::uint64_t changes_read = 0;
-    std::uint64_t deliveries = 0;
-    std::uint64_t direct_changes = 0;  // delivered from keyspace notifications
-  };
-  [[nodiscard]] stats counters() const;
-
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

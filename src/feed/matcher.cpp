@@ -5,16 +5,6 @@
 
 namespace rcache::feed {
 
-std::string matcher::exact_key(std::string_view ns, std::string_view key) {
-  // Namespace names hold no NUL (the cache refuses them), so the pair is
-  // unambiguous.
-  std::string k;
-  k.reserve(ns.size() + 1 + key.size());
-  k.append(ns).push_back('\0');
-  k.append(key);
-  return k;
-}
-
 std::uint32_t matcher::child(const node& n, char c) noexcept {
   auto it = std::lower_bound(n.children.begin(), n.children.end(), c,
                              [](const auto& p, char x) { return p.first < x; });
@@ -29,21 +19,32 @@ void matcher::erase_id(std::vector<subscription_id>& ids, subscription_id id) {
 }
 
 void matcher::add_key(std::string_view ns, std::string_view key, subscription_id id) {
-  keys_[exact_key(ns, key)].push_back(id);
+  auto space = keys_.find(ns);
+  if (space == keys_.end())
+    space = keys_.emplace(std::string(ns), by_text<std::vector<subscription_id>>{}).first;
+  auto it = space->second.find(key);
+  if (it == space->second.end())
+    it = space->second.emplace(std::string(key), std::vector<subscription_id>{}).first;
+  it->second.push_back(id);
   ++size_;
 }
 
 void matcher::remove_key(std::string_view ns, std::string_view key, subscription_id id) {
-  auto it = keys_.find(exact_key(ns, key));
-  if (it == keys_.end()) return;
+  auto space = keys_.find(ns);
+  if (space == keys_.end()) return;
+  auto it = space->second.find(key);
+  if (it == space->second.end()) return;
   const auto before = it->second.size();
   erase_id(it->second, id);
   size_ -= before - it->second.size();
-  if (it->second.empty()) keys_.erase(it);
+  if (it->second.empty()) space->second.erase(it);
+  if (space->second.empty()) keys_.erase(space);
 }
 
 void matcher::add_prefix(std::string_view ns, std::string_view prefix, subscription_id id) {
-  auto& t = tries_[std::string(ns)];
+  auto found = tries_.find(ns);
+  if (found == tries_.end()) found = tries_.emplace(std::string(ns), trie{}).first;
+  auto& t = found->second;
   std::uint32_t n = 0;
   for (char c : prefix) {
     auto next = child(t.nodes[n], c);
@@ -70,7 +71,7 @@ void matcher::add_prefix(std::string_view ns, std::string_view prefix, subscript
 }
 
 void matcher::remove_prefix(std::string_view ns, std::string_view prefix, subscription_id id) {
-  auto tit = tries_.find(std::string(ns));
+  auto tit = tries_.find(ns);
   if (tit == tries_.end()) return;
   auto& t = tit->second;
   std::uint32_t n = 0;
@@ -94,12 +95,15 @@ void matcher::remove_prefix(std::string_view ns, std::string_view prefix, subscr
 }
 
 void matcher::add_channel(std::string_view channel, subscription_id id) {
-  channels_[std::string(channel)].push_back(id);
+  auto it = channels_.find(channel);
+  if (it == channels_.end())
+    it = channels_.emplace(std::string(channel), std::vector<subscription_id>{}).first;
+  it->second.push_back(id);
   ++size_;
 }
 
 void matcher::remove_channel(std::string_view channel, subscription_id id) {
-  auto it = channels_.find(std::string(channel));
+  auto it = channels_.find(channel);
   if (it == channels_.end()) return;
   const auto before = it->second.size();
   erase_id(it->second, id);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,10 +37,13 @@ class matcher {
   /// each prefix of it, the namespace.
   template <class F>
   void match(std::string_view ns, std::string_view key, F&& f) const {
-    if (auto it = keys_.find(exact_key(ns, key)); it != keys_.end()) {
-      for (auto id : it->second) f(id);
+    // Lookups by string_view: matching allocates nothing.
+    if (auto space = keys_.find(ns); space != keys_.end()) {
+      if (auto it = space->second.find(key); it != space->second.end()) {
+        for (auto id : it->second) f(id);
+      }
     }
-    auto t = tries_.find(std::string(ns));
+    auto t = tries_.find(ns);
     if (t == tries_.end()) return;
     const auto& nodes = t->second.nodes;
     std::uint32_t n = 0;
@@ -54,7 +58,7 @@ class matcher {
   /// Calls f(id) for every subscription of `channel`.
   template <class F>
   void match_channel(std::string_view channel, F&& f) const {
-    if (auto it = channels_.find(std::string(channel)); it != channels_.end()) {
+    if (auto it = channels_.find(channel); it != channels_.end()) {
       for (auto id : it->second) f(id);
     }
   }
@@ -77,13 +81,21 @@ class matcher {
     std::vector<std::uint32_t> free;  // freed nodes, reused first
   };
 
-  static std::string exact_key(std::string_view ns, std::string_view key);
+  // Heterogeneous lookup: find() takes a string_view without a copy.
+  struct text_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <class T>
+  using by_text = std::unordered_map<std::string, T, text_hash, std::equal_to<>>;
   static std::uint32_t child(const node& n, char c) noexcept;
   static void erase_id(std::vector<subscription_id>& ids, subscription_id id);
 
-  std::unordered_map<std::string, std::vector<subscription_id>> keys_;
-  std::unordered_map<std::string, trie> tries_;
-  std::unordered_map<std::string, std::vector<subscription_id>> channels_;
+  by_text<by_text<std::vector<subscription_id>>> keys_;  // namespace -> key -> ids
+  by_text<trie> tries_;                                  // namespace -> its prefixes
+  by_text<std::vector<subscription_id>> channels_;
   std::size_t size_ = 0;
 };
 
