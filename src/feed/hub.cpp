@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 #include <random>
+#include <utility>
 
 #include "feed/keyspace.hpp"
 
@@ -126,9 +127,34 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     stream_id cursor;  // the last ID handed out
   };
 
+  // A connection: its subscriptions by id, the lane its messages go by,
+  // and its place in the batch of the dispatch that reached it last.
+  struct sink_state {
+    std::unordered_map<std::string, subscription_id> ids;
+    std::size_t lane = 0;
+    std::uint64_t reached = 0;  // the dispatch's serial
+    std::size_t slot = 0;
+  };
+
+  // One message for one sink.
+  struct delivery {
+    std::shared_ptr<sink> to;
+    bool values;
+    slow_policy policy;
+  };
+
+  // The sinks of one executor (a thread of the gateway): what a dispatch
+  // has for them is posted there at once.
+  struct lane {
+    asio::any_io_executor ex;
+    std::size_t sinks = 0;  // 0: free, to be reused
+    std::vector<delivery> batch;
+  };
+
   struct sub_state {
     std::weak_ptr<sink> owner;
     const sink* owner_key = nullptr;
+    sink_state* owner_state = nullptr;  // by_sink's node (stable)
     subscription_spec spec;
     std::vector<unsigned> shards;  // read for it
     bool live = false;             // in the matcher
@@ -154,7 +180,9 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   hub_options opts;
   std::vector<shard_state> shards;
   std::unordered_map<subscription_id, sub_state> subs;
-  std::unordered_map<const sink*, std::unordered_map<std::string, subscription_id>> by_sink;
+  std::unordered_map<const sink*, sink_state> by_sink;
+  std::vector<lane> lanes;
+  std::uint64_t serial = 0;  // of dispatches
   matcher m;
   subscription_id next_id = 1;
   std::unique_ptr<subscriber> pubsub;
@@ -209,6 +237,14 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   void need(unsigned shard);
   asio::awaitable<void> read(unsigned r);
   void dispatch(change& c);
+  // Adds `sub`'s sink to this dispatch's batches (once per sink); false
+  // when the sink is gone.
+  bool reach(const sub_state& sub, bool values, slow_policy policy);
+  // Posts each lane's batch: `render(values)` gives the frame.
+  template <class Render>
+  void hand_over(Render render_frame, const std::string& coalesce_key);
+  sink_state& sink_of(const std::shared_ptr<sink>& s);
+  void forget(std::unordered_map<const sink*, sink_state>::iterator it);
   void on_channel_message(const message& msg);
   void tell_all(bool available_now, const std::string& detail);
 
@@ -231,12 +267,12 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
 
 asio::awaitable<void> hub::impl::subscribe(std::shared_ptr<sink> s, subscription_spec spec) {
   if (stopped) co_return;
-  auto& mine = by_sink[s.get()];
-  if (mine.contains(spec.id)) {
+  auto& mine = sink_of(s);
+  if (mine.ids.contains(spec.id)) {
     s->refused(spec.id, "duplicate_id", "this connection already has a subscription of that id");
     co_return;
   }
-  if (mine.size() >= opts.max_subscriptions_per_connection) {
+  if (mine.ids.size() >= opts.max_subscriptions_per_connection) {
     s->refused(spec.id, "too_many_subscriptions",
                "this connection holds feed.max_subscriptions_per_connection (" +
                    std::to_string(opts.max_subscriptions_per_connection) + ") subscriptions");
@@ -244,10 +280,11 @@ asio::awaitable<void> hub::impl::subscribe(std::shared_ptr<sink> s, subscription
   }
   const auto sid = next_id++;
   const std::string id = spec.id;
-  mine.emplace(id, sid);
+  mine.ids.emplace(id, sid);
   auto& sub = subs[sid];
   sub.owner = s;
   sub.owner_key = s.get();
+  sub.owner_state = &mine;
   sub.spec = std::move(spec);
   // From here on, `sub` may be removed whenever this coroutine waits
   // (unsubscribe, the connection gone): each wait is followed by a check.
@@ -388,8 +425,8 @@ void hub::impl::epoch_changed(unsigned shard, const std::string& epoch) {
 void hub::impl::unsubscribe(const sink* s, const std::string& id, bool tell) {
   auto it = by_sink.find(s);
   if (it == by_sink.end()) return;
-  auto sit = it->second.find(id);
-  if (sit == it->second.end()) return;
+  auto sit = it->second.ids.find(id);
+  if (sit == it->second.ids.end()) return;
   const auto sid = sit->second;
   auto owner = subs.contains(sid) ? subs[sid].owner.lock() : nullptr;
   remove(sid);
@@ -434,8 +471,8 @@ void hub::impl::remove(subscription_id sid) {
   }
   if (sub.wake) sub.wake->cancel();
   if (auto b = by_sink.find(sub.owner_key); b != by_sink.end()) {
-    b->second.erase(sub.spec.id);
-    if (b->second.empty()) by_sink.erase(b);
+    b->second.ids.erase(sub.spec.id);
+    if (b->second.ids.empty()) forget(b);
   }
   subs.erase(it);
 }
@@ -626,14 +663,8 @@ void hub::impl::dispatch(change& c) {
   // A connection gets a change once, however many of its subscriptions
   // match it: with its value if any of them asked for values, under the
   // strictest of their policies.
-  struct target {
-    sink* key;
-    std::shared_ptr<sink> s;
-    bool values;
-    slow_policy policy;
-  };
-  thread_local std::vector<target> targets;
-  targets.clear();
+  ++serial;
+  bool any = false;
   m.match(c.ns, c.key, [&](subscription_id sid) {
     auto it = subs.find(sid);
     if (it == subs.end() || it->second.replaying) return;
@@ -641,18 +672,9 @@ void hub::impl::dispatch(change& c) {
     for (const auto& p : sub.floor) {
       if (p.shard == c.shard && c.id <= p.id && !c.direct) return;
     }
-    auto* key = const_cast<sink*>(sub.owner_key);
-    for (auto& t : targets) {
-      if (t.key == key) {
-        t.values = t.values || sub.spec.values;
-        t.policy = std::max(t.policy, sub.spec.policy);
-        return;
-      }
-    }
-    if (auto s = sub.owner.lock())
-      targets.push_back({key, std::move(s), sub.spec.values, sub.spec.policy});
+    any = reach(sub, sub.spec.values, sub.spec.policy) || any;
   });
-  if (targets.empty()) return;
+  if (!any) return;
   if (!c.direct && keyspace) logged(c);
   frame with_value;
   frame without_value;
@@ -660,34 +682,99 @@ void hub::impl::dispatch(change& c) {
   coalesce_key.push_back('\0');
   coalesce_key += c.key;
   const auto& epoch = shards[c.shard].epoch;
-  for (auto& t : targets) {
-    auto& f = t.values ? with_value : without_value;
-    if (!f) f = std::make_shared<const std::string>(render.change(c, epoch, t.values));
-    t.s->deliver(f, coalesce_key, t.policy);
+  hand_over(
+      [&](bool values) {
+        auto& f = values ? with_value : without_value;
+        if (!f) f = std::make_shared<const std::string>(render.change(c, epoch, values));
+        return f;
+      },
+      coalesce_key);
+}
+
+bool hub::impl::reach(const sub_state& sub, bool values, slow_policy policy) {
+  auto& st = *sub.owner_state;
+  auto& batch = lanes[st.lane].batch;
+  if (st.reached == serial) {
+    auto& d = batch[st.slot];
+    d.values = d.values || values;
+    d.policy = std::max(d.policy, policy);
+    return true;
   }
-  targets.clear();
+  auto s = sub.owner.lock();
+  if (!s) return false;
+  st.reached = serial;
+  st.slot = batch.size();
+  batch.push_back({std::move(s), values, policy});
+  return true;
+}
+
+template <class Render>
+void hub::impl::hand_over(Render render_frame, const std::string& coalesce_key) {
+  for (auto& l : lanes) {
+    if (l.batch.empty()) continue;
+    frame with_value;
+    frame without_value;
+    for (const auto& d : l.batch) {
+      auto& f = d.values ? with_value : without_value;
+      if (!f) f = render_frame(d.values);
+    }
+    const auto n = l.batch.size();
+    asio::post(l.ex,
+               [batch = std::exchange(l.batch, {}), with_value, without_value, key = coalesce_key] {
+                 for (const auto& d : batch)
+                   d.to->take(d.values ? with_value : without_value, key, d.policy);
+               });
+    l.batch.reserve(n);  // the next dispatch's batch is likely as large
+  }
+}
+
+hub::impl::sink_state& hub::impl::sink_of(const std::shared_ptr<sink>& s) {
+  auto [it, fresh] = by_sink.try_emplace(s.get());
+  if (!fresh) return it->second;
+  // Its lane: the one of its executor, else a free one, else a new one.
+  const auto& ex = s->executor();
+  std::optional<std::size_t> same;
+  std::optional<std::size_t> unused;
+  for (std::size_t i = 0; i < lanes.size() && !same; ++i) {
+    if (lanes[i].sinks == 0) {
+      if (!unused) unused = i;
+    } else if (lanes[i].ex == ex) {
+      same = i;
+    }
+  }
+  const auto l = same ? *same : unused ? *unused : lanes.size();
+  if (l == lanes.size()) lanes.emplace_back();
+  if (lanes[l].sinks++ == 0) lanes[l].ex = ex;
+  it->second.lane = l;
+  return it->second;
+}
+
+void hub::impl::forget(std::unordered_map<const sink*, sink_state>::iterator it) {
+  --lanes[it->second.lane].sinks;
+  by_sink.erase(it);
 }
 
 void hub::impl::on_channel_message(const message& msg) {
-  frame f;
+  ++serial;
+  bool any = false;
   m.match_channel(msg.channel, [&](subscription_id sid) {
     auto it = subs.find(sid);
     if (it == subs.end()) return;
-    auto s = it->second.owner.lock();
-    if (!s) return;
-    if (!f)
-      f = std::make_shared<const std::string>(render.channel_message(msg.channel, msg.payload));
     // Channel messages have no key to coalesce by: the oldest go first.
     auto p = it->second.spec.policy == slow_policy::close ? slow_policy::close
                                                           : slow_policy::drop_oldest;
-    s->deliver(f, {}, p);
+    any = reach(it->second, false, p) || any;
   });
+  if (!any) return;
+  const auto f =
+      std::make_shared<const std::string>(render.channel_message(msg.channel, msg.payload));
+  hand_over([&](bool) { return f; }, {});
 }
 
 void hub::impl::tell_all(bool available_now, const std::string& detail) {
-  for (auto& [key, ids] : by_sink) {
-    if (ids.empty()) continue;
-    auto it = subs.find(ids.begin()->second);
+  for (auto& [key, st] : by_sink) {
+    if (st.ids.empty()) continue;
+    auto it = subs.find(st.ids.begin()->second);
     if (it == subs.end()) continue;
     if (auto s = it->second.owner.lock()) s->notice(available_now, detail);
   }
@@ -817,6 +904,7 @@ void hub::stop() {
   }
   h.subs.clear();
   h.by_sink.clear();
+  h.lanes.clear();
   h.pubsub.reset();
   h.keyspace.reset();
   h.direct_timer.cancel();
@@ -842,8 +930,10 @@ void hub::drop(const sink* s) {
     auto it = h.by_sink.find(s);
     if (it == h.by_sink.end()) return;
     std::vector<subscription_id> ids;
-    for (auto& [id, sid] : it->second) ids.push_back(sid);
+    for (auto& [id, sid] : it->second.ids) ids.push_back(sid);
     for (auto sid : ids) h.remove(sid);
+    // Held without subscriptions (each of them refused).
+    if (it = h.by_sink.find(s); it != h.by_sink.end()) h.forget(it);
   });
 }
 

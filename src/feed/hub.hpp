@@ -22,7 +22,8 @@
 //
 // Threading: every public method may be called from any thread; the work
 // runs on the hub's strand. Sinks are called on the strand and must only
-// hand over (post) to their own thread.
+// hand over (post) to their own thread; live messages are handed over by
+// the hub, batched per thread (sink::take).
 #pragma once
 
 #include <rcache/client.hpp>
@@ -37,6 +38,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -48,10 +50,15 @@
 
 namespace rcache::feed {
 
-/// A connection, as the hub sees it. Called on the hub's strand.
+/// A connection, as the hub sees it. Called on the hub's strand, except
+/// take(), which is called on executor().
 class sink {
  public:
   virtual ~sink() = default;
+  /// Where its live messages are handed to it (its connection's thread):
+  /// sinks with equal executors get each message in one batch, one post
+  /// per thread, not one per sink. Must not change while it subscribes.
+  [[nodiscard]] virtual const boost::asio::any_io_executor& executor() const = 0;
   /// The subscription holds; `positions` are where it starts (`resumed`:
   /// what it missed follows, from the log).
   virtual void subscribed(const std::string& id, std::vector<position> positions, bool resumed) = 0;
@@ -61,9 +68,12 @@ class sink {
   virtual void reset(const std::string& id, std::string reason) = 0;
   /// Redis became unreachable, or reachable again.
   virtual void notice(bool available, std::string detail) = 0;
-  /// A live message (a change or a channel message) under `policy`;
-  /// `coalesce_key` is empty for messages that cannot be coalesced.
-  virtual void deliver(frame f, std::string coalesce_key, slow_policy policy) = 0;
+  /// A live message (a change or a channel message) under `policy`, on
+  /// executor(), possibly after the sink dropped out (it then does
+  /// nothing); `coalesce_key` is empty for messages that cannot be
+  /// coalesced. A change reaches a sink once, however many of its
+  /// subscriptions match it.
+  virtual void take(const frame& f, std::string_view coalesce_key, slow_policy policy) = 0;
   /// A page of a resume: queued once there is room for all of it, then
   /// `queued` is called (from any thread). Never called once the sink is
   /// dropped.

@@ -1,17 +1,18 @@
 // The change feed's WebSocket connections; see websocket_session.hpp.
 //
-// A session is two coroutines on the connection's thread: run() reads the
-// client's messages, and a writer, started whenever the outbox gets
-// something while none runs, writes the outbox out and ends when it is
-// empty. The hub's calls (feed::sink) arrive on its strand and are posted
-// here; the session is shared, so a call posted after the connection ended
-// finds it closed and does nothing.
+// A session runs on the connection's thread: run(), a coroutine, reads the
+// client's messages, and a chain of write completions, started whenever
+// the outbox gets something while none runs, writes the outbox out and
+// ends when it is empty (plain completions, not a coroutine: at a change
+// per second, a coroutine per change and connection costs more than the
+// write's own work). The hub's calls (feed::sink) arrive on its strand and
+// are posted here, its live messages in one batch per thread (take()); the
+// session is shared, so a call posted after the connection ended finds it
+// closed and does nothing.
 #include "server/websocket_session.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -60,6 +61,7 @@ class feed_session final : public feed::sink, public std::enable_shared_from_thi
   feed_session(std::shared_ptr<shared_state> st, std::shared_ptr<connection> conn)
       : st_(std::move(st)),
         conn_(std::move(conn)),
+        ex_(conn_->socket.get_executor()),
         slot_(*st_),
         ws_(conn_->socket),
         box_({.max_messages = st_->cfg.feed.queue_messages,
@@ -99,7 +101,9 @@ class feed_session final : public feed::sink, public std::enable_shared_from_thi
     hub.drop(this);
   }
 
-  // ---- feed::sink (the hub's strand) ------------------------------------------
+  // ---- feed::sink (the hub's strand; take() on this connection's thread) ------
+
+  const asio::any_io_executor& executor() const override { return ex_; }
 
   void subscribed(const std::string& id, std::vector<feed::position> positions,
                   bool resumed) override {
@@ -115,13 +119,13 @@ class feed_session final : public feed::sink, public std::enable_shared_from_thi
   void notice(bool available, std::string detail) override {
     control(notice_json(available ? "redis_available" : "redis_unavailable", detail));
   }
-  void deliver(feed::frame f, std::string coalesce_key, feed::slow_policy policy) override {
-    on_thread([f = std::move(f), key = std::move(coalesce_key), policy](feed_session& s) mutable {
-      if (s.box_.push_change(std::move(f), key, policy) == feed::outbox::outcome::close) {
-        return s.close_with(close_slow_consumer, "slow consumer");
-      }
-      s.kick();
-    });
+  void take(const feed::frame& f, std::string_view coalesce_key,
+            feed::slow_policy policy) override {
+    if (closed_) return;
+    if (box_.push_change(f, coalesce_key, policy) == feed::outbox::outcome::close) {
+      return close_with(close_slow_consumer, "slow consumer");
+    }
+    kick();
   }
   void replay(std::vector<feed::frame> page, std::function<void()> queued) override {
     on_thread([page = std::move(page), queued = std::move(queued)](feed_session& s) mutable {
@@ -134,10 +138,9 @@ class feed_session final : public feed::sink, public std::enable_shared_from_thi
  private:
   template <class F>
   void on_thread(F f) {
-    asio::post(conn_->socket.get_executor(),
-               [self = shared_from_this(), f = std::move(f)]() mutable {
-                 if (!self->closed_) f(*self);
-               });
+    asio::post(ex_, [self = shared_from_this(), f = std::move(f)]() mutable {
+      if (!self->closed_) f(*self);
+    });
   }
 
   void control(std::string text) {
@@ -207,49 +210,61 @@ class feed_session final : public feed::sink, public std::enable_shared_from_thi
   void kick() {
     if (writing_ || closed_) return;
     writing_ = true;
-    asio::co_spawn(conn_->socket.get_executor(), write_all(shared_from_this()), asio::detached);
+    write_next();
   }
 
-  // Writes what the outbox holds, a gap marker first when messages were
-  // dropped; ends when it is empty. Each write under the write deadline.
-  static session_task<> write_all(std::shared_ptr<feed_session> self) {
-    auto& s = *self;
-    while (!s.closed_) {
-      if (s.close_code_) {
-        s.conn_->expires_after(s.st_->cfg.write_timeout);
-        // A close frame's reason is at most 123 bytes.
-        const websocket::close_reason why(static_cast<websocket::close_code>(*s.close_code_),
-                                          s.close_reason_.substr(0, 120));
-        co_await s.ws_.async_close(why, use_tuple);
-        s.conn_->close();
-        break;
-      }
-      if (s.box_.empty() && s.box_.pending_gap() == 0) break;
-      feed::frame f;
-      if (s.box_.pending_gap() > 0) {
-        f = std::make_shared<const std::string>(gap_json(s.box_.take_gap()));
-      } else {
-        f = s.box_.front();
-        s.box_.pop();
-      }
-      s.conn_->expires_after(s.st_->cfg.write_timeout);
-      auto [ec, n] = co_await s.ws_.async_write(asio::buffer(*f), use_tuple);
-      s.conn_->no_deadline();
-      if (ec) {
-        s.closed_ = true;
-        break;
-      }
-      s.take_replay();
+  // Writes the next message of the outbox (a gap marker first when
+  // messages were dropped), or the close frame; each write under the write
+  // deadline. Ends, clearing writing_, when the outbox is empty.
+  void write_next() {
+    if (closed_) {
+      writing_ = false;
+      return;
     }
-    s.writing_ = false;
+    if (close_code_) {
+      conn_->expires_after(st_->cfg.write_timeout);
+      // A close frame's reason is at most 123 bytes.
+      const websocket::close_reason why(static_cast<websocket::close_code>(*close_code_),
+                                        close_reason_.substr(0, 120));
+      ws_.async_close(why, [self = shared_from_this()](error_code) {
+        self->conn_->close();
+        self->closed_ = true;
+        self->writing_ = false;
+      });
+      return;
+    }
+    if (box_.pending_gap() > 0) {
+      writing_frame_ = std::make_shared<const std::string>(gap_json(box_.take_gap()));
+    } else if (!box_.empty()) {
+      writing_frame_ = box_.front();
+      box_.pop();
+    } else {
+      writing_ = false;
+      return;
+    }
+    conn_->expires_after(st_->cfg.write_timeout);
+    ws_.async_write(asio::buffer(*writing_frame_),
+                    [self = shared_from_this()](error_code ec, std::size_t) {
+                      self->writing_frame_.reset();
+                      self->conn_->no_deadline();
+                      if (ec) {
+                        self->closed_ = true;
+                        self->writing_ = false;
+                        return;
+                      }
+                      self->take_replay();
+                      self->write_next();
+                    });
   }
 
   std::shared_ptr<shared_state> st_;
   std::shared_ptr<connection> conn_;
+  asio::any_io_executor ex_;
   feed_slot slot_;
   websocket::stream<socket_t&> ws_;
   feed::outbox box_;
   bool writing_ = false;
+  feed::frame writing_frame_;  // the message being written
   bool closed_ = false;
   std::optional<std::uint16_t> close_code_;
   std::string close_reason_;

@@ -164,6 +164,43 @@ TEST(Feed, SubscriptionsByKeyPrefixNamespaceAndChannel) {
   EXPECT_EQ(ws->bad_messages(), 0u);
 }
 
+TEST(Feed, OverlappingSubscriptionsDeliverEachChangeOnce) {
+  redis_server server;
+  gateway_process gw(external(server));
+  auto ws = open_feed(gw.port());
+  for (auto spec :
+       {json::object{{"id", "key"}, {"ns", "users"}, {"key", "u:{a}1"}},
+        json::object{{"id", "prefix"}, {"ns", "users"}, {"prefix", "u:"}, {"values", true}},
+        json::object{{"id", "ns"}, {"ns", "users"}},
+        json::object{{"id", "c1"}, {"channel", "news"}},
+        json::object{{"id", "c2"}, {"channel", "news"}},
+        json::object{{"id", "end"}, {"channel", "end"}}}) {
+    ASSERT_EQ(str(subscribe(*ws, spec), "type"), "subscribed") << json::serialize(spec);
+  }
+  // One hash tag: one stream shard, so the changes come in write order and
+  // a second copy of one would come before the next.
+  for (const auto* v : {"1", "2", "3", "4"}) {
+    put(gw.port(), "users", std::string("u:%7Ba%7D") + v, v);  // u:{a}<v>
+  }
+  for (const auto* expected : {"1", "2", "3", "4"}) {
+    auto m = next_of(*ws, "change");
+    ASSERT_TRUE(m) << expected;
+    EXPECT_EQ(str(*m, "value"), expected) << "once, with its value (one subscription asked)";
+  }
+  // One pub/sub connection: the messages come in publishing order.
+  server.command({"PUBLISH", "news", "first"});
+  server.command({"PUBLISH", "news", "second"});
+  server.command({"PUBLISH", "end", "end"});
+  std::vector<std::string> got;
+  while (got.empty() || got.back() != "end") {
+    auto m = next_of(*ws, "message");
+    ASSERT_TRUE(m) << testing::PrintToString(got);
+    got.push_back(str(*m, "payload"));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"first", "second", "end"}))
+      << "two subscriptions of a channel, one message each";
+}
+
 TEST(Feed, BadMessagesAreRefusedAndTheConnectionGoesOn) {
   redis_server server;
   gateway_process gw(
