@@ -9,6 +9,9 @@
 // i / channel i: each write reaches one). Writes go out at a fixed rate
 // (open loop); each carries its send time (µs since the epoch) as its
 // value, and subscribers measure delivery latency from it.
+// With --cpu-pid (repeatable) it measures the CPU time those processes
+// (the fan-out: the gateway and its Redis, or Redis alone) spent from the
+// first write to the end of the run, and that time per delivered message.
 // With --mode feed it also measures the gateway's memory per idle
 // connection (its RSS before and after the subscribers connect, from
 // /proc/<pid>/status) and, with --resume, the changes a subscriber lost
@@ -42,8 +45,10 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -69,6 +74,7 @@ struct options {
   int writers = 4;
   int connect_concurrency = 256;
   bool resume = false;
+  std::vector<int> cpu_pids;
 };
 
 std::int64_t now_us() {
@@ -83,6 +89,26 @@ long rss_kb(int pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return -1;
+}
+
+// CPU time (user + system) the processes have used, in ms.
+double cpu_ms(const std::vector<int>& pids) {
+  static const double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (int pid : pids) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces), from field 3:
+    // utime and stime are fields 14 and 15.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string skipped;
+    for (int i = 3; i <= 13; ++i) rest >> skipped;
+    double utime = 0;
+    double stime = 0;
+    rest >> utime >> stime;
+    total += (utime + stime) * tick_ms;
+  }
+  return total;
 }
 
 // Delivery latencies in µs, and the count.
@@ -424,6 +450,7 @@ int main(int argc, char** argv) {
   app.add_option("--redis-port", o.redis_port);
   app.add_option("--writers", o.writers)->check(CLI::Range(1, 64));
   app.add_flag("--resume", o.resume);
+  app.add_option("--cpu-pid", o.cpu_pids, "a process whose CPU time is the fan-out's");
   CLI11_PARSE(app, argc, argv);
 
   asio::io_context io(1);
@@ -461,6 +488,7 @@ int main(int argc, char** argv) {
   const long rss_after = feed && o.gateway_pid ? rss_kb(o.gateway_pid) : -1;
 
   std::uint64_t sent = 0;
+  const double cpu_before = cpu_ms(o.cpu_pids);
   const auto start_us = now_us() + 100'000;
   const auto end_us = start_us + static_cast<std::int64_t>(o.seconds * 1e6);
   if (feed) {
@@ -473,6 +501,8 @@ int main(int argc, char** argv) {
   // Until a second after the last write.
   io.run_until(std::chrono::steady_clock::now() +
                std::chrono::microseconds(end_us - now_us() + 1'000'000));
+  const double cpu_used = cpu_ms(o.cpu_pids) - cpu_before;
+  const double run_ms = static_cast<double>(now_us() - start_us) / 1000.0;
   auto& t = feed ? frun.t : prun.t;
   const double span_s = t.delivered > 1 ? static_cast<double>(t.last_us - t.first_us) / 1e6 : 0;
   long lost = -1;
@@ -494,6 +524,12 @@ int main(int argc, char** argv) {
                    {"msgs_per_sec", span_s > 0 ? static_cast<double>(t.delivered) / span_s : 0},
                    {"p50_ms", t.percentile_ms(0.5)},
                    {"p99_ms", t.percentile_ms(0.99)}};
+  if (!o.cpu_pids.empty()) {
+    out["cpu_ms"] = cpu_used;
+    out["cpu_share"] = run_ms > 0 ? cpu_used / run_ms : 0;
+    out["cpu_us_per_msg"] =
+        t.delivered > 0 ? 1000.0 * cpu_used / static_cast<double>(t.delivered) : -1.0;
+  }
   if (feed) {
     out["rss_kb_before"] = rss_before;
     out["rss_kb_idle"] = rss_after;
