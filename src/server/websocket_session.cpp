@@ -3,10 +3,10 @@
 // A session runs on the connection's thread: run(), a coroutine, reads the
 // client's messages, and a chain of write completions, started whenever
 // the outbox gets something while none runs, writes the outbox out and
-// ends when it is empty (plain completions, not a coroutine: at a change
-// per second, a coroutine per change and connection costs more than the
-// write's own work). The hub's calls (feed::sink) arrive on its strand and
-// are posted here, its live messages in one batch per thread (take()); the
+// ends when it is empty (plain completions: a coroutine would be spawned
+// for nearly every change and connection, the outbox being empty between
+// changes). The hub's calls (feed::sink) arrive on its strand and are
+// posted here, its live messages in one batch per thread (take()); the
 // session is shared, so a call posted after the connection ended finds it
 // closed and does nothing.
 #include "server/websocket_session.hpp"
