@@ -15,7 +15,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <deque>
 #include <random>
 #include <utility>
 
@@ -112,6 +111,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
         render(std::move(r)),
         opts(std::move(o)),
         shards(layout.count()),
+        direct(opts.direct_write_window, opts.max_held_notifications),
         direct_timer(strand) {
     reader_config.client_name = "rcache-feed";
     // One reader for all shards, unless a Cluster keeps streams of other
@@ -191,15 +191,11 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   bool stopped = false;
   bool available = true;  // what the sinks were last told
 
-  // Direct writes: keyspace notifications waiting for the logged change of
-  // the same write (which then stands for them), and logged changes
-  // waiting for their notification, per Redis key, oldest first.
-  using time_point = std::chrono::steady_clock::time_point;
+  // Direct writes: keyspace notifications, told from the writes that are
+  // also logged.
   std::unique_ptr<subscriber> keyspace;
   bool keyspace_asked = false;
-  std::unordered_map<std::string, std::deque<std::pair<time_point, write_event::kind>>> held;
-  std::unordered_map<std::string, std::deque<time_point>> credits;
-  std::size_t held_count = 0;
+  direct_write_filter direct;
   asio::steady_timer direct_timer;
   bool direct_timer_armed = false;
 
@@ -224,7 +220,8 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   // ---- subscriptions -------------------------------------------------------------
 
   asio::awaitable<void> subscribe(std::shared_ptr<sink> s, subscription_spec spec);
-  void unsubscribe(const sink* s, const std::string& id, bool tell);
+  // False when `s` has no subscription `id`.
+  bool unsubscribe(const sink* s, const std::string& id);
   void remove(subscription_id sid);
   asio::awaitable<std::optional<std::vector<stream_info>>> probe(std::vector<unsigned> which);
   void adopt(unsigned shard, const std::string& epoch, const stream_info& info);
@@ -254,7 +251,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   void on_keyspace(const message& msg);
   void logged(const change& c);
   void deliver_direct(const std::string& redis_key, write_event::kind op);
-  void arm_direct_timer();
+  void arm_direct_timer();  // when something is held or credited
   void sweep_direct();
   bool anyone_wants(std::string_view ns, std::string_view key) const {
     bool any = false;
@@ -422,15 +419,16 @@ void hub::impl::epoch_changed(unsigned shard, const std::string& epoch) {
   }
 }
 
-void hub::impl::unsubscribe(const sink* s, const std::string& id, bool tell) {
+bool hub::impl::unsubscribe(const sink* s, const std::string& id) {
   auto it = by_sink.find(s);
-  if (it == by_sink.end()) return;
+  if (it == by_sink.end()) return false;
   auto sit = it->second.ids.find(id);
-  if (sit == it->second.ids.end()) return;
+  if (sit == it->second.ids.end()) return false;
   const auto sid = sit->second;
   auto owner = subs.contains(sid) ? subs[sid].owner.lock() : nullptr;
   remove(sid);
-  if (tell && owner) owner->unsubscribed(id);
+  if (owner) owner->unsubscribed(id);
+  return true;
 }
 
 void hub::impl::remove(subscription_id sid) {
@@ -806,35 +804,12 @@ void hub::impl::on_keyspace(const message& msg) {
   auto names = opts.split_key(*redis_key);
   if (!names || !anyone_wants(names->first, names->second)) return;
   const std::string key(*redis_key);
-  // The logged change of this write came first: it stood for it.
-  if (auto c = credits.find(key); c != credits.end() && !c->second.empty()) {
-    c->second.pop_front();
-    if (c->second.empty()) credits.erase(c);
-    return;
-  }
-  if (held_count >= opts.max_held_notifications) return deliver_direct(key, *op);
-  held[key].emplace_back(std::chrono::steady_clock::now(), *op);
-  ++held_count;
+  if (direct.notified(key, *op, std::chrono::steady_clock::now())) return deliver_direct(key, *op);
   arm_direct_timer();
 }
 
 void hub::impl::logged(const change& c) {
-  // One write can notify more than once (SET ... PX: "set" and "expire"),
-  // and the notifications come before the logged change (they are sent
-  // while the write runs, the log entry after its reply): every
-  // notification of this key held so far is this write's, or an earlier
-  // one's that this later state supersedes.
-  const auto key = opts.redis_key(c.ns, c.key);
-  if (auto h = held.find(key); h != held.end()) {
-    held_count -= h->second.size();
-    held.erase(h);
-    return;
-  }
-  // None yet (they took another way): the ones this write sends are
-  // still to come.
-  const std::size_t expected = c.op == write_event::kind::set && c.ttl_ms > 0 ? 2 : 1;
-  auto& q = credits[key];
-  for (std::size_t i = 0; i < expected; ++i) q.push_back(std::chrono::steady_clock::now());
+  direct.logged(opts.redis_key(c.ns, c.key), c.op, c.ttl_ms, std::chrono::steady_clock::now());
   arm_direct_timer();
 }
 
@@ -850,7 +825,7 @@ void hub::impl::deliver_direct(const std::string& redis_key, write_event::kind o
 }
 
 void hub::impl::arm_direct_timer() {
-  if (direct_timer_armed || stopped) return;
+  if (direct_timer_armed || stopped || direct.empty()) return;
   direct_timer_armed = true;
   direct_timer.expires_after(opts.direct_write_window / 2);
   direct_timer.async_wait([self = shared_from_this()](error_code ec) {
@@ -860,26 +835,8 @@ void hub::impl::arm_direct_timer() {
 }
 
 void hub::impl::sweep_direct() {
-  // Notifications whose logged change did not come within the window were
-  // direct writes; credits that found no notification are dropped.
-  const auto cutoff = std::chrono::steady_clock::now() - opts.direct_write_window;
-  std::vector<std::pair<std::string, write_event::kind>> due;
-  for (auto it = held.begin(); it != held.end();) {
-    auto& q = it->second;
-    while (!q.empty() && q.front().first <= cutoff) {
-      due.emplace_back(it->first, q.front().second);
-      q.pop_front();
-      --held_count;
-    }
-    it = q.empty() ? held.erase(it) : std::next(it);
-  }
-  for (auto it = credits.begin(); it != credits.end();) {
-    auto& q = it->second;
-    while (!q.empty() && q.front() <= cutoff) q.pop_front();
-    it = q.empty() ? credits.erase(it) : std::next(it);
-  }
-  for (auto& [key, op] : due) deliver_direct(key, op);
-  if (!held.empty() || !credits.empty()) arm_direct_timer();
+  for (auto& [key, op] : direct.expire(std::chrono::steady_clock::now())) deliver_direct(key, op);
+  arm_direct_timer();
 }
 
 // ---- the public face ---------------------------------------------------------------
@@ -908,8 +865,7 @@ void hub::stop() {
   h.pubsub.reset();
   h.keyspace.reset();
   h.direct_timer.cancel();
-  h.held.clear();
-  h.credits.clear();
+  h.direct.clear();
   for (auto& rd : h.readers) {
     if (rd.wake) rd.wake->cancel();
     if (rd.redis) rd.redis->stop();
@@ -922,7 +878,11 @@ void hub::subscribe(const std::shared_ptr<sink>& s, subscription_spec spec) {
 }
 
 void hub::unsubscribe(const std::shared_ptr<sink>& s, std::string id) {
-  impl_->on_strand([key = s.get(), id = std::move(id)](impl& h) { h.unsubscribe(key, id, true); });
+  impl_->on_strand([s, id = std::move(id)](impl& h) {
+    if (!h.stopped && !h.unsubscribe(s.get(), id)) {
+      s->refused(id, "not_subscribed", "this connection has no subscription of that id");
+    }
+  });
 }
 
 void hub::drop(const sink* s) {

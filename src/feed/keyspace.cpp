@@ -59,4 +59,57 @@ std::optional<write_event::kind> keyspace_op(std::string_view event) noexcept {
   return write_event::kind::set;
 }
 
+bool direct_write_filter::notified(const std::string& key, write_event::kind op, time_point now) {
+  // The logged change of this write came first: it stood for it.
+  if (auto c = credits_.find(key); c != credits_.end()) {
+    c->second.pop_front();
+    if (c->second.empty()) credits_.erase(c);
+    return false;
+  }
+  if (held_count_ >= max_held_) return true;
+  held_[key].emplace_back(now, op);
+  ++held_count_;
+  return false;
+}
+
+void direct_write_filter::logged(const std::string& key, write_event::kind op, std::int64_t ttl_ms,
+                                 time_point now) {
+  if (auto h = held_.find(key); h != held_.end()) {
+    held_count_ -= h->second.size();
+    held_.erase(h);
+    return;
+  }
+  // None yet (they took another way): the ones this write sends are
+  // still to come.
+  const std::size_t expected = op == write_event::kind::set && ttl_ms > 0 ? 2 : 1;
+  auto& q = credits_[key];
+  for (std::size_t i = 0; i < expected; ++i) q.push_back(now);
+}
+
+std::vector<std::pair<std::string, write_event::kind>> direct_write_filter::expire(time_point now) {
+  const auto cutoff = now - window_;
+  std::vector<std::pair<std::string, write_event::kind>> due;
+  for (auto it = held_.begin(); it != held_.end();) {
+    auto& q = it->second;
+    while (!q.empty() && q.front().first <= cutoff) {
+      due.emplace_back(it->first, q.front().second);
+      q.pop_front();
+      --held_count_;
+    }
+    it = q.empty() ? held_.erase(it) : std::next(it);
+  }
+  for (auto it = credits_.begin(); it != credits_.end();) {
+    auto& q = it->second;
+    while (!q.empty() && q.front() <= cutoff) q.pop_front();
+    it = q.empty() ? credits_.erase(it) : std::next(it);
+  }
+  return due;
+}
+
+void direct_write_filter::clear() {
+  held_.clear();
+  credits_.clear();
+  held_count_ = 0;
+}
+
 }  // namespace rcache::feed

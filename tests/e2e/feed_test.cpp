@@ -221,6 +221,11 @@ TEST(Feed, BadMessagesAreRefusedAndTheConnectionGoesOn) {
   EXPECT_EQ(str(subscribe(*ws, {{"id", "b"}, {"ns", "carts"}}), "type"), "subscribed");
   EXPECT_EQ(str(subscribe(*ws, {{"id", "c"}, {"ns", "carts"}, {"key", "k"}}), "code"),
             "too_many_subscriptions");
+  ASSERT_TRUE(ws->send_json({{"op", "unsubscribe"}, {"id", "c"}}));
+  m = next_of(*ws, "refused");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(str(*m, "code"), "not_subscribed");
+  EXPECT_EQ(str(*m, "id"), "c");
   put(gw.port(), "users", "still", "served");
   m = next_of(*ws, "change");
   ASSERT_TRUE(m);
