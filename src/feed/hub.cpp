@@ -127,28 +127,10 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     stream_id cursor;  // the last ID handed out
   };
 
-  // A connection: its subscriptions by id, the lane its messages go by,
-  // and its place in the batch of the dispatch that reached it last.
+  // A connection: its subscriptions by id, and its seat in the fan-out.
   struct sink_state {
     std::unordered_map<std::string, subscription_id> ids;
-    std::size_t lane = 0;
-    std::uint64_t reached = 0;  // the dispatch's serial
-    std::size_t slot = 0;
-  };
-
-  // One message for one sink.
-  struct delivery {
-    std::shared_ptr<sink> to;
-    bool values;
-    slow_policy policy;
-  };
-
-  // The sinks of one executor (a thread of the gateway): what a dispatch
-  // has for them is posted there at once.
-  struct lane {
-    asio::any_io_executor ex;
-    std::size_t sinks = 0;  // 0: free, to be reused
-    std::vector<delivery> batch;
+    fanout::seat seat;
   };
 
   struct sub_state {
@@ -181,8 +163,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   std::vector<shard_state> shards;
   std::unordered_map<subscription_id, sub_state> subs;
   std::unordered_map<const sink*, sink_state> by_sink;
-  std::vector<lane> lanes;
-  std::uint64_t serial = 0;  // of dispatches
+  fanout fan;
   matcher m;
   subscription_id next_id = 1;
   std::unique_ptr<subscriber> pubsub;
@@ -234,12 +215,6 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   void need(unsigned shard);
   asio::awaitable<void> read(unsigned r);
   void dispatch(change& c);
-  // Adds `sub`'s sink to this dispatch's batches (once per sink); false
-  // when the sink is gone.
-  bool reach(const sub_state& sub, bool values, slow_policy policy);
-  // Posts each lane's batch: `render(values)` gives the frame.
-  template <class Render>
-  void hand_over(Render render_frame, const std::string& coalesce_key);
   sink_state& sink_of(const std::shared_ptr<sink>& s);
   void forget(std::unordered_map<const sink*, sink_state>::iterator it);
   void on_channel_message(const message& msg);
@@ -661,7 +636,7 @@ void hub::impl::dispatch(change& c) {
   // A connection gets a change once, however many of its subscriptions
   // match it: with its value if any of them asked for values, under the
   // strictest of their policies.
-  ++serial;
+  fan.begin();
   bool any = false;
   m.match(c.ns, c.key, [&](subscription_id sid) {
     auto it = subs.find(sid);
@@ -670,7 +645,7 @@ void hub::impl::dispatch(change& c) {
     for (const auto& p : sub.floor) {
       if (p.shard == c.shard && c.id <= p.id && !c.direct) return;
     }
-    any = reach(sub, sub.spec.values, sub.spec.policy) || any;
+    any = fan.reach(sub.owner_state->seat, sub.owner, sub.spec.values, sub.spec.policy) || any;
   });
   if (!any) return;
   if (!c.direct && keyspace) logged(c);
@@ -680,7 +655,7 @@ void hub::impl::dispatch(change& c) {
   coalesce_key.push_back('\0');
   coalesce_key += c.key;
   const auto& epoch = shards[c.shard].epoch;
-  hand_over(
+  fan.hand_over(
       [&](bool values) {
         auto& f = values ? with_value : without_value;
         if (!f) f = std::make_shared<const std::string>(render.change(c, epoch, values));
@@ -689,71 +664,19 @@ void hub::impl::dispatch(change& c) {
       coalesce_key);
 }
 
-bool hub::impl::reach(const sub_state& sub, bool values, slow_policy policy) {
-  auto& st = *sub.owner_state;
-  auto& batch = lanes[st.lane].batch;
-  if (st.reached == serial) {
-    auto& d = batch[st.slot];
-    d.values = d.values || values;
-    d.policy = std::max(d.policy, policy);
-    return true;
-  }
-  auto s = sub.owner.lock();
-  if (!s) return false;
-  st.reached = serial;
-  st.slot = batch.size();
-  batch.push_back({std::move(s), values, policy});
-  return true;
-}
-
-template <class Render>
-void hub::impl::hand_over(Render render_frame, const std::string& coalesce_key) {
-  for (auto& l : lanes) {
-    if (l.batch.empty()) continue;
-    frame with_value;
-    frame without_value;
-    for (const auto& d : l.batch) {
-      auto& f = d.values ? with_value : without_value;
-      if (!f) f = render_frame(d.values);
-    }
-    const auto n = l.batch.size();
-    asio::post(l.ex,
-               [batch = std::exchange(l.batch, {}), with_value, without_value, key = coalesce_key] {
-                 for (const auto& d : batch)
-                   d.to->take(d.values ? with_value : without_value, key, d.policy);
-               });
-    l.batch.reserve(n);  // the next dispatch's batch is likely as large
-  }
-}
-
 hub::impl::sink_state& hub::impl::sink_of(const std::shared_ptr<sink>& s) {
   auto [it, fresh] = by_sink.try_emplace(s.get());
-  if (!fresh) return it->second;
-  // Its lane: the one of its executor, else a free one, else a new one.
-  const auto& ex = s->executor();
-  std::optional<std::size_t> same;
-  std::optional<std::size_t> unused;
-  for (std::size_t i = 0; i < lanes.size() && !same; ++i) {
-    if (lanes[i].sinks == 0) {
-      if (!unused) unused = i;
-    } else if (lanes[i].ex == ex) {
-      same = i;
-    }
-  }
-  const auto l = same ? *same : unused ? *unused : lanes.size();
-  if (l == lanes.size()) lanes.emplace_back();
-  if (lanes[l].sinks++ == 0) lanes[l].ex = ex;
-  it->second.lane = l;
+  if (fresh) it->second.seat = fan.sit(*s);
   return it->second;
 }
 
 void hub::impl::forget(std::unordered_map<const sink*, sink_state>::iterator it) {
-  --lanes[it->second.lane].sinks;
+  fan.leave(it->second.seat);
   by_sink.erase(it);
 }
 
 void hub::impl::on_channel_message(const message& msg) {
-  ++serial;
+  fan.begin();
   bool any = false;
   m.match_channel(msg.channel, [&](subscription_id sid) {
     auto it = subs.find(sid);
@@ -761,12 +684,12 @@ void hub::impl::on_channel_message(const message& msg) {
     // Channel messages have no key to coalesce by: the oldest go first.
     auto p = it->second.spec.policy == slow_policy::close ? slow_policy::close
                                                           : slow_policy::drop_oldest;
-    any = reach(it->second, false, p) || any;
+    any = fan.reach(it->second.owner_state->seat, it->second.owner, false, p) || any;
   });
   if (!any) return;
   const auto f =
       std::make_shared<const std::string>(render.channel_message(msg.channel, msg.payload));
-  hand_over([&](bool) { return f; }, {});
+  fan.hand_over([&](bool) { return f; }, {});
 }
 
 void hub::impl::tell_all(bool available_now, const std::string& detail) {
@@ -861,7 +784,7 @@ void hub::stop() {
   }
   h.subs.clear();
   h.by_sink.clear();
-  h.lanes.clear();
+  h.fan.clear();
   h.pubsub.reset();
   h.keyspace.reset();
   h.direct_timer.cancel();

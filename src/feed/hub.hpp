@@ -43,42 +43,13 @@
 #include <vector>
 
 #include "feed/change.hpp"
+#include "feed/fanout.hpp"
 #include "feed/matcher.hpp"
 #include "feed/outbox.hpp"
 #include "feed/shards.hpp"
 #include "feed/subscription.hpp"
 
 namespace rcache::feed {
-
-/// A connection, as the hub sees it. Called on the hub's strand, except
-/// take(), which is called on executor().
-class sink {
- public:
-  virtual ~sink() = default;
-  /// Where its live messages are handed to it (its connection's thread):
-  /// sinks with equal executors get each message in one batch, one post
-  /// per thread, not one per sink. Must not change while it subscribes.
-  [[nodiscard]] virtual const boost::asio::any_io_executor& executor() const = 0;
-  /// The subscription holds; `positions` are where it starts (`resumed`:
-  /// what it missed follows, from the log).
-  virtual void subscribed(const std::string& id, std::vector<position> positions, bool resumed) = 0;
-  virtual void refused(const std::string& id, std::string code, std::string reason) = 0;
-  virtual void unsubscribed(const std::string& id) = 0;
-  /// The position could not be resumed: the subscription goes on from now.
-  virtual void reset(const std::string& id, std::string reason) = 0;
-  /// Redis became unreachable, or reachable again.
-  virtual void notice(bool available, std::string detail) = 0;
-  /// A live message (a change or a channel message) under `policy`, on
-  /// executor(), possibly after the sink dropped out (it then does
-  /// nothing); `coalesce_key` is empty for messages that cannot be
-  /// coalesced. A change reaches a sink once, however many of its
-  /// subscriptions match it.
-  virtual void take(const frame& f, std::string_view coalesce_key, slow_policy policy) = 0;
-  /// A page of a resume: queued once there is room for all of it, then
-  /// `queued` is called (from any thread). Never called once the sink is
-  /// dropped.
-  virtual void replay(std::vector<frame> page, std::function<void()> queued) = 0;
-};
 
 /// Renders what the hub sends (the gateway's JSON).
 struct renderer {
