@@ -246,7 +246,7 @@ asio::awaitable<void> hub::impl::subscribe(std::shared_ptr<sink> s, subscription
   }
   if (mine.ids.size() >= opts.max_subscriptions_per_connection) {
     s->refused(spec.id, "too_many_subscriptions",
-               "this connection holds feed.max_subscriptions_per_connection (" +
+               "this connection holds feed.max_subscriptions (" +
                    std::to_string(opts.max_subscriptions_per_connection) + ") subscriptions");
     co_return;
   }
