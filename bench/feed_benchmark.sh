@@ -63,17 +63,9 @@ source bench/lib.sh
 REDIS_EXTRA_ARGS="--maxclients $((subscribers + 1000))"
 start_redis "$server_cpu"
 url="redis://127.0.0.1:$port"
-gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c "$gateway_cpu" "$rcache_bin" serve --redis-url "$url" --listen "127.0.0.1:$gport" \
-  --threads 1 --no-access-log --set "server.max_connections=$((subscribers + 1000))" \
-  --set "feed.max_connections=$((subscribers + 100))" >"$workdir/gateway.log" 2>&1 &
-gateway_pid=$!
-trap 'kill "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true;
-      kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
-for _ in $(seq 1 200); do
-  curl -sf "http://127.0.0.1:$gport/healthz" >/dev/null && break
-  sleep 0.05
-done
+start_gateway "$gateway_cpu" "$rcache_bin" "$url" \
+  --set "server.max_connections=$((subscribers + 1000))" \
+  --set "feed.max_connections=$((subscribers + 100))"
 client=(taskset -c "$client_cpu" "$bench_bin" -n "$subscribers" --seconds "$seconds")
 
 feed=(--mode feed --gateway-port "$gport" --gateway-pid "$gateway_pid"

@@ -76,17 +76,8 @@ rb_create=$(rb_rps EVALSHA "$create_sha" 2 "${base}s:rb:__rand_int__" "${base}u:
   127.0.0.1)
 
 # ---- (c) the gateway ---------------------------------------------------------------
-gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c "$gateway_cpu" "$rcache_bin" serve --redis-url "$url" --listen "127.0.0.1:$gport" \
-  --threads 1 --no-access-log --set cache.near_cache=false --set sessions.sweep_interval=0 \
-  >"$workdir/gateway.log" 2>&1 &
-gateway_pid=$!
-trap 'kill "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true;
-      kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
-for _ in $(seq 1 200); do
-  curl -sf "http://127.0.0.1:$gport/healthz" >/dev/null && break
-  sleep 0.05
-done
+start_gateway "$gateway_cpu" "$rcache_bin" "$url" \
+  --set cache.near_cache=false --set sessions.sweep_interval=0
 curl -sf -X PUT -d 'a plain value of about the size of a small session' \
   "http://127.0.0.1:$gport/v1/ns/bench/keys/plain" >/dev/null
 head -n 10000 "$workdir/ids.txt" >"$workdir/wrk_ids.txt"
