@@ -56,6 +56,15 @@ class blocking_cache {
   [[nodiscard]] result<std::optional<std::string>> get_or_load(std::string_view ns,
                                                                std::string_view key,
                                                                blocking_loader load);
+  /// get_or_load of an entry with tags (cache::async_get_or_load with tags).
+  [[nodiscard]] result<std::optional<std::string>> get_or_load(std::string_view ns,
+                                                               std::string_view key,
+                                                               std::vector<std::string> tags,
+                                                               blocking_loader load);
+  /// Makes the namespace's entries with any of `tags` misses; how many of
+  /// the tags had entries (cache::async_invalidate_tags).
+  [[nodiscard]] result<std::int64_t> invalidate_tags(std::string_view ns,
+                                                     std::vector<std::string> tags);
 
   /// Stops the cache (cache::stop) and waits until every operation in
   /// flight has completed and the io thread has ended; later calls fail

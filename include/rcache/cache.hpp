@@ -28,6 +28,7 @@
 #include <rcache/client.hpp>
 #include <rcache/config.hpp>
 #include <rcache/error.hpp>
+#include <rcache/tags.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -98,7 +99,8 @@ struct load_failure {
 
 /// One change the cache made in Redis, as reported to a write_observer.
 struct write_event {
-  enum class kind : std::uint8_t { set, del, expire, touch, invalidate };
+  /// invalidate_tag: `key` is the tag, `full` its version key.
+  enum class kind : std::uint8_t { set, del, expire, touch, invalidate, invalidate_tag };
   kind what = kind::set;
   std::string_view ns{};    // the namespace
   std::string_view key{};   // the key within it
@@ -168,6 +170,13 @@ struct set_options {
   enum class condition : std::uint8_t { always, if_absent, if_present };
   condition when = condition::always;  // NX / XX
   bool keep_ttl = false;               // KEEPTTL: leave the key's TTL as it is
+  /// The entry's tags (docs/tags.md): once any of them is invalidated
+  /// (async_invalidate_tags) the entry reads as a miss, in every instance.
+  /// At most 32, each 1..128 bytes of letters, digits and `_ - . : / @ =`
+  /// (error::invalid_argument otherwise, also with keep_ttl). A tagged set
+  /// costs one more round trip: the tags' versions are read (and their
+  /// keys' TTLs extended) before the value is written.
+  std::vector<std::string> tags{};
 };
 
 /// The result of a conditional set: whether the value was written.
@@ -339,9 +348,8 @@ class cache {
   /// it threw) reaches every waiting caller and nothing is cached.
   template <class Token>
   auto async_get_or_load(std::string_view ns, std::string_view key, loader load, Token&& token) {
-    return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
-        token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
-                   get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
+    return async_get_or_load(ns, key, std::vector<std::string>{}, std::move(load),
+                             std::forward<Token>(token));
   }
   /// The same with a coroutine loader:
   ///   co_await c->async_get_or_load("users", id,
@@ -350,18 +358,49 @@ class cache {
   template <class Token>
   auto async_get_or_load(std::string_view ns, std::string_view key, coroutine_loader load,
                          Token&& token) {
-    return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
-        token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
-                   get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
+    return async_get_or_load(ns, key, std::vector<std::string>{}, std::move(load),
+                             std::forward<Token>(token));
   }
   /// The same with a blocking loader (a database driver without an async
   /// API), run on the cache's loader threads.
   template <class Token>
   auto async_get_or_load(std::string_view ns, std::string_view key, blocking_loader load,
                          Token&& token) {
+    return async_get_or_load(ns, key, std::vector<std::string>{}, std::move(load),
+                             std::forward<Token>(token));
+  }
+  /// get_or_load of an entry with tags (set_options::tags says which): the
+  /// tags' versions are read before the loader starts and stored with its
+  /// value, so an invalidation of one of them while the loader runs leaves
+  /// nothing behind that a later read would take. When the versions moved
+  /// by the time the loader finished, the load runs again (within the
+  /// deadline): no caller gets a value loaded before an invalidation it
+  /// could have seen. Negative caching does not apply to tagged entries.
+  template <class Load, class Token>
+  requires std::is_constructible_v<loader, Load> ||
+      std::is_constructible_v<coroutine_loader, Load> ||
+      std::is_constructible_v<blocking_loader, Load>
+  auto async_get_or_load(std::string_view ns, std::string_view key, std::vector<std::string> tags,
+                         Load load, Token&& token) {
     return initiate<void(boost::system::error_code, std::optional<std::string>), Token>(
-        token, [this, ns = std::string(ns), key = std::string(key), l = std::move(load)](
-                   get_handler h) mutable { do_get_or_load(ns, key, std::move(l), std::move(h)); });
+        token, [this, ns = std::string(ns), key = std::string(key), tags = std::move(tags),
+                l = std::move(load)](get_handler h) mutable {
+          do_get_or_load(ns, key, std::move(tags), std::move(l), std::move(h));
+        });
+  }
+  /// Makes every entry of the namespace carrying one of `tags` a miss, in
+  /// every instance (one INCR of each tag's version; nothing is scanned or
+  /// deleted: the entries' keys expire with their TTLs, or are deleted by
+  /// the first read that finds them out of date). Completes with how many
+  /// of the tags had entries written with them still possibly alive (their
+  /// version key existed). Errors: invalid_argument (a bad namespace or tag
+  /// name, more than 32 tags), the request's.
+  template <class Token>
+  auto async_invalidate_tags(std::string_view ns, std::vector<std::string> tags, Token&& token) {
+    return initiate<void(boost::system::error_code, std::int64_t), Token>(
+        token, [this, ns = std::string(ns), t = std::move(tags)](int_handler h) mutable {
+          do_invalidate_tags(ns, std::move(t), std::move(h));
+        });
   }
 
   /// The near-cache value of a key, without waiting: what async_get
@@ -404,12 +443,16 @@ class cache {
   virtual void do_set_many(const std::string& ns,
                            std::vector<std::pair<std::string, std::string>> items,
                            bools_handler h) = 0;
-  virtual void do_get_or_load(const std::string& ns, const std::string& key, loader load,
-                              get_handler h) = 0;
   virtual void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) = 0;
-  virtual void do_get_or_load(const std::string& ns, const std::string& key, coroutine_loader load,
+  virtual void do_invalidate_tags(const std::string& ns, std::vector<std::string> tags,
+                                  int_handler h) = 0;
+  virtual void do_get_or_load(const std::string& ns, const std::string& key,
+                              std::vector<std::string> tags, loader load, get_handler h) = 0;
+  virtual void do_get_or_load(const std::string& ns, const std::string& key,
+                              std::vector<std::string> tags, coroutine_loader load,
                               get_handler h) = 0;
-  virtual void do_get_or_load(const std::string& ns, const std::string& key, blocking_loader load,
+  virtual void do_get_or_load(const std::string& ns, const std::string& key,
+                              std::vector<std::string> tags, blocking_loader load,
                               get_handler h) = 0;
 
  private:

@@ -111,13 +111,27 @@ result<std::int64_t> blocking_cache::invalidate(std::string_view ns, std::string
       [&](auto h) { impl_->c->async_invalidate(ns, pattern, std::move(h)); });
 }
 
+result<std::int64_t> blocking_cache::invalidate_tags(std::string_view ns,
+                                                     std::vector<std::string> tags) {
+  return impl_->wait<std::int64_t>(
+      [&](auto h) { impl_->c->async_invalidate_tags(ns, std::move(tags), std::move(h)); });
+}
+
 result<std::optional<std::string>> blocking_cache::get_or_load(std::string_view ns,
                                                                std::string_view key,
                                                                blocking_loader load) {
+  return get_or_load(ns, key, {}, std::move(load));
+}
+
+result<std::optional<std::string>> blocking_cache::get_or_load(std::string_view ns,
+                                                               std::string_view key,
+                                                               std::vector<std::string> tags,
+                                                               blocking_loader load) {
   // The loader runs on the cache's loader threads (a bounded pool), never
   // on the io thread; the call is bounded by the load's deadline.
-  return impl_->wait<std::optional<std::string>>(
-      [&](auto h) { impl_->c->async_get_or_load(ns, key, std::move(load), std::move(h)); });
+  return impl_->wait<std::optional<std::string>>([&](auto h) {
+    impl_->c->async_get_or_load(ns, key, std::move(tags), std::move(load), std::move(h));
+  });
 }
 
 std::string blocking_cache::metrics_text() const {

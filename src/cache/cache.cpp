@@ -85,20 +85,24 @@ class cache_impl final : public cache {
   void do_invalidate(const std::string& ns, const std::string& pattern, int_handler h) override {
     cache_detail::invalidate(st_, ns, pattern, std::move(h));
   }
-  void do_get_or_load(const std::string& ns, const std::string& key, loader load,
-                      get_handler h) override {
-    cache_detail::get_or_load(st_, ns, key, cache_detail::from_callback(std::move(load)),
-                              std::move(h));
+  void do_invalidate_tags(const std::string& ns, std::vector<std::string> tags,
+                          int_handler h) override {
+    cache_detail::invalidate_tags(st_, ns, std::move(tags), std::move(h));
   }
-  void do_get_or_load(const std::string& ns, const std::string& key, coroutine_loader load,
-                      get_handler h) override {
-    cache_detail::get_or_load(st_, ns, key, cache_detail::from_coroutine(st_, std::move(load)),
-                              std::move(h));
+  void do_get_or_load(const std::string& ns, const std::string& key, std::vector<std::string> tags,
+                      loader load, get_handler h) override {
+    cache_detail::get_or_load(st_, ns, key, std::move(tags),
+                              cache_detail::from_callback(std::move(load)), std::move(h));
   }
-  void do_get_or_load(const std::string& ns, const std::string& key, blocking_loader load,
-                      get_handler h) override {
-    cache_detail::get_or_load(st_, ns, key, cache_detail::from_blocking(st_, std::move(load)),
-                              std::move(h));
+  void do_get_or_load(const std::string& ns, const std::string& key, std::vector<std::string> tags,
+                      coroutine_loader load, get_handler h) override {
+    cache_detail::get_or_load(st_, ns, key, std::move(tags),
+                              cache_detail::from_coroutine(st_, std::move(load)), std::move(h));
+  }
+  void do_get_or_load(const std::string& ns, const std::string& key, std::vector<std::string> tags,
+                      blocking_loader load, get_handler h) override {
+    cache_detail::get_or_load(st_, ns, key, std::move(tags),
+                              cache_detail::from_blocking(st_, std::move(load)), std::move(h));
   }
 
  private:

@@ -45,6 +45,8 @@ cache_metrics::cache_metrics(metrics::registry& reg)
       op_get_many(op_histogram(reg, "get_many")),
       op_set_many(op_histogram(reg, "set_many")),
       op_load(op_histogram(reg, "load")),
+      op_invalidate_tags(op_histogram(reg, "invalidate_tags")),
+      op_tag_versions(op_histogram(reg, "tag_versions")),
       bytes_in(reg.counter("rcache_bytes_total", "Value bytes", {{"direction", "in"}}).value()),
       bytes_out(reg.counter("rcache_bytes_total", "Value bytes", {{"direction", "out"}}).value()),
       plain_bytes_written(

@@ -50,6 +50,8 @@ struct cache_metrics {
   metrics::histogram* op_get_many;
   metrics::histogram* op_set_many;
   metrics::histogram* op_load;
+  metrics::histogram* op_invalidate_tags;
+  metrics::histogram* op_tag_versions;  // tag versions read from Redis (not the near cache)
   metrics::counter* bytes_in;
   metrics::counter* bytes_out;
   metrics::counter* plain_bytes_written;

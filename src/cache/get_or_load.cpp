@@ -101,16 +101,23 @@ void release_lock(const st_ptr& st, const std::string& full, const std::string& 
 }
 
 // Writes a loaded value (or the negative marker) and releases the lock.
+// A tagged load stores its value after the versions read before it ran,
+// and never a negative entry (which could not carry them).
 void store_loaded(const st_ptr& st, const ns_ptr& ns, const std::string& full,
                   const std::string& key, error_code ec, const std::optional<std::string>& v,
-                  const std::string& lock_token) {
+                  const flight& f, const std::string& lock_token) {
   request r = fail_fast_request();
-  if (!ec && v) {
+  const bool tagged = !f.tags.empty();
+  if (tagged && f.unversioned) {
+    // Not stored: nothing to record against.
+  } else if (!ec && v) {
     // A value the namespace's rules keep out (counted there) or the codec
     // refuses is not stored: its caller has it anyway.
     std::optional<std::string> stored;
     if (!ns->not_cached(key, *v)) {
-      if (auto e = codec::encode(*v, full, st->codec)) stored = std::move(*e);
+      auto e = tagged ? codec::encode(wrap(f.versions, *v), full, st->codec, nullptr, true)
+                      : codec::encode(*v, full, st->codec);
+      if (e) stored = std::move(*e);
     }
     if (stored) {
       if (st->near_cache) st->near_cache->invalidate(full);
@@ -119,7 +126,7 @@ void store_loaded(const st_ptr& st, const ns_ptr& ns, const std::string& full,
       const auto ttl = ns->ttl_for(key) + std::chrono::duration_cast<ms>(ns->opts.stale_grace);
       push_set(r, full, *stored, ttl, {});
     }
-  } else if (!ec && ns->opts.negative_ttl.count() > 0) {
+  } else if (!ec && !tagged && ns->opts.negative_ttl.count() > 0) {
     if (st->near_cache) st->near_cache->invalidate(full);
     r.push("SET", full, codec::absent_marker(), "PX",
            std::chrono::duration_cast<ms>(ns->opts.negative_ttl).count());
@@ -141,25 +148,84 @@ void store_loaded(const st_ptr& st, const ns_ptr& ns, const std::string& full,
 }
 
 void run_loader(const st_ptr& st, const ns_ptr& ns, const std::string& full, const std::string& key,
+                const load_fn& load, const flight_ptr& f);
+
+// The loader's outcome, taken: stored, then its waiters answered.
+void finish_load(const st_ptr& st, const ns_ptr& ns, const std::string& full,
+                 const std::string& key, const flight_ptr& f, load_outcome out,
+                 clock::time_point t0) {
+  // Too late (the deadline passed, the waiters have their error): a
+  // newer load may have stored a newer value since; drop this one.
+  if (!take_flight(st, full, f)) return;
+  const double took = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  st->m.op_load->record(clock::now() - t0);
+  ns->load_ms->store(0.8 * ns->load_ms->load() + 0.2 * took);
+  store_loaded(st, ns, full, key, out.ec, out.value, *f, lock_token_of(st, *f));
+  if (out.ec) {  // nothing cached
+    st->m.count_error(out.ec);
+    report_failure(*st, *ns, key, out.ec, out.message);
+    out.value.reset();
+  }
+  answer(st, f, out.ec, out.value);
+}
+
+// Reads the versions of a tagged load's tags (prepare_tags), then runs
+// `next`. A failure to read them still lets the loader run: its value is
+// answered, not stored.
+void with_versions(const st_ptr& st, const ns_ptr& ns, const std::string& key, const flight_ptr& f,
+                   std::function<void()> next) {
+  const auto ttl = ns->ttl_for(key) + std::chrono::duration_cast<ms>(ns->opts.stale_grace);
+  prepare_tags(st, *ns, f->tags, ttl,
+               [st, f, next = std::move(next)](error_code ec, std::vector<tag_version> v) {
+                 {
+                   std::lock_guard lock(st->flight_mutex);
+                   f->versions = std::move(v);
+                   f->unversioned = static_cast<bool>(ec);
+                 }
+                 next();
+               });
+}
+
+// A tagged load whose value is in: if its tags moved while it ran, the
+// value may predate an invalidation a waiter has seen, so the load runs
+// again with new versions (until the flight's deadline); otherwise done.
+void settle_tagged(const st_ptr& st, const ns_ptr& ns, const std::string& full,
+                   const std::string& key, const load_fn& load, const flight_ptr& f,
+                   load_outcome out, clock::time_point t0) {
+  std::vector<tag_version> versions;
+  {
+    std::lock_guard lock(st->flight_mutex);
+    if (f->unversioned || out.ec) {
+      versions.clear();
+    } else {
+      versions = f->versions;
+    }
+  }
+  if (versions.empty()) return finish_load(st, ns, full, key, f, std::move(out), t0);
+  auto o = std::make_shared<load_outcome>(std::move(out));
+  check_tags(st, *ns, versions, [st, ns, full, key, load, f, o, t0](error_code ec, bool fresh) {
+    if (!ec && !fresh) {
+      if (!current(st, full, f)) return;
+      return with_versions(
+          st, ns, key, f, [st, ns, full, key, load, f] { run_loader(st, ns, full, key, load, f); });
+    }
+    if (ec) {
+      std::lock_guard lock(st->flight_mutex);
+      f->unversioned = true;  // unchecked: answered, not stored
+    }
+    finish_load(st, ns, full, key, f, std::move(*o), t0);
+  });
+}
+
+void run_loader(const st_ptr& st, const ns_ptr& ns, const std::string& full, const std::string& key,
                 const load_fn& load, const flight_ptr& f) {
   ns->loads->inc();
   const auto t0 = clock::now();
   auto once = std::make_shared<std::atomic<bool>>(false);
-  auto done = [st, ns, full, key, t0, once, f](load_outcome out) {
+  auto done = [st, ns, full, key, load, t0, once, f](load_outcome out) {
     if (once->exchange(true)) return;  // a loader that calls back twice
-    // Too late (the deadline passed, the waiters have their error): a
-    // newer load may have stored a newer value since; drop this one.
-    if (!take_flight(st, full, f)) return;
-    const double took = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-    st->m.op_load->record(clock::now() - t0);
-    ns->load_ms->store(0.8 * ns->load_ms->load() + 0.2 * took);
-    store_loaded(st, ns, full, key, out.ec, out.value, lock_token_of(st, *f));
-    if (out.ec) {  // nothing cached
-      st->m.count_error(out.ec);
-      report_failure(*st, *ns, key, out.ec, out.message);
-      out.value.reset();
-    }
-    answer(st, f, out.ec, out.value);
+    if (!f->tags.empty()) return settle_tagged(st, ns, full, key, load, f, std::move(out), t0);
+    finish_load(st, ns, full, key, f, std::move(out), t0);
   };
   // A copy: after a throw (even one after it called back) `done` still
   // ends the flight, once.
@@ -172,6 +238,10 @@ void run_loader(const st_ptr& st, const ns_ptr& ns, const std::string& full, con
           "a throw that is not a std::exception"});
   }
 }
+
+void after_lock_attempt(const st_ptr& st, const ns_ptr& ns, const std::string& full,
+                        const std::string& key, const load_fn& load, const flight_ptr& f,
+                        clock::time_point give_up, const std::string& token, bool ours);
 
 // SET lock NX PX: one loader in the fleet. If another process holds the
 // lock, wait for its value (or for the lock to lapse), polling gently, for
@@ -199,6 +269,21 @@ void acquire_lock(const st_ptr& st, const ns_ptr& ns, const std::string& full,
         // the lock, which is how we could take it). A value that does not
         // decode is loaded again.
         auto cur = read_stored(std::move(resp.at(1)), full, st->codec);
+        if (cur && !cur->tags.empty()) {
+          // Another process's value, taken only if its tags still hold.
+          auto tags = std::move(cur->tags);
+          auto found = std::make_shared<std::string>(std::move(cur->plain));
+          return check_tags(
+              st, *ns, tags,
+              [st, ns, full, key, load, f, give_up, token, ours, found](error_code e, bool fresh) {
+                if (!e && fresh) {
+                  if (ours) release_lock(st, full, token);
+                  complete_flight(st, full, f, error_code{}, std::move(*found));
+                } else {
+                  after_lock_attempt(st, ns, full, key, load, f, give_up, token, ours);
+                }
+              });
+        }
         if (cur && cur->what != stored_read::kind::missing) {
           std::optional<std::string> found;
           if (cur->what == stored_read::kind::value) found = std::move(cur->plain);
@@ -206,19 +291,27 @@ void acquire_lock(const st_ptr& st, const ns_ptr& ns, const std::string& full,
           complete_flight(st, full, f, error_code{}, found);
           return;
         }
-        if (ours) {
-          {
-            std::lock_guard lock(st->flight_mutex);
-            f->lock_token = token;
-          }
-          return run_loader(st, ns, full, key, load, f);
-        }
-        if (clock::now() >= give_up) return run_loader(st, ns, full, key, load, f);
-        auto timer = std::make_shared<boost::asio::steady_timer>(st->executor(), ms(20));
-        timer->async_wait([st, ns, full, key, load, f, give_up, timer](error_code) {
-          if (current(st, full, f)) acquire_lock(st, ns, full, key, load, f, give_up);
-        });
+        after_lock_attempt(st, ns, full, key, load, f, give_up, token, ours);
       });
+}
+
+// No value to take: the lock's holder loads; the others poll until it
+// lapses.
+void after_lock_attempt(const st_ptr& st, const ns_ptr& ns, const std::string& full,
+                        const std::string& key, const load_fn& load, const flight_ptr& f,
+                        clock::time_point give_up, const std::string& token, bool ours) {
+  if (ours) {
+    {
+      std::lock_guard lock(st->flight_mutex);
+      f->lock_token = token;
+    }
+    return run_loader(st, ns, full, key, load, f);
+  }
+  if (clock::now() >= give_up) return run_loader(st, ns, full, key, load, f);
+  auto timer = std::make_shared<boost::asio::steady_timer>(st->executor(), ms(20));
+  timer->async_wait([st, ns, full, key, load, f, give_up, timer](error_code) {
+    if (current(st, full, f)) acquire_lock(st, ns, full, key, load, f, give_up);
+  });
 }
 
 // The flight's deadline: its waiters fail with load_timeout, a lock it
@@ -245,8 +338,10 @@ void arm_deadline(const st_ptr& st, const ns_ptr& ns, const std::string& full,
 // Runs the loader for `full` unless a load is already in flight; `waiter`
 // (null: a background refresh) gets the result.
 void start_load(const st_ptr& st, const ns_ptr& ns, const std::string& full, const std::string& key,
-                const load_fn& load, const waiter_ptr& waiter) {
+                const std::vector<std::string>& tags, const load_fn& load,
+                const waiter_ptr& waiter) {
   auto f = std::make_shared<flight>();
+  f->tags = tags;
   {
     std::lock_guard lock(st->flight_mutex);
     auto [it, first] = st->flights.try_emplace(full, f);
@@ -259,11 +354,17 @@ void start_load(const st_ptr& st, const ns_ptr& ns, const std::string& full, con
         std::make_shared<boost::asio::steady_timer>(boost::asio::make_strand(st->executor()));
   }
   arm_deadline(st, ns, full, key, f, ns->opts.load_timeout.value_or(st->opts.load_timeout));
-  if (ns->opts.distributed_lock) {
-    acquire_lock(st, ns, full, key, load, f, clock::now() + 2 * ns->opts.lock_ttl);
-  } else {
-    run_loader(st, ns, full, key, load, f);
-  }
+  auto go = [st, ns, full, key, load, f] {
+    if (ns->opts.distributed_lock) {
+      acquire_lock(st, ns, full, key, load, f, clock::now() + 2 * ns->opts.lock_ttl);
+    } else {
+      run_loader(st, ns, full, key, load, f);
+    }
+  };
+  if (tags.empty()) return go();
+  with_versions(st, ns, key, f, [st, full, f, go] {
+    if (current(st, full, f)) go();
+  });
 }
 
 }  // namespace
@@ -335,15 +436,18 @@ load_fn from_blocking(const st_ptr& st, blocking_loader b) {
   };
 }
 
-void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, load_fn load,
-                 cache::get_handler h) {
+void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key,
+                 std::vector<std::string> tag_list, load_fn load, cache::get_handler h) {
   auto t = resolve(*st, ns, key);
   if (!t) return complete_early(*st, std::move(h), t.error(), std::optional<std::string>());
+  auto tags = normalize_tags(std::move(tag_list));
+  if (!tags) return complete_early(*st, std::move(h), tags.error(), std::optional<std::string>());
   auto nsp = t->ns;
   auto full = t->full;
   auto hp = std::make_shared<cache::get_handler>(std::move(h));
   fetch(st, nsp, full, true,
-        [st, nsp, full, key, load = std::move(load), hp](error_code ec, fetched f) mutable {
+        [st, nsp, full, key, tags = std::move(*tags), load = std::move(load), hp](
+            error_code ec, fetched f) mutable {
           const auto& o = nsp->opts;
           if (!ec && f.what == stored_read::kind::absent) {  // negative cache hit
             nsp->hits_redis->inc();
@@ -357,14 +461,14 @@ void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key
             const auto r = decide_refresh(f.ttl, std::chrono::duration_cast<ms>(o.stale_grace),
                                           o.early_refresh_beta, nsp->load_ms->load(), u);
             if (r == refresh::stale) nsp->stale_served->inc();
-            if (r != refresh::none) start_load(st, nsp, full, key, load, nullptr);
+            if (r != refresh::none) start_load(st, nsp, full, key, tags, load, nullptr);
             return complete_now(st->executor(), std::move(*hp), error_code{},
                                 std::optional<std::string>(std::move(f.value)));
           }
           // A miss, or Redis failed: load (Redis errors do not stop the
           // caller from getting the value; storing it may fail, quietly).
           // Counted once the caller waits on the flight.
-          start_load(st, nsp, full, key, load, hp);
+          start_load(st, nsp, full, key, tags, load, hp);
           nsp->misses->inc();
         });
 }

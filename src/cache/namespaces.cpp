@@ -81,6 +81,10 @@ std::shared_ptr<const ns_state> namespace_table::make(std::string name, namespac
   ns->skipped_size = counter("rcache_cache_skipped_total", skipped_help, {{"reason", "too_large"}});
   ns->skipped_rule = counter("rcache_cache_skipped_total", skipped_help, {{"reason", "rule"}});
   ns->loads = counter("rcache_cache_loads_total", "get_or_load loader calls", {});
+  ns->tags_invalidated =
+      counter("rcache_cache_tag_invalidations_total", "Tags invalidated (their version moved)", {});
+  ns->tag_stale = counter("rcache_cache_tag_stale_total",
+                          "Entries read as misses because one of their tags was invalidated", {});
   ns->name = std::move(name);
   ns->opts = std::move(o);
   return ns;

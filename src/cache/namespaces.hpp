@@ -42,6 +42,8 @@ struct ns_state {
   metrics::counter* skipped_size = nullptr;
   metrics::counter* skipped_rule = nullptr;
   metrics::counter* loads = nullptr;
+  metrics::counter* tags_invalidated = nullptr;  // tags whose version async_invalidate_tags moved
+  metrics::counter* tag_stale = nullptr;         // entries read as misses: a tag moved
   /// Mean loader time (ms), for early refresh; updated without a lock.
   std::shared_ptr<std::atomic<double>> load_ms = std::make_shared<std::atomic<double>>(50.0);
 

@@ -53,8 +53,9 @@ void touch(const st_ptr& st, const std::string& ns, const std::string& key, cach
 /// A load in the one form get_or_load runs: handed `done`, it produces a
 /// load_outcome (the error's message kept) once, on any thread.
 using load_fn = std::function<void(std::function<void(load_outcome)> done)>;
-void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key, load_fn load,
-                 cache::get_handler h);
+/// With `tags` (not yet normalized): as async_get_or_load with tags.
+void get_or_load(const st_ptr& st, const std::string& ns, const std::string& key,
+                 std::vector<std::string> tags, load_fn load, cache::get_handler h);
 /// Ends every load in flight: its waiters get `ec`, its deadline is
 /// cancelled, its loader's outcome will be dropped (the cache is going).
 void end_flights(const st_ptr& st, boost::system::error_code ec);
@@ -104,13 +105,50 @@ void complete_early(const state& st, Handler h, Args&&... args) {
 void push_set(request& r, const std::string& full, const std::string& stored, ms ttl,
               const set_options& o);
 
-/// Stores a value read from Redis in the near cache, unless the key was
-/// invalidated (or read with other bytes by a rival read) since `token` was
-/// taken. Its near-cache life is never longer than on the server, nor than
-/// near_cache_max_ttl, nor reaches into a stale-while-revalidate grace
-/// period (which only a Redis read can notice and refresh).
-void fill_near(state& st, const ns_state& ns, const std::string& full, const std::string& plain,
+/// Stores a value read from Redis in the near cache (`held`: its
+/// near_form()), unless the key was invalidated (or read with other bytes
+/// by a rival read) since `token` was taken. Its near-cache life is never
+/// longer than on the server, nor than near_cache_max_ttl, nor reaches into
+/// a stale-while-revalidate grace period (which only a Redis read can
+/// notice and refresh).
+void fill_near(state& st, const ns_state& ns, const std::string& full, std::string held,
                std::int64_t pttl, const near::fill_token& token);
+
+// ---- tags (tagging.cpp) -------------------------------------------------------------
+
+/// Where a tag check's outcome goes: (error, fresh). Shared, so that it can
+/// carry a move-only continuation.
+using tags_checked = std::function<void(error_code, bool fresh)>;
+
+/// check_tags() without Redis: nullopt when the near cache (live) does not
+/// hold every version.
+[[nodiscard]] std::optional<bool> tags_hold_near(state& st, const ns_state& ns,
+                                                 const std::vector<tag_version>& recorded);
+
+/// Whether the versions an entry of `ns` recorded are still its tags'
+/// current ones. The versions come from the near cache when it holds them
+/// all (then `done` runs inline: no round trip), else from one request
+/// that reads the missing ones (GET + PTTL each) through the cache's
+/// tracked connection and keeps them in the near cache, so that an INCR
+/// anywhere drops them from every instance. Errors: the request's.
+void check_tags(const st_ptr& st, const ns_state& ns, const std::vector<tag_version>& recorded,
+                tags_checked done);
+
+/// An entry whose tags moved: counted, dropped from the near cache, and
+/// deleted in Redis (a later rewrite deleted with it costs a miss, never a
+/// stale read).
+void drop_stale(const st_ptr& st, const ns_state& ns, const std::string& full);
+
+/// The versions an entry of `ns` living `ttl` (0: no TTL) records for
+/// `tags` (normalized): each tag key made if missing, its TTL extended to
+/// outlive the entry, its version read, by one script per tag. Errors: the
+/// requests'; a version key holding something else than a version is
+/// error::wrong_type.
+void prepare_tags(const st_ptr& st, const ns_state& ns, const std::vector<std::string>& tags,
+                  ms ttl, std::function<void(error_code, std::vector<tag_version>)> done);
+
+void invalidate_tags(const st_ptr& st, const std::string& ns, std::vector<std::string> tags,
+                     cache::int_handler h);
 
 /// What fetch() found for a key.
 struct fetched {
@@ -124,12 +162,53 @@ struct fetched {
   std::optional<ms> ttl{};
 };
 
+namespace fetch_detail {
+
+// A tagged value read from the near cache (`near` true) or from Redis:
+// answered once its tags are checked; an out-of-date one is a miss.
+template <class Done>
+void answer_tagged(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string full,
+                   stored_read r, bool near, std::int64_t pttl,
+                   std::optional<near::fill_token> token, Done done) {
+  auto d = std::make_shared<Done>(std::move(done));
+  auto tags = std::move(r.tags);
+  r.tags.clear();
+  auto check = [st, ns, full = std::move(full), r = std::move(r), near, pttl, token, d, tags](
+                   error_code ec, bool fresh) mutable {
+    if (ec || !fresh) {
+      if (token) st->near_cache->end_fill(full, *token);
+      if (ec) {
+        st->m.count_error(ec);
+      } else {
+        drop_stale(st, *ns, full);
+      }
+    } else if (near) {
+      ns->hits_near->inc();
+    } else if (token) {
+      r.tags = std::move(tags);
+      fill_near(*st, *ns, full, near_form(r), pttl, *token);
+    }
+    fetched f;
+    if (!ec && fresh) {
+      f = fetched{stored_read::kind::value, std::move(r.plain), near,
+                  pttl >= 0 ? std::optional(ms(pttl)) : std::nullopt};
+    }
+    if (!near) return (*d)(ec, std::move(f));
+    boost::asio::post(st->executor(),
+                      [d, ec, f = std::move(f)]() mutable { (*d)(ec, std::move(f)); });
+  };
+  check_tags(st, *ns, tags, std::move(check));
+}
+
+}  // namespace fetch_detail
+
 /// A GET (+ PTTL when the near cache or `want_ttl` needs it) of one key,
 /// with the near cache in front: the shared read path of get and
-/// get_or_load. `done(error_code, fetched)` runs on the client's strand,
-/// or posted to the cache's executor for a near-cache hit (never inside
-/// the caller's initiating call). Errors: the request's, and
-/// read_stored's; a near-cache copy instead of a transport error for a
+/// get_or_load. A value with tags is answered once its tags are checked
+/// (check_tags; a miss when one moved). `done(error_code, fetched)` runs on
+/// the client's strand, or posted to the cache's executor for a near-cache
+/// hit (never inside the caller's initiating call). Errors: the request's,
+/// and read_stored's; a near-cache copy instead of a transport error for a
 /// namespace with stale_on_error.
 template <class Done>
 void fetch(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string full, bool want_ttl,
@@ -137,13 +216,19 @@ void fetch(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string ful
   const bool use_near = st->near_for(*ns);
   if (use_near && st->near_live.load(std::memory_order_acquire)) {
     if (auto v = st->near_cache->get(full, clock::now())) {
-      ns->hits_near->inc();
-      boost::asio::post(st->executor(),
-                        [done = std::move(done),
-                         f = fetched{stored_read::kind::value, std::string(*v), true}]() mutable {
-                          done(error_code{}, std::move(f));
-                        });
-      return;
+      auto held = near_read(*v);
+      if (held && !held->tags.empty()) {
+        return fetch_detail::answer_tagged(st, std::move(ns), std::move(full), std::move(*held),
+                                           true, -1, std::nullopt, std::move(done));
+      }
+      if (held) {
+        ns->hits_near->inc();
+        boost::asio::post(st->executor(),
+                          [done = std::move(done),
+                           f = fetched{stored_read::kind::value, std::move(held->plain),
+                                       true}]() mutable { done(error_code{}, std::move(f)); });
+        return;
+      }
     }
   }
   const auto token = use_near ? std::optional(st->near_cache->begin_fill(full)) : std::nullopt;
@@ -156,11 +241,15 @@ void fetch(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string ful
                      done = std::move(done)](error_code ec, response resp) mutable {
         st->m.op_get->record(clock::now() - t0);
         if (ec) {
-          // Unreachable Redis: a namespace that allows it may get the last near-cache value.
+          // Unreachable Redis: a namespace that allows it may get the last
+          // near-cache value (with tags unchecked: they cannot be).
           if (use_near && ns->opts.stale_on_error) {
             if (auto v = st->near_cache->get(full, clock::now())) {
-              ns->stale_served->inc();
-              return done(error_code{}, fetched{stored_read::kind::value, std::string(*v), true});
+              if (auto held = near_read(*v)) {
+                ns->stale_served->inc();
+                return done(error_code{},
+                            fetched{stored_read::kind::value, std::move(held->plain), true});
+              }
             }
           }
           st->m.count_error(ec);
@@ -178,8 +267,11 @@ void fetch(const st_ptr& st, std::shared_ptr<const ns_state> ns, std::string ful
           // A read that found no value drops what a rival read may have stored.
           if (use_near) st->near_cache->end_fill(full, *token);
           if (read->what == stored_read::kind::missing) return done(error_code{}, fetched{});
+        } else if (!read->tags.empty()) {
+          return fetch_detail::answer_tagged(st, std::move(ns), std::move(full), std::move(*read),
+                                             false, pttl, token, std::move(done));
         } else if (use_near) {
-          fill_near(*st, *ns, full, read->plain, pttl, *token);
+          fill_near(*st, *ns, full, near_form(*read), pttl, *token);
         }
         done(error_code{}, fetched{read->what, std::move(read->plain), false,
                                    pttl >= 0 ? std::optional(ms(pttl)) : std::nullopt});

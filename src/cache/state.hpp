@@ -47,6 +47,7 @@
 #include "cache/cache_metrics.hpp"
 #include "cache/loader_pool.hpp"
 #include "cache/namespaces.hpp"
+#include "cache/tags.hpp"
 #include "codec/value_codec.hpp"
 #include "metrics/registry.hpp"
 #include "near/near_cache.hpp"
@@ -60,6 +61,13 @@ struct flight {
   std::string lock_token;  // the cross-process lock it holds, if any
   /// Fires at the load's deadline; armed, and cancelled, on its strand.
   std::shared_ptr<boost::asio::steady_timer> deadline;
+  /// A load of an entry with tags: the tags, and the versions read before
+  /// the loader started (written before it starts, read after it is done).
+  std::vector<std::string> tags;
+  std::vector<tag_version> versions;
+  /// The versions could not be read (Redis failed): the value is answered,
+  /// not stored.
+  bool unversioned = false;
 };
 
 struct state {

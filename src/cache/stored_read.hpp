@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "cache/tags.hpp"
 #include "codec/value_codec.hpp"
 
 namespace rcache::cache_detail {
@@ -24,19 +26,67 @@ struct stored_read {
   enum class kind : std::uint8_t { missing, absent, value };
   kind what = kind::missing;
   std::string plain{};  // kind::value: the decoded value
+  /// kind::value of an entry with tags: the versions it recorded (tags.hpp).
+  std::vector<tag_version> tags{};
 };
+
+/// A decoded value that the codec found tagged, split into its tags and
+/// value. Errors: unwrap()'s.
+[[nodiscard]] inline result<stored_read> tagged_read(std::string plain, bool tagged) {
+  if (!tagged) return stored_read{stored_read::kind::value, std::move(plain)};
+  auto u = unwrap(plain);
+  if (!u) return u.error();
+  return stored_read{stored_read::kind::value, std::move(u->value), std::move(u->tags)};
+}
 
 /// What `got` (the reply to GET `full`, given up: a plain value is moved
 /// out of it) holds. Errors: error_of() an error reply, and the
-/// codec's (value_tampered, ...) for stored bytes it cannot read.
+/// codec's (value_tampered, ...) or unwrap()'s for stored bytes it cannot
+/// read.
 [[nodiscard]] inline result<stored_read> read_stored(value&& got, std::string_view full,
                                                      const codec::codec_options& options) {
   if (got.is_error()) return error_of(got);
   if (got.is_null()) return stored_read{};
   if (codec::is_absent_marker(got.str)) return stored_read{stored_read::kind::absent};
-  auto plain = codec::decode_owned(std::move(got.str), full, options);
+  bool tagged = false;
+  auto plain = codec::decode_owned(std::move(got.str), full, options, &tagged);
   if (!plain) return plain.error();
-  return stored_read{stored_read::kind::value, std::move(*plain)};
+  return tagged_read(std::move(*plain), tagged);
+}
+
+// ---- the near cache's form of a value ----------------------------------------------
+//
+// The near cache holds the value itself, as a get returns it, except for a
+// value with tags (which must keep its versions to be checked at every
+// hit) and one that begins with the codec's magic: those are held in the
+// codec's plain form (its header, the tag section, the value), which no
+// other value looks like. A hit on a value without the magic is therefore
+// the value, ready to send.
+
+/// Whether a near-cache value is held in the codec's form (near_read
+/// decodes it) rather than as the value itself.
+[[nodiscard]] inline bool near_encoded(std::string_view held) noexcept {
+  return codec::has_magic(held);
+}
+
+/// The near cache's form of `r` (kind::value).
+[[nodiscard]] inline std::string near_form(const stored_read& r) {
+  if (r.tags.empty() && !near_encoded(r.plain)) return r.plain;
+  static const codec::codec_options plain_form{};
+  auto encoded = r.tags.empty()
+                     ? codec::encode(r.plain, {}, plain_form)
+                     : codec::encode(wrap(r.tags, r.plain), {}, plain_form, nullptr, true);
+  return encoded ? std::move(*encoded) : std::string();  // plain form: cannot fail below 512 MB
+}
+
+/// Reads back what near_form() made.
+[[nodiscard]] inline result<stored_read> near_read(std::string_view held) {
+  if (!near_encoded(held)) return stored_read{stored_read::kind::value, std::string(held)};
+  static const codec::codec_options plain_form{};
+  bool tagged = false;
+  auto plain = codec::decode(held, {}, plain_form, &tagged);
+  if (!plain) return plain.error();
+  return tagged_read(std::move(*plain), tagged);
 }
 
 }  // namespace rcache::cache_detail

@@ -13,14 +13,17 @@ namespace {
 
 // Encodes `value` for `full` after the namespace's size and skip rules.
 // nullopt with no error: not cached by rule (the metrics say so).
+// With `tags`, the value is stored after their tag section.
 result<std::optional<std::string>> encode_for(state& st, const ns_state& ns, const std::string& key,
-                                              const std::string& full, const std::string& value) {
+                                              const std::string& full, const std::string& value,
+                                              const std::vector<tag_version>& tags = {}) {
   // Above the cache-wide limit is an error; above the namespace's own
   // (smaller) limit is a rule: not cached, and counted.
   if (value.size() > st.opts.max_value_size) return make_error_code(error::value_too_large);
   if (ns.not_cached(key, value)) return std::optional<std::string>();
   codec::encode_stats es;
-  auto stored = codec::encode(value, full, st.codec, &es);
+  auto stored = tags.empty() ? codec::encode(value, full, st.codec, &es)
+                             : codec::encode(wrap(tags, value), full, st.codec, &es, true);
   if (!stored) return stored.error();
   st.m.plain_bytes_written->inc(es.plain_bytes);
   st.m.stored_bytes_written->inc(es.stored_bytes);
@@ -61,22 +64,24 @@ void push_set(request& r, const std::string& full, const std::string& stored, ms
   r.push_range("SET", args);
 }
 
-void set(const st_ptr& st, const std::string& ns, const std::string& key, std::string v,
-         set_options o, cache::bool_handler h) {
-  auto t = resolve(*st, ns, key);
-  if (!t) return complete_early(*st, std::move(h), t.error(), false);
-  auto stored = encode_for(*st, *t->ns, key, t->full, v);
+namespace {
+
+// The SET of `v` (after its tags' versions, if it has any, were read).
+void write_set(const st_ptr& st, const target& t, const std::string& ns, const std::string& key,
+               std::string v, const set_options& o, const std::vector<tag_version>& tags,
+               cache::bool_handler h) {
+  auto stored = encode_for(*st, *t.ns, key, t.full, v, tags);
   if (!stored) return complete_early(*st, std::move(h), stored.error(), false);
-  if (st->near_cache) st->near_cache->invalidate(t->full);  // before the write is even sent
+  if (st->near_cache) st->near_cache->invalidate(t.full);  // before the write is even sent
   if (!*stored) return complete_early(*st, std::move(h), error_code{}, false);
   request r = fail_fast_request();
-  const auto ns_ttl = t->ns->ttl_for(key);
-  push_set(r, t->full, **stored, ns_ttl, o);
+  const auto ns_ttl = t.ns->ttl_for(key);
+  push_set(r, t.full, **stored, ns_ttl, o);
   const auto t0 = clock::now();
   // What the observer is told, kept only when there is one.
   std::optional<observed_set> report;
   if (st->opts.observer) report.emplace(ns, key, std::move(v), set_ttl_ms(ns_ttl, o));
-  st->redis->async_exec(std::move(r), [st, t0, full = t->full, report = std::move(report),
+  st->redis->async_exec(std::move(r), [st, t0, full = t.full, report = std::move(report),
                                        h = std::move(h)](error_code ec, response resp) mutable {
     ec = st->m.tally(st->m.op_set, t0, ec, resp);
     st->after_write(full);
@@ -84,6 +89,32 @@ void set(const st_ptr& st, const std::string& ns, const std::string& key, std::s
     if (written && report) report->tell(*st, full);
     complete_now(st->executor(), std::move(h), ec, written);
   });
+}
+
+}  // namespace
+
+void set(const st_ptr& st, const std::string& ns, const std::string& key, std::string v,
+         set_options o, cache::bool_handler h) {
+  auto t = resolve(*st, ns, key);
+  if (!t) return complete_early(*st, std::move(h), t.error(), false);
+  if (o.tags.empty()) return write_set(st, *t, ns, key, std::move(v), o, {}, std::move(h));
+  auto tags = normalize_tags(std::move(o.tags));
+  if (!tags || o.keep_ttl) {
+    return complete_early(*st, std::move(h), make_error_code(error::invalid_argument), false);
+  }
+  if (v.size() > st->opts.max_value_size) {
+    return complete_early(*st, std::move(h), make_error_code(error::value_too_large), false);
+  }
+  if (st->near_cache) st->near_cache->invalidate(t->full);
+  const auto ttl = o.ttl.value_or(t->ns->ttl_for(key));
+  auto hp = std::make_shared<cache::bool_handler>(std::move(h));
+  auto nsp = t->ns;
+  prepare_tags(st, *nsp, *tags, ttl,
+               [st, t = std::move(*t), ns, key, v = std::move(v), o = std::move(o), hp](
+                   error_code ec, std::vector<tag_version> versions) mutable {
+                 if (ec) return complete_now(st->executor(), std::move(*hp), ec, false);
+                 write_set(st, t, ns, key, std::move(v), o, versions, std::move(*hp));
+               });
 }
 
 void set_many(const st_ptr& st, const std::string& ns,

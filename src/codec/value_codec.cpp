@@ -36,7 +36,10 @@ constexpr std::array<unsigned char, 3> magic{0xC1, 'R', 'C'};
 constexpr unsigned char format_version = 1;
 constexpr unsigned char flag_compressed = 0x01;
 constexpr unsigned char flag_encrypted = 0x02;
-constexpr unsigned char known_flags = flag_compressed | flag_encrypted;
+// The plain bytes begin with a tag section (src/cache/tags.hpp): the value
+// of an entry with tags. The header is then always written.
+constexpr unsigned char flag_tagged = 0x04;
+constexpr unsigned char known_flags = flag_compressed | flag_encrypted | flag_tagged;
 
 constexpr std::size_t base_header_size = magic.size() + 2;  // magic, version, flags
 constexpr std::size_t size_field_size = 4;
@@ -47,19 +50,6 @@ constexpr std::size_t tag_size = 16;
 [[nodiscard]] constexpr std::size_t header_size(bool compressed, bool encrypted) noexcept {
   return base_header_size + (compressed ? size_field_size : 0) +
          (encrypted ? key_id_size + nonce_size : 0);
-}
-
-// True when `s` starts with the magic, or is a non-empty proper prefix of it.
-// The second case matters for truncation: a value cut to one or two bytes
-// must not turn into a valid plain value. Encoding wraps such plain values,
-// so this predicate alone decides "has a header" on both sides.
-[[nodiscard]] bool has_magic(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  const std::size_t n = std::min(s.size(), magic.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    if (static_cast<unsigned char>(s[i]) != magic[i]) return false;
-  }
-  return true;
 }
 
 void put_u32(std::string& out, std::uint32_t v) {
@@ -78,6 +68,7 @@ void put_u32(std::string& out, std::uint32_t v) {
 struct header {
   bool compressed = false;
   bool encrypted = false;
+  bool tagged = false;
   std::uint32_t original_size = 0;
   std::uint32_t key_id = 0;
   std::string_view nonce{};
@@ -96,6 +87,7 @@ struct header {
   header h;
   h.compressed = (flags & flag_compressed) != 0;
   h.encrypted = (flags & flag_encrypted) != 0;
+  h.tagged = (flags & flag_tagged) != 0;
   h.size = header_size(h.compressed, h.encrypted);
   if (s.size() < h.size + (h.encrypted ? tag_size : 0)) {
     return make_error_code(error::value_corrupt);
@@ -103,7 +95,7 @@ struct header {
   // A flag-less header only ever wraps a plain value that itself begins
   // with the magic. Checking it costs nothing and means that a damaged
   // flags byte cannot turn a compressed value into "plain" garbage.
-  if (!h.compressed && !h.encrypted && !has_magic(s.substr(h.size))) {
+  if (!h.compressed && !h.encrypted && !h.tagged && !has_magic(s.substr(h.size))) {
     return make_error_code(error::value_corrupt);
   }
   std::size_t at = base_header_size;
@@ -285,10 +277,23 @@ enum class decrypt_status : std::uint8_t { ok, unavailable, failed_authenticatio
 
 }  // namespace
 
+// The second case of has_magic matters for truncation: a value cut to one
+// or two bytes must not turn into a valid plain value. Encoding wraps such
+// plain values, so this predicate alone decides "has a header" on both
+// sides.
+bool has_magic(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  const std::size_t n = std::min(s.size(), magic.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned char>(s[i]) != magic[i]) return false;
+  }
+  return true;
+}
+
 // ---- encode -------------------------------------------------------------------------
 
 result<std::string> encode(std::string_view plain, std::string_view redis_key,
-                           const codec_options& options, encode_stats* stats) {
+                           const codec_options& options, encode_stats* stats, bool tagged) {
   if (plain.size() > options.max_value_size) return make_error_code(error::value_too_large);
   if (options.require_encryption && !options.keys) return make_error_code(error::invalid_argument);
   if (options.compress &&
@@ -314,8 +319,8 @@ result<std::string> encode(std::string_view plain, std::string_view redis_key,
   if (options.compress && !plain.empty() && plain.size() >= options.compress_threshold &&
       plain.size() <= std::numeric_limits<std::uint32_t>::max()) {
     const std::size_t without =
-        (encrypted || has_magic(plain) ? header_size(false, encrypted) : 0) + plain.size() +
-        crypto_overhead;
+        (encrypted || tagged || has_magic(plain) ? header_size(false, encrypted) : 0) +
+        plain.size() + crypto_overhead;
     const std::size_t fixed = header_size(true, encrypted) + crypto_overhead;
     if (without > fixed + 1) {
       auto r = compress(plain, options.zstd_level, !encrypted, without - fixed - 1);
@@ -327,15 +332,15 @@ result<std::string> encode(std::string_view plain, std::string_view redis_key,
   const std::string_view body = compressed ? std::string_view{*frame} : plain;
 
   std::string out;
-  if (!compressed && !encrypted && !has_magic(plain)) {
+  if (!compressed && !encrypted && !tagged && !has_magic(plain)) {
     out.assign(plain);
   } else {
     const std::size_t hsize = header_size(compressed, encrypted);
     out.reserve(hsize + body.size() + crypto_overhead);
     out.append(reinterpret_cast<const char*>(magic.data()), magic.size());
     out.push_back(static_cast<char>(format_version));
-    out.push_back(
-        static_cast<char>((compressed ? flag_compressed : 0) | (encrypted ? flag_encrypted : 0)));
+    out.push_back(static_cast<char>((compressed ? flag_compressed : 0) |
+                                    (encrypted ? flag_encrypted : 0) | (tagged ? flag_tagged : 0)));
     if (compressed) put_u32(out, static_cast<std::uint32_t>(plain.size()));
     if (!encrypted) {
       out.append(body);
@@ -380,15 +385,17 @@ std::optional<boost::system::error_code> plain_refused(std::string_view stored,
 }  // namespace
 
 result<std::string> decode_owned(std::string stored, std::string_view redis_key,
-                                 const codec_options& options) {
+                                 const codec_options& options, bool* tagged) {
+  if (tagged) *tagged = false;
   if (options.require_encryption && !options.keys) return make_error_code(error::invalid_argument);
-  if (has_magic(stored)) return decode(std::string_view(stored), redis_key, options);
+  if (has_magic(stored)) return decode(std::string_view(stored), redis_key, options, tagged);
   if (auto refused = plain_refused(stored, options)) return *refused;
   return stored;  // moved: a parameter, returned
 }
 
 result<std::string> decode(std::string_view stored, std::string_view redis_key,
-                           const codec_options& options) {
+                           const codec_options& options, bool* tagged) {
+  if (tagged) *tagged = false;
   if (options.require_encryption && !options.keys) return make_error_code(error::invalid_argument);
   if (!has_magic(stored)) {
     if (auto refused = plain_refused(stored, options)) return *refused;
@@ -399,6 +406,7 @@ result<std::string> decode(std::string_view stored, std::string_view redis_key,
   if (!parsed) return parsed.error();
   const header& h = *parsed;
   if (options.require_encryption && !h.encrypted) return make_error_code(error::value_tampered);
+  if (tagged) *tagged = h.tagged;
   // Unauthenticated sizes are checked before anything is allocated for
   // them; an encrypted value's declared size is checked once it is known to
   // be genuine (decrypting allocates no more than the stored bytes), so a
@@ -452,6 +460,7 @@ result<value_info> inspect(std::string_view stored) {
   info.has_header = true;
   info.compressed = h->compressed;
   info.encrypted = h->encrypted;
+  info.tagged = h->tagged;
   info.original_size = h->original_size;
   info.key_id = h->key_id;
   return info;

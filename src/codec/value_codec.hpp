@@ -67,9 +67,11 @@ struct encode_stats {
 /// without a current key; require_encryption without keys; the system's
 /// random source or cipher failing), compression_failed. The stored form is
 /// at most a few dozen bytes longer than `plain`. Fills `stats` if not null.
+/// `tagged`: `plain` begins with a tag section (cache/tags.hpp); the header
+/// is written whatever the options, with the `tagged` flag (0x04).
 [[nodiscard]] result<std::string> encode(std::string_view plain, std::string_view redis_key,
                                          const codec_options& options,
-                                         encode_stats* stats = nullptr);
+                                         encode_stats* stats = nullptr, bool tagged = false);
 
 /// Decodes bytes read from the Redis key `redis_key`. A value without the
 /// rcache magic is returned as it is. Errors: value_corrupt (a truncated or
@@ -80,19 +82,28 @@ struct encode_stats {
 /// require_encryption is set), value_too_large (the plain value would exceed
 /// max_value_size: checked before allocating), compression_failed (zstd
 /// rejected the compressed bytes), invalid_argument (require_encryption
-/// without keys). Never returns bytes other than those encoded.
+/// without keys). Never returns bytes other than those encoded. `tagged`,
+/// if not null, is set to whether the value was encoded tagged (its plain
+/// bytes then begin with the tag section, returned with them).
 [[nodiscard]] result<std::string> decode(std::string_view stored, std::string_view redis_key,
-                                         const codec_options& options);
+                                         const codec_options& options, bool* tagged = nullptr);
 /// decode() of bytes the caller gives up: a value without the rcache magic
 /// is moved, not copied.
 [[nodiscard]] result<std::string> decode_owned(std::string stored, std::string_view redis_key,
-                                               const codec_options& options);
+                                               const codec_options& options,
+                                               bool* tagged = nullptr);
+
+/// Whether `s` begins with the codec's magic ("\xC1RC"), or is a
+/// non-empty proper prefix of it: the bytes decode() reads as a header
+/// (and encode() never leaves a plain value as).
+[[nodiscard]] bool has_magic(std::string_view s) noexcept;
 
 /// What a stored value's header says, without decrypting or decompressing.
 struct value_info {
   bool has_header = false;  // false: a plain value, stored as is
   bool compressed = false;
   bool encrypted = false;
+  bool tagged = false;              // the plain bytes begin with a tag section
   std::uint32_t original_size = 0;  // compressed values: the declared plain length
   std::uint32_t key_id = 0;         // encrypted values: the key that encrypted it
 };

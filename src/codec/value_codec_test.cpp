@@ -135,6 +135,43 @@ TEST(value_codec, round_trips_every_combination) {
   }
 }
 
+// A tagged value (an entry with tags, src/cache/tags.hpp) always has the
+// header, flag 0x04, whatever else the options do; decode says so.
+TEST(value_codec, tagged_values_always_carry_the_flag) {
+  for (bool compress : {false, true}) {
+    for (bool encrypt : {false, true}) {
+      codec_options o;
+      o.compress = compress;
+      o.compress_threshold = 0;
+      if (encrypt) o.keys = ring({1});
+      for (const auto& [name, plain] : payloads()) {
+        SCOPED_TRACE(name + " compress=" + std::to_string(compress) +
+                     " encrypt=" + std::to_string(encrypt));
+        auto stored = encode(plain, "user:1", o, nullptr, true);
+        ASSERT_TRUE(stored.has_value()) << stored.error().message();
+        ASSERT_GE(stored->size(), 5u);
+        EXPECT_EQ(stored->substr(0, 4), "\xC1RC\x01"s);
+        EXPECT_EQ(static_cast<unsigned char>((*stored)[4]) & 0x04, 0x04);
+        bool tagged = false;
+        auto back = decode(*stored, "user:1", o, &tagged);
+        ASSERT_TRUE(back.has_value()) << back.error().message();
+        EXPECT_EQ(*back, plain);
+        EXPECT_TRUE(tagged);
+        auto owned = decode_owned(*stored, "user:1", o, &tagged);
+        ASSERT_TRUE(owned.has_value());
+        EXPECT_TRUE(tagged);
+        ASSERT_TRUE(inspect(*stored).has_value());
+        EXPECT_TRUE(inspect(*stored)->tagged);
+        // The same value untagged reads as untagged.
+        auto untagged = encode(plain, "user:1", o);
+        ASSERT_TRUE(untagged.has_value());
+        ASSERT_TRUE(decode(*untagged, "user:1", o, &tagged).has_value());
+        EXPECT_FALSE(tagged);
+      }
+    }
+  }
+}
+
 TEST(value_codec, compressible_data_is_compressed) {
   codec_options o;
   o.compress = true;
@@ -589,7 +626,7 @@ TEST(value_codec, malformed_headers_are_corrupt) {
            "\xC1RC\x01"s,                           // no flags
            "\xC1RC\x00\x00payload"s,                // version 0
            "\xC1RC\x02\x00payload"s,                // a future version
-           "\xC1RC\x01\x04payload"s,                // unknown flag
+           "\xC1RC\x01\x08payload"s,                // unknown flag
            "\xC1RC\x01\x80payload"s,                // unknown flag
            "\xC1RC\x01\x01\x00\x00"s,               // truncated size
            "\xC1RC\x01\x02\x00\x00\x00\x01nonce"s,  // truncated nonce

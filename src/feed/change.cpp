@@ -50,13 +50,16 @@ std::string_view op_name(write_event::kind k) noexcept {
       return "touch";
     case write_event::kind::invalidate:
       return "invalidate";
+    case write_event::kind::invalidate_tag:
+      return "invalidate_tag";
   }
   return "set";
 }
 
 std::optional<write_event::kind> op_of(std::string_view name) noexcept {
   for (auto k : {write_event::kind::set, write_event::kind::del, write_event::kind::expire,
-                 write_event::kind::touch, write_event::kind::invalidate}) {
+                 write_event::kind::touch, write_event::kind::invalidate,
+                 write_event::kind::invalidate_tag}) {
     if (op_name(k) == name) return k;
   }
   return std::nullopt;

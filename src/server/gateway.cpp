@@ -251,7 +251,8 @@ void gateway::execute(api_call& call, answer_slot& slot) {
       const auto tag = etag::of(stored);
       set_options o{
           .ttl = call.ttl ? std::optional(std::chrono::milliseconds(*call.ttl)) : std::nullopt,
-          .when = to_condition(call.when)};
+          .when = to_condition(call.when),
+          .tags = std::move(call.tags)};
       cache_.async_set(call.ns, call.key, std::move(stored), o,
                        [rep = std::move(reply), tag](error_code ec, bool written) mutable {
                          if (ec) return rep(error_response(ec));
@@ -341,6 +342,13 @@ void gateway::execute(api_call& call, answer_slot& slot) {
                                 if (ec) return rep(error_response(ec));
                                 rep(json_ok(int_json("deleted", n)));
                               });
+      return;
+    case api_op::invalidate_tags:
+      cache_.async_invalidate_tags(call.ns, std::move(call.tags),
+                                   [rep = std::move(reply)](error_code ec, std::int64_t n) mutable {
+                                     if (ec) return rep(error_response(ec));
+                                     rep(json_ok(int_json("invalidated", n)));
+                                   });
       return;
     case api_op::readyz: {
       request r(request::options{.timeout = options_.ready_timeout, .wait_for_connection = false});

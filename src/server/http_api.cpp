@@ -2,6 +2,8 @@
 // envelope, ETags and JSON response bodies. See http_api.hpp.
 #include "server/http_api.hpp"
 
+#include <rcache/tags.hpp>
+
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
@@ -27,6 +29,27 @@ constexpr std::int64_t max_ttl_seconds = 10LL * 365 * 86400;
 api_error invalid_ttl() {
   return bad_request("invalid_ttl", "'ttl' must be a whole number of seconds from 0 to " +
                                         std::to_string(max_ttl_seconds));
+}
+
+api_error invalid_tag() {
+  return bad_request("invalid_tag", "tags are 1 to " + std::to_string(rcache::max_tag_size) +
+                                        " bytes of letters, digits and _ - . : / @ =");
+}
+
+// ?tags=a,b: at most max_tags names, each valid_tag.
+std::optional<api_error> tag_list(std::string_view text, std::vector<std::string>& out) {
+  for (;;) {
+    const auto comma = text.find(',');
+    const auto tag = text.substr(0, comma);
+    if (!rcache::valid_tag(tag)) return invalid_tag();
+    if (out.size() == rcache::max_tags) {
+      return bad_request("invalid_tag",
+                         "at most " + std::to_string(rcache::max_tags) + " tags per value");
+    }
+    out.emplace_back(tag);
+    if (comma == std::string_view::npos) return std::nullopt;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 // Request targets: printable ASCII only (0x21-0x7E); raw bytes 0x80-0xFF,
@@ -209,15 +232,29 @@ std::optional<api_error> parse_batch_set(const json::object& o, const api_limits
 
 std::optional<api_error> parse_invalidate(const json::object& o, const api_limits& limits,
                                           api_call& call) {
-  if (auto e = only_fields(o, {"keys", "pattern"})) return e;
+  if (auto e = only_fields(o, {"keys", "pattern", "tags"})) return e;
   const auto* keys = o.if_contains("keys");
   const auto* pattern = o.if_contains("pattern");
-  if ((keys != nullptr) == (pattern != nullptr)) {
-    return bad_request("invalid_json", "give exactly one of 'keys' and 'pattern'");
+  const auto* tags = o.if_contains("tags");
+  if ((keys != nullptr) + (pattern != nullptr) + (tags != nullptr) != 1) {
+    return bad_request("invalid_json", "give exactly one of 'keys', 'pattern' and 'tags'");
   }
   if (keys) {
     call.op = api_op::invalidate_keys;
     return key_list(keys, call.ns, limits, call.keys);
+  }
+  if (tags) {
+    call.op = api_op::invalidate_tags;
+    if (!tags->is_array() || tags->as_array().empty() ||
+        tags->as_array().size() > rcache::max_tags) {
+      return bad_request("invalid_json", "'tags' must be an array of 1 to " +
+                                             std::to_string(rcache::max_tags) + " tags");
+    }
+    for (const auto& t : tags->as_array()) {
+      if (!t.is_string() || !rcache::valid_tag(t.as_string())) return invalid_tag();
+      call.tags.emplace_back(t.as_string());
+    }
+    return std::nullopt;
   }
   if (!pattern->is_string() || pattern->as_string().empty()) {
     return bad_request("invalid_json", "'pattern' must be a non-empty string");
@@ -303,6 +340,8 @@ std::optional<api_error> parse_query(const std::optional<boost::urls::url_view>&
       (p.key == "nx" ? nx : xx) = *f;
     } else if ((r.query & param_except) && p.key == "except") {
       call.session.except = p.value;
+    } else if ((r.query & param_tags) && p.key == "tags") {
+      if (auto e = tag_list(p.value, call.tags)) return e;
     } else {
       return bad_request("bad_request", "unknown query parameter '" + p.key + "'");
     }
@@ -435,6 +474,7 @@ void api_call::reset() {
   std::vector<std::string>().swap(keys);
   std::vector<batch_item>().swap(items);
   clear_small(pattern);
+  std::vector<std::string>().swap(tags);
   session.clear();
 }
 

@@ -80,7 +80,8 @@ struct api_call {
   std::vector<std::string> keys{};
   std::vector<batch_item> items{};
   std::string pattern{};
-  session_call session{};  // the session routes
+  std::vector<std::string> tags{};  // put ?tags=; invalidate {"tags":[...]}
+  session_call session{};           // the session routes
 
   /// Back to a default call, keeping the strings' buffers when small.
   void reset();

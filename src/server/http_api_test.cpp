@@ -125,6 +125,32 @@ TEST(HttpApi, BatchAndInvalidationBodies) {
   EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/batch/get", deep)).code, "invalid_json");
 }
 
+TEST(HttpApi, TagsOnPutAndInInvalidations) {
+  auto put = ok(call(http_method::put, "/v1/ns/a/keys/k?tags=team:7,plan/pro&ttl=5", "v"));
+  EXPECT_EQ(put.tags, (std::vector<std::string>{"team:7", "plan/pro"}));
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k?tags=", "v")).code, "invalid_tag");
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k?tags=a,,b", "v")).code, "invalid_tag");
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k?tags=a%20b", "v")).code, "invalid_tag");
+  std::string many = "?tags=t0";
+  for (int i = 1; i <= 32; ++i) many += ",t" + std::to_string(i);
+  EXPECT_EQ(err(call(http_method::put, "/v1/ns/a/keys/k" + many, "v")).code, "invalid_tag");
+  // Only PUT takes tags.
+  EXPECT_EQ(err(call(http_method::get, "/v1/ns/a/keys/k?tags=a")).code, "bad_request");
+
+  auto inv = ok(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":["x","y:1"]})"));
+  EXPECT_EQ(inv.op, api_op::invalidate_tags);
+  EXPECT_EQ(inv.tags, (std::vector<std::string>{"x", "y:1"}));
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":[]})")).code,
+            "invalid_json");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":[1]})")).code,
+            "invalid_tag");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":["a b"]})")).code,
+            "invalid_tag");
+  EXPECT_EQ(
+      err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":["a"],"keys":["k"]})")).code,
+      "invalid_json");
+}
+
 // What a hostile probe found accepted or answered unclearly (issue 11,
 // items 8 and 9).
 TEST(HttpApi, RawBytesInTheTargetAreRefused) {

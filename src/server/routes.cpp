@@ -12,7 +12,7 @@ constexpr std::uint8_t write_params = param_ttl | param_nx | param_xx;
 constexpr route table[] = {
     {get, "/v1/ns/{ns}/keys/{key}", api_op::get, read},
     {head, "/v1/ns/{ns}/keys/{key}", api_op::get, read},
-    {put, "/v1/ns/{ns}/keys/{key}", api_op::put, write, write_params},
+    {put, "/v1/ns/{ns}/keys/{key}", api_op::put, write, write_params | param_tags},
     {del, "/v1/ns/{ns}/keys/{key}", api_op::del, write},
     {get, "/v1/ns/{ns}/keys/{key}/ttl", api_op::ttl, read},
     {head, "/v1/ns/{ns}/keys/{key}/ttl", api_op::ttl, read},

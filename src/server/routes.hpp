@@ -38,6 +38,7 @@ enum class api_op : std::uint8_t {
   batch_set,
   invalidate_keys,
   invalidate_pattern,
+  invalidate_tags,
   healthz,
   readyz,
   metrics,
@@ -62,12 +63,18 @@ enum class api_right : std::uint8_t {
 };
 
 /// Query parameters a route takes (a bit set).
-enum query_param : std::uint8_t { param_ttl = 1, param_nx = 2, param_xx = 4, param_except = 8 };
+enum query_param : std::uint8_t {
+  param_ttl = 1,
+  param_nx = 2,
+  param_xx = 4,
+  param_except = 8,
+  param_tags = 16,
+};
 
 struct route {
   http_method method;
   std::string_view pattern;  // "/v1/ns/{ns}/keys/{key}": also the metric label
-  api_op op;                 // invalidate: _pattern or _keys, decided by the body
+  api_op op;                 // invalidate: _pattern, _keys or _tags, decided by the body
   api_right right;
   std::uint8_t query = 0;  // query_param bits
 };

@@ -28,6 +28,7 @@ std::set<std::string> query_names(std::uint8_t bits) {
   if (bits & param_nx) out.insert("nx");
   if (bits & param_xx) out.insert("xx");
   if (bits & param_except) out.insert("except");
+  if (bits & param_tags) out.insert("tags");
   return out;
 }
 

@@ -144,6 +144,48 @@ TEST(Gateway, BatchGetSetAndInvalidation) {
   EXPECT_TRUE(server.command({"KEYS", "b:*"}).elements.empty());
 }
 
+// PUT ?tags= and invalidate {"tags":[...]}: the tagged values become
+// misses (also through the near cache, which had them), the others stay;
+// bad tags are 400 invalid_tag; the metrics count the invalidation.
+TEST(Gateway, TaggedValuesAreInvalidatedByTag) {
+  redis_server server;
+  gateway_process gw(external(server));
+  const auto p = gw.port();
+  auto put = [&](const std::string& key, const std::string& query) {
+    return must(http_request(p, "PUT", "/v1/ns/t/keys/" + key + query, "v-" + key));
+  };
+  EXPECT_EQ(put("a", "?tags=team:7").status, 200);
+  EXPECT_EQ(put("b", "?tags=team:7,plan:pro&ttl=60").status, 200);
+  EXPECT_EQ(put("c", "?tags=plan:pro").status, 200);
+  for (const char* k : {"a", "b", "c"}) {  // twice: the second from the near cache
+    for (int i = 0; i < 2; ++i) {
+      auto got = must(http_request(p, "GET", std::string("/v1/ns/t/keys/") + k));
+      EXPECT_EQ(got.status, 200) << k;
+      EXPECT_EQ(got.body, std::string("v-") + k);
+    }
+  }
+  auto inv = must(http_request(p, "POST", "/v1/ns/t/invalidate", R"({"tags":["team:7"]})"));
+  EXPECT_EQ(inv.status, 200) << inv.body;
+  EXPECT_EQ(body_json(inv).at("invalidated").as_int64(), 1);
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/t/keys/a")).status, 404);
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/t/keys/b")).status, 404);
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/t/keys/c")).body, "v-c");
+  // Bad tags: a clear 400, nothing written.
+  auto bad = put("d", "?tags=has%20space");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(body_json(bad).at("error").at("code").as_string(), "invalid_tag");
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/ns/t/keys/d")).status, 404);
+  auto bad_body = must(http_request(p, "POST", "/v1/ns/t/invalidate", R"({"tags":"team:7"})"));
+  EXPECT_EQ(bad_body.status, 400);
+  auto both =
+      must(http_request(p, "POST", "/v1/ns/t/invalidate", R"({"tags":["x"],"pattern":"*"})"));
+  EXPECT_EQ(both.status, 400);
+  const auto metrics = must(http_request(p, "GET", "/metrics")).body;
+  EXPECT_NE(metrics.find("rcache_cache_tag_invalidations_total{namespace=\"t\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("rcache_cache_tag_stale_total{namespace=\"t\"} 2"), std::string::npos);
+}
+
 // Items of a batch succeed or fail on their own: the answer takes the first
 // failed item's status and names every failed key, in request order.
 TEST(Gateway, ABatchSetThatPartlyFailsNamesTheFailedItems) {

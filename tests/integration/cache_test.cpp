@@ -20,6 +20,7 @@
 #include <set>
 
 #include "async_test.hpp"
+#include "cache_fixture.hpp"
 #include "redis_server.hpp"
 
 namespace rcache {
@@ -39,22 +40,8 @@ std::vector<std::string> names_of(const char* n) {
   return {std::string(n)};
 }
 
-cache_options options_for(const redis_server& server) {
-  cache_options o;
-  o.redis.server.port = server.port();
-  o.redis.command_timeout = 5s;
-  o.redis.reconnect_backoff_initial = 10ms;
-  o.redis.reconnect_backoff_max = 100ms;
-  return o;
-}
-
-// The value of one metric series in a Prometheus text, or -1 when absent.
-double metric(const cache& c, const std::string& series) {
-  const auto text = c.metrics_text();
-  const auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
+using test::metric;
+using test::options_for;
 
 asio::awaitable<bool> connected(cache& c) {
   co_return co_await eventually([&] { return c.redis().state() == connection_state::connected; });
