@@ -172,8 +172,8 @@ struct set_options {
   bool keep_ttl = false;               // KEEPTTL: leave the key's TTL as it is
   /// The entry's tags (docs/tags.md): once any of them is invalidated
   /// (async_invalidate_tags) the entry reads as a miss, in every instance.
-  /// At most 32, each 1..128 bytes of letters, digits and `_ - . : / @ =`
-  /// (error::invalid_argument otherwise, also with keep_ttl). A tagged set
+  /// At most max_tags, each valid_tag (rcache/tags.hpp;
+  /// error::invalid_argument otherwise, also with keep_ttl). A tagged set
   /// costs one more round trip: the tags' versions are read (and their
   /// keys' TTLs extended) before the value is written.
   std::vector<std::string> tags{};

@@ -23,9 +23,11 @@
 // Threading: as operations.hpp; the gathering states below are touched by
 // completions on the client's strands (one per node in a cluster), under
 // their own lock.
+#include <map>
 #include <mutex>
 
 #include "cache/operations.hpp"
+#include "cluster/slot_map.hpp"
 
 namespace rcache::cache_detail {
 
@@ -33,23 +35,30 @@ using detail::complete_now;
 
 namespace {
 
-// KEYS[1] a tag's version key; ARGV[1] the entry's TTL in ms (0: none),
-// ARGV[2] the version to start from, ARGV[3] the TTL to extend to.
+// KEYS the version keys of tags (one slot); ARGV[1] the entry's TTL in ms
+// (0: none), ARGV[1 + i] the version KEYS[i] starts from if missing,
+// ARGV[2 + #KEYS] the TTL to extend to. Returns the versions, in order.
 const script& prepare_script() {
-  static const script s(R"(local v = redis.call('GET', KEYS[1])
-local ttl = tonumber(ARGV[1])
-if not v then
-  if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  else redis.call('SET', KEYS[1], ARGV[2]) end
-  return ARGV[2]
+  static const script s(R"(local ttl = tonumber(ARGV[1])
+local extend = ARGV[2 + #KEYS]
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if not v then
+    v = ARGV[1 + i]
+    if ttl > 0 then redis.call('SET', key, v, 'PX', extend)
+    else redis.call('SET', key, v) end
+  else
+    local left = redis.call('PTTL', key)
+    if ttl == 0 then
+      if left >= 0 then redis.call('PERSIST', key) end
+    elseif left >= 0 and left < ttl then
+      redis.call('PEXPIRE', key, extend)
+    end
+  end
+  out[i] = v
 end
-local left = redis.call('PTTL', KEYS[1])
-if ttl == 0 then
-  if left >= 0 then redis.call('PERSIST', KEYS[1]) end
-elseif left >= 0 and left < ttl then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-return v)");
+return out)");
   return s;
 }
 
@@ -87,7 +96,7 @@ std::optional<bool> tags_hold_near(state& st, const ns_state& ns,
   if (!st.near_cache || !st.near_live.load(std::memory_order_acquire)) return std::nullopt;
   const auto now = clock::now();
   for (const auto& t : recorded) {
-    auto v = st.near_cache->get(tag_key(ns.name, t.tag), now);
+    auto v = st.near_cache->get(tag_version_key(ns.name, t.tag), now);
     if (!v) return std::nullopt;
     const auto current = parse_version(*v);
     if (!current || *current != t.version) return false;
@@ -105,7 +114,7 @@ void check_tags(const st_ptr& st, const ns_state& ns, const std::vector<tag_vers
   std::vector<std::optional<near::fill_token>> tokens;
   request r = fail_fast_request();
   for (const auto& t : recorded) {
-    keys.push_back(tag_key(ns.name, t.tag));
+    keys.push_back(tag_version_key(ns.name, t.tag));
     tokens.push_back(use_near ? std::optional(st->near_cache->begin_fill(keys.back()))
                               : std::nullopt);
     r.push("GET", keys.back()).push("PTTL", keys.back());
@@ -158,25 +167,51 @@ void drop_stale(const st_ptr& st, const ns_state& ns, const std::string& full) {
 
 void prepare_tags(const st_ptr& st, const ns_state& ns, const std::vector<std::string>& tags,
                   ms ttl, std::function<void(error_code, std::vector<tag_version>)> done) {
-  auto g = std::make_shared<gather<tag_version>>(tags.size());
+  // One script per slot the version keys fall in: one for a single server,
+  // and for tags sharing a hash tag (a geo set's cells).
+  std::map<std::uint16_t, std::vector<std::size_t>> by_slot;
+  const bool cluster = !st->opts.redis.cluster_nodes.empty();
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    by_slot[cluster ? cluster::key_slot(tag_version_key(ns.name, tags[i])) : 0].push_back(i);
+  }
+  // Each group's versions with their places in `tags`.
+  using placed = std::vector<std::pair<std::size_t, tag_version>>;
+  auto g = std::make_shared<gather<placed>>(by_slot.size());
   auto d = std::make_shared<decltype(done)>(std::move(done));
   // Twice the entry's TTL, so that the next writes seldom extend it again.
   const auto extended = std::to_string(ttl.count() > 0 ? 2 * ttl.count() : 0);
-  for (std::size_t i = 0; i < tags.size(); ++i) {
-    const auto start = initial_version();
-    st->redis->async_eval(prepare_script(), {tag_key(ns.name, tags[i])},
-                          {std::to_string(ttl.count()), std::to_string(start), extended},
-                          [st, g, d, i, tag = tags[i]](error_code ec, value v) {
-                            tag_version tv{tag, 0};
+  std::size_t group = 0;
+  for (const auto& [slot, members] : by_slot) {
+    std::vector<std::string> keys;
+    std::vector<std::string> args{std::to_string(ttl.count())};
+    placed named;
+    for (auto i : members) {
+      keys.push_back(tag_version_key(ns.name, tags[i]));
+      args.push_back(std::to_string(initial_version()));
+      named.emplace_back(i, tag_version{tags[i], 0});
+    }
+    args.push_back(extended);
+    st->redis->async_eval(prepare_script(), std::move(keys), std::move(args),
+                          [st, g, d, n = tags.size(), at = group++, named = std::move(named)](
+                              error_code ec, value v) mutable {
                             if (!ec && v.is_error()) ec = error_of(v);
-                            if (!ec) {
-                              const auto parsed = parse_version(v.str);
+                            if (!ec && v.elements.size() != named.size())
+                              ec = make_error_code(error::wrong_type);
+                            for (std::size_t j = 0; !ec && j < named.size(); ++j) {
+                              const auto parsed = parse_version(v.elements[j].str);
                               if (!parsed) ec = make_error_code(error::wrong_type);
-                              tv.version = parsed.value_or(0);
+                              named[j].second.version = parsed.value_or(0);
                             }
-                            if (!g->put(i, ec, std::move(tv))) return;
-                            if (g->first_error) st->m.count_error(g->first_error);
-                            (*d)(g->first_error, std::move(g->items));
+                            if (!g->put(at, ec, std::move(named))) return;
+                            if (g->first_error) {
+                              st->m.count_error(g->first_error);
+                              return (*d)(g->first_error, {});
+                            }
+                            std::vector<tag_version> all(n);
+                            for (auto& part : g->items) {
+                              for (auto& [i, tv] : part) all[i] = std::move(tv);
+                            }
+                            (*d)(error_code{}, std::move(all));
                           });
   }
 }
@@ -193,7 +228,7 @@ void invalidate_tags(const st_ptr& st, const std::string& ns, std::vector<std::s
   auto hp = std::make_shared<cache::int_handler>(std::move(h));
   const auto t0 = clock::now();
   for (std::size_t i = 0; i < normal->size(); ++i) {
-    auto key = tag_key(ns, (*normal)[i]);
+    auto key = tag_version_key(ns, (*normal)[i]);
     if (st->near_cache) st->near_cache->invalidate(key);  // our own copy, before the INCR
     st->redis->async_eval(
         invalidate_script(), {key}, {},

@@ -17,13 +17,6 @@ result<std::vector<std::string>> normalize_tags(std::vector<std::string> tags) {
   return tags;
 }
 
-std::string tag_key(std::string_view ns, std::string_view tag) {
-  std::string k;
-  k.reserve(11 + ns.size() + 1 + tag.size());
-  k.append("rcache:tag:").append(ns).append("/").append(tag);
-  return k;
-}
-
 std::optional<std::uint64_t> parse_version(std::string_view text) noexcept {
   if (text.empty() || text.size() > 20 || text.front() == '-' || text.front() == '+') {
     return std::nullopt;

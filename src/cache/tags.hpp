@@ -37,17 +37,12 @@ namespace rcache::cache_detail {
 
 using rcache::max_tag_size;
 using rcache::max_tags;
+using rcache::tag_version_key;
 using rcache::valid_tag;
 
 /// `tags` checked (valid_tag, at most max_tags) and put in order without
 /// repeats. Errors: invalid_argument.
 [[nodiscard]] result<std::vector<std::string>> normalize_tags(std::vector<std::string> tags);
-
-/// The Redis key holding the version of `tag` in namespace `ns`:
-/// "rcache:tag:<ns>/<tag>". Namespace names cannot hold '/', so no two
-/// (ns, tag) pairs share a key; with no hash tag, tags spread over a
-/// cluster's slots.
-[[nodiscard]] std::string tag_key(std::string_view ns, std::string_view tag);
 
 /// A tag version as Redis holds it (the decimal text INCR keeps); nullopt
 /// for anything else (not a number, negative, too long).

@@ -12,7 +12,8 @@ TEST(Tags, NamesAreCheckedAndNormalized) {
   EXPECT_TRUE(valid_tag("a/b@c=d.e-f_g"));
   EXPECT_FALSE(valid_tag(""));
   EXPECT_FALSE(valid_tag("has space"));
-  EXPECT_FALSE(valid_tag("brace{x}"));
+  EXPECT_TRUE(valid_tag("brace{x}"));  // a hash tag: the key's slot follows it
+  EXPECT_FALSE(valid_tag("quote\"x"));
   EXPECT_FALSE(valid_tag(std::string(max_tag_size + 1, 'a')));
   EXPECT_TRUE(valid_tag(std::string(max_tag_size, 'a')));
 
@@ -28,10 +29,10 @@ TEST(Tags, NamesAreCheckedAndNormalized) {
 }
 
 TEST(Tags, KeysAreUnambiguous) {
-  EXPECT_EQ(tag_key("users", "team:7"), "rcache:tag:users/team:7");
-  EXPECT_EQ(tag_key("", "t"), "rcache:tag:/t");
+  EXPECT_EQ(tag_version_key("users", "team:7"), "rcache:tag:users/team:7");
+  EXPECT_EQ(tag_version_key("", "t"), "rcache:tag:/t");
   // "a:b" + "c" and "a" + "b:c" differ: namespaces hold no '/'.
-  EXPECT_NE(tag_key("a:b", "c"), tag_key("a", "b:c"));
+  EXPECT_NE(tag_version_key("a:b", "c"), tag_version_key("a", "b:c"));
 }
 
 TEST(Tags, VersionsParseOnlyAsRedisKeepsThem) {

@@ -12,6 +12,7 @@
 
 #include "cache/direct_read.hpp"
 #include "client/completion.hpp"
+#include "server/geo_routes.hpp"
 #include "server/session_routes.hpp"
 
 namespace rcache::server {
@@ -163,6 +164,7 @@ gateway::gateway(cache& c, session_store* sessions, boost::asio::any_io_executor
     : cache_(c),
       sessions_(sessions),
       cache_state_(cache_detail::state_of(c)),
+      geo_(c),
       fallback_(std::move(fallback)),
       options_(o) {}
 
@@ -208,6 +210,7 @@ std::optional<api_response> gateway::answer_now(const api_call& call) {
     default:
       break;
   }
+  if (call.route.starts_with("/v1/geo/")) return std::nullopt;  // namespace "geo"
   if (call.right == api_right::sessions) {
     if (sessions_) return std::nullopt;
     return error_response(api_error{404, "not_found", "sessions are not served here"});
@@ -372,6 +375,11 @@ void gateway::execute(api_call& call, answer_slot& slot) {
     case api_op::user_sessions:
     case api_op::user_sessions_destroy:
       return execute_session_call(*sessions_, call, slot, fallback_);
+    case api_op::geo_put:
+    case api_op::geo_get:
+    case api_op::geo_delete:
+    case api_op::geo_search:
+      return execute_geo_call(geo_, call, slot);
   }
 }
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <rcache/cache.hpp>
+#include <rcache/geo.hpp>
 #include <rcache/session.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -105,6 +106,7 @@ class gateway {
   cache& cache_;
   session_store* sessions_;
   std::shared_ptr<cache_detail::state> cache_state_;  // cache_'s, for the direct read
+  geo_index geo_;
   boost::asio::any_io_executor fallback_;
   gateway_options options_;
   metrics::registry registry_;

@@ -11,6 +11,7 @@
 #include <boost/url/url_view.hpp>
 #include <charconv>
 #include <openssl/evp.h>
+#include <set>
 #include <unordered_set>
 #include <xxhash.h>
 
@@ -33,7 +34,7 @@ api_error invalid_ttl() {
 
 api_error invalid_tag() {
   return bad_request("invalid_tag", "tags are 1 to " + std::to_string(rcache::max_tag_size) +
-                                        " bytes of letters, digits and _ - . : / @ =");
+                                        " bytes of letters, digits and _ - . : / @ = { }");
 }
 
 // ?tags=a,b: at most max_tags names, each valid_tag.
@@ -322,6 +323,7 @@ std::optional<api_error> split(std::string_view target, split_target& t) {
 std::optional<api_error> parse_query(const std::optional<boost::urls::url_view>& url,
                                      const route& r, api_call& call) {
   bool nx = false;
+  std::set<std::string> geo_seen;  // the geo search parameters given
   bool xx = false;
   const auto params = url ? url->params() : boost::urls::params_view();
   for (auto it = params.begin(); it != params.end(); ++it) {
@@ -342,11 +344,24 @@ std::optional<api_error> parse_query(const std::optional<boost::urls::url_view>&
       call.session.except = p.value;
     } else if ((r.query & param_tags) && p.key == "tags") {
       if (auto e = tag_list(p.value, call.tags)) return e;
+    } else if ((r.query & param_geo) && is_geo_search_param(p.key)) {
+      if (auto e = geo_search_param(p.key, p.value, call.geo)) return e;
+      geo_seen.insert(std::string(p.key));
     } else {
       return bad_request("bad_request", "unknown query parameter '" + p.key + "'");
     }
   }
   if (nx && xx) return bad_request("bad_request", "'nx' and 'xx' exclude each other");
+  if (r.query & param_geo) {
+    if (auto e = finish_geo_search(call.geo, geo_seen.count("lon") > 0, geo_seen.count("lat") > 0,
+                                   geo_seen.count("radius") > 0,
+                                   geo_seen.count("width") + geo_seen.count("height") > 0)) {
+      return e;
+    }
+    if (geo_seen.count("width") != geo_seen.count("height")) {
+      return bad_request("invalid_geo", "a box needs both width and height");
+    }
+  }
   if (nx) call.when = write_condition::if_absent;
   if (xx) call.when = write_condition::if_present;
   return std::nullopt;
@@ -435,6 +450,11 @@ std::optional<api_error> parse_into(api_call& call, const http_request_view& req
   call.op = r.op;
   call.right = r.right;
   const bool sessions = r.right == api_right::sessions;
+  if (r.pattern.starts_with("/v1/geo/")) {
+    if (auto e = geo_path(match.set, match.id, !match.id.empty(), call.geo)) return e;
+    if (auto e = parse_query(t.url, r, call)) return e;
+    return call.op == api_op::geo_put ? parse_geo_point(req.body, call.geo) : std::nullopt;
+  }
   if (!sessions && r.pattern.find("{ns}") == std::string_view::npos) {
     return std::nullopt;  // probes, metrics
   }
@@ -476,6 +496,7 @@ void api_call::reset() {
   clear_small(pattern);
   std::vector<std::string>().swap(tags);
   session.clear();
+  geo.clear();
 }
 
 std::optional<api_error> parse_call(const http_request_view& req, const api_limits& limits,
@@ -640,6 +661,7 @@ void format_response(std::string& out, const api_response& r, unsigned version, 
   if (!r.tag.empty()) out.append("\r\nETag: ").append(r.tag.view());
   if (!r.allow.empty()) out.append("\r\nAllow: ").append(r.allow);
   if (r.retry_after) out.append("\r\nRetry-After: 1");
+  if (!r.x_cache.empty()) out.append("\r\nX-Cache: ").append(r.x_cache);
   if (!keep_alive) {
     out.append("\r\nConnection: close");
   } else if (version == 10) {

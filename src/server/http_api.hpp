@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "server/geo_api.hpp"
 #include "server/routes.hpp"
 #include "server/session_api.hpp"
 #include "server/utf8.hpp"
@@ -82,6 +83,7 @@ struct api_call {
   std::string pattern{};
   std::vector<std::string> tags{};  // put ?tags=; invalidate {"tags":[...]}
   session_call session{};           // the session routes
+  geo_call geo{};                   // the geo routes
 
   /// Back to a default call, keeping the strings' buffers when small.
   void reset();
@@ -137,8 +139,9 @@ struct api_response {
   std::shared_ptr<const std::string> shared{};
   bool stored = false;
   etag tag{};
-  std::string allow{};       // 405
-  bool retry_after = false;  // 503: "Retry-After: 1"
+  std::string allow{};         // 405
+  bool retry_after = false;    // 503: "Retry-After: 1"
+  std::string_view x_cache{};  // "X-Cache: hit|miss" (geo searches); empty: none
 
   /// The bytes held: *shared when set, else body.
   [[nodiscard]] std::string_view bytes() const noexcept {

@@ -151,6 +151,47 @@ TEST(HttpApi, TagsOnPutAndInInvalidations) {
       "invalid_json");
 }
 
+TEST(HttpApi, GeoRoutesAndTheirBounds) {
+  auto put =
+      ok(call(http_method::put, "/v1/geo/city/points/p%201", R"({"lon":2.5,"lat":-3,"data":"x"})"));
+  EXPECT_EQ(put.op, api_op::geo_put);
+  EXPECT_EQ(put.geo.set, "city");
+  EXPECT_EQ(put.geo.id, "p 1");
+  EXPECT_EQ(put.geo.lon, 2.5);
+  EXPECT_EQ(put.geo.data, "x");
+  auto s =
+      ok(call(http_method::get,
+              "/v1/geo/city/search?lon=1&lat=2&width=3&height=4&unit=km&count=7&any=1&order=none"));
+  EXPECT_EQ(s.op, api_op::geo_search);
+  EXPECT_TRUE(s.geo.box);
+  EXPECT_TRUE(s.geo.km);
+  EXPECT_EQ(s.geo.count, 7u);
+  EXPECT_TRUE(s.geo.any);
+  EXPECT_EQ(s.geo.sort, geo_call::order::none);
+  auto r = ok(call(http_method::get, "/v1/geo/city/search?lon=-180&lat=85.05112878&radius=1"));
+  EXPECT_FALSE(r.geo.box);
+  EXPECT_EQ(r.geo.count, 100u);
+  for (const char* bad :
+       {"/v1/geo/city/search?lat=0&radius=1", "/v1/geo/city/search?lon=0&lat=0",
+        "/v1/geo/city/search?lon=0&lat=0&width=1", "/v1/geo/city/search?lon=x&lat=0&radius=1",
+        "/v1/geo/city/search?lon=0&lat=0&radius=-1",
+        "/v1/geo/city/search?lon=0&lat=0&radius=1&order=up",
+        "/v1/geo/city/search?lon=0&lat=0&radius=1&count=0",
+        "/v1/geo/city/search?lon=0&lat=85.1&radius=1"}) {
+    EXPECT_EQ(err(call(http_method::get, bad)).code, "invalid_geo") << bad;
+  }
+  EXPECT_EQ(err(call(http_method::get, "/v1/geo/city/search?lon=0&lat=0&radius=1&tags=a")).code,
+            "bad_request");
+  EXPECT_EQ(err(call(http_method::get, "/v1/geo/c%2Fd/points/x")).code, "invalid_set");
+  EXPECT_EQ(err(call(http_method::put, "/v1/geo/city/points/x", R"({"lon":0})")).code,
+            "invalid_json");
+  EXPECT_EQ(err(call(http_method::put, "/v1/geo/city/points/x",
+                     R"({"lon":0,"lat":0,"data":")" + std::string(1025, 'd') + R"("})"))
+                .status,
+            413u);
+  EXPECT_EQ(err(call(http_method::post, "/v1/geo/city/points/x")).status, 405u);
+}
+
 // What a hostile probe found accepted or answered unclearly (issue 11,
 // items 8 and 9).
 TEST(HttpApi, RawBytesInTheTargetAreRefused) {

@@ -37,6 +37,10 @@ constexpr route table[] = {
     {get, "/v1/users/{user}/sessions", api_op::user_sessions, sessions},
     {head, "/v1/users/{user}/sessions", api_op::user_sessions, sessions},
     {del, "/v1/users/{user}/sessions", api_op::user_sessions_destroy, sessions, param_except},
+    {get, "/v1/geo/{set}/points/{id}", api_op::geo_get, read},
+    {put, "/v1/geo/{set}/points/{id}", api_op::geo_put, write},
+    {del, "/v1/geo/{set}/points/{id}", api_op::geo_delete, write},
+    {get, "/v1/geo/{set}/search", api_op::geo_search, read, param_geo},
 };
 
 // Whether `segments` fit `pattern`; the captures go to `m`.
@@ -56,6 +60,8 @@ bool fits(std::string_view pattern, std::span<const std::string_view> segments, 
       m.id = seg;
     } else if (part == "{user}") {
       m.user = seg;
+    } else if (part == "{set}") {
+      m.set = seg;
     } else if (part != seg) {
       return false;
     }
@@ -107,7 +113,7 @@ route_match match_route(http_method method, std::span<const std::string_view> se
   for (const auto& r : table) {
     if (m.pattern.empty()) {
       if (!fits(r.pattern, segments, m)) {
-        m.ns = m.key = m.id = m.user = {};  // a partial match captures nothing
+        m.ns = m.key = m.id = m.user = m.set = {};  // a partial match captures nothing
         continue;
       }
       m.pattern = r.pattern;

@@ -49,6 +49,10 @@ enum class api_op : std::uint8_t {
   session_destroy,
   user_sessions,
   user_sessions_destroy,
+  geo_put,
+  geo_get,
+  geo_delete,
+  geo_search,
 };
 
 /// What a caller must be allowed to do to use a route. The gateway has no
@@ -69,6 +73,7 @@ enum query_param : std::uint8_t {
   param_xx = 4,
   param_except = 8,
   param_tags = 16,
+  param_geo = 32,  // lon, lat, radius, width, height, unit, count, any, order
 };
 
 struct route {
@@ -98,6 +103,7 @@ struct route_match {
   std::string_view key{};
   std::string_view id{};
   std::string_view user{};
+  std::string_view set{};  // a geo set
 };
 
 /// The row for `method` on `segments`. Pure; the captures point into

@@ -29,6 +29,9 @@ std::set<std::string> query_names(std::uint8_t bits) {
   if (bits & param_xx) out.insert("xx");
   if (bits & param_except) out.insert("except");
   if (bits & param_tags) out.insert("tags");
+  if (bits & param_geo) {
+    out.insert({"lon", "lat", "radius", "width", "height", "unit", "count", "any", "order"});
+  }
   return out;
 }
 

@@ -186,6 +186,69 @@ TEST(Gateway, TaggedValuesAreInvalidatedByTag) {
   EXPECT_NE(metrics.find("rcache_cache_tag_stale_total{namespace=\"t\"} 2"), std::string::npos);
 }
 
+// The geo routes: points in and out, searches answered from the cache
+// (X-Cache) until a point in their area moves, and clear 400s.
+TEST(Gateway, GeoPointsAndCachedSearches) {
+  redis_server server;
+  gateway_process gw(external(server));
+  const auto p = gw.port();
+  for (int i = 0; i < 5; ++i) {
+    const auto body = R"({"lon":)" + std::to_string(2.35 + 0.001 * i) +
+                      R"(,"lat":48.85,"data":"shop )" + std::to_string(i) + R"("})";
+    auto put = must(http_request(p, "PUT", "/v1/geo/paris/points/s" + std::to_string(i), body));
+    EXPECT_EQ(put.status, 200) << put.body;
+    EXPECT_TRUE(body_json(put).at("added").as_bool());
+  }
+  auto one = must(http_request(p, "GET", "/v1/geo/paris/points/s1"));
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(body_json(one).at("data").as_string(), "shop 1");
+  EXPECT_NEAR(body_json(one).at("lon").as_double(), 2.351, 1e-5);
+  const std::string search = "/v1/geo/paris/search?lon=2.352&lat=48.85&radius=1&unit=km&count=10";
+  auto first = must(http_request(p, "GET", search));
+  EXPECT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.header("x-cache"), "miss");
+  EXPECT_EQ(body_json(first).at("points").as_array().size(), 5u);
+  auto second = must(http_request(p, "GET", search));
+  EXPECT_EQ(second.header("x-cache"), "hit");
+  EXPECT_EQ(second.body, first.body);
+  // A point moves out of the area: the next answer is fresh and lacks it.
+  EXPECT_FALSE(body_json(must(http_request(p, "PUT", "/v1/geo/paris/points/s0",
+                                           R"({"lon":2.6,"lat":48.9})")))
+                   .at("added")
+                   .as_bool());
+  auto third = must(http_request(p, "GET", search));
+  EXPECT_EQ(third.header("x-cache"), "miss");
+  EXPECT_EQ(body_json(third).at("points").as_array().size(), 4u);
+  EXPECT_TRUE(body_json(must(http_request(p, "DELETE", "/v1/geo/paris/points/s1")))
+                  .at("removed")
+                  .as_bool());
+  EXPECT_EQ(body_json(must(http_request(p, "GET", search))).at("points").as_array().size(), 3u);
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/geo/paris/points/s1")).status, 404);
+  // A box search.
+  auto box = must(
+      http_request(p, "GET", "/v1/geo/paris/search?lon=2.352&lat=48.85&width=2000&height=500"));
+  EXPECT_EQ(box.status, 200) << box.body;
+  // Bad input: 400 with the reason, nothing written.
+  for (const auto& [method, target, body, code] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"PUT", "/v1/geo/paris/points/x", R"({"lon":181,"lat":0})", "invalid_geo"},
+           {"PUT", "/v1/geo/paris/points/x", R"({"lon":0,"lat":86})", "invalid_geo"},
+           {"PUT", "/v1/geo/paris/points/x", R"({"lon":"0","lat":0})", "invalid_json"},
+           {"PUT", "/v1/geo/bad%7Bset/points/x", R"({"lon":0,"lat":0})", "invalid_set"},
+           {"GET", "/v1/geo/paris/search?lon=0&lat=0", "", "invalid_geo"},
+           {"GET", "/v1/geo/paris/search?lon=0&lat=0&radius=0", "", "invalid_geo"},
+           {"GET", "/v1/geo/paris/search?lon=0&lat=0&radius=301&unit=km", "", "invalid_geo"},
+           {"GET", "/v1/geo/paris/search?lon=0&lat=0&radius=1&count=1001", "", "invalid_geo"},
+           {"GET", "/v1/geo/paris/search?lon=0&lat=0&radius=1&unit=mi", "", "invalid_geo"},
+           {"GET", "/v1/geo/paris/search?lon=0&lat=0&radius=1&width=1&height=1", "", "invalid_geo"},
+       }) {
+    auto r = must(http_request(p, method, target, body));
+    EXPECT_EQ(r.status, 400) << target << " " << r.body;
+    EXPECT_EQ(body_json(r).at("error").at("code").as_string(), code) << target;
+  }
+  EXPECT_EQ(must(http_request(p, "GET", "/v1/geo/paris/points/x")).status, 404);
+}
+
 // Items of a batch succeed or fail on their own: the answer takes the first
 // failed item's status and names every failed key, in request order.
 TEST(Gateway, ABatchSetThatPartlyFailsNamesTheFailedItems) {

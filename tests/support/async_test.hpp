@@ -38,7 +38,8 @@ inline constexpr auto nothrow = boost::asio::as_tuple(boost::asio::use_awaitable
 /// Runs a test coroutine to completion on a fresh io_context. The time limit
 /// is a safety net that turns a hang into a failure, not a speed check.
 inline void run_async(
-    std::function<boost::asio::awaitable<void>(boost::asio::any_io_executor)> body) {
+    std::function<boost::asio::awaitable<void>(boost::asio::any_io_executor)> body,
+    std::chrono::seconds limit = std::chrono::seconds(120)) {
   boost::asio::io_context ioc;
   bool done = false;
   std::exception_ptr failure;
@@ -46,7 +47,7 @@ inline void run_async(
     done = true;
     failure = e;
   });
-  ioc.run_for(std::chrono::seconds(120));
+  ioc.run_for(limit);
   ASSERT_TRUE(done) << "the test coroutine never finished: something hangs";
   if (failure) std::rethrow_exception(failure);
 }
