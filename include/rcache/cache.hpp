@@ -99,8 +99,21 @@ struct load_failure {
 
 /// One change the cache made in Redis, as reported to a write_observer.
 struct write_event {
-  /// invalidate_tag: `key` is the tag, `full` its version key.
-  enum class kind : std::uint8_t { set, del, expire, touch, invalidate, invalidate_tag };
+  /// invalidate_tag: `key` is the tag, `full` its version key. geo_add,
+  /// geo_move, geo_remove (rcache/geo.hpp): `key` is "<set>/<id>", `full`
+  /// the set's key, `value` (add, move) the point as JSON {"lon", "lat"[,
+  /// "data"]}.
+  enum class kind : std::uint8_t {
+    set,
+    del,
+    expire,
+    touch,
+    invalidate,
+    invalidate_tag,
+    geo_add,
+    geo_move,
+    geo_remove,
+  };
   kind what = kind::set;
   std::string_view ns{};    // the namespace
   std::string_view key{};   // the key within it
@@ -427,6 +440,9 @@ class cache {
   virtual void set_push_handler(std::function<void(const value&)> h) = 0;
   /// The cache's metrics in the Prometheus text format.
   [[nodiscard]] virtual std::string metrics_text() const = 0;
+  /// The observer the cache was made with (cache_options::observer); null:
+  /// none. A geo_index over the cache tells it of point changes.
+  [[nodiscard]] virtual std::shared_ptr<write_observer> observer() const noexcept = 0;
 
  protected:
   virtual void do_get(const std::string& ns, const std::string& key, get_handler h) = 0;

@@ -12,7 +12,10 @@
 // cells it left and entered, in the same script as its GEOADD / ZREM, so
 // no cached answer that could contain the point survives the change; a
 // query racing a move never caches what it read before the move (tagged
-// get_or_load). Cached answers live as the namespace's TTL says.
+// get_or_load). Cached answers live as the namespace's TTL says. The
+// cache's observer (cache_options::observer: the change feed) is told of
+// every point added, moved or removed (write_event::kind::geo_*), in the
+// order Redis ran the changes of each point.
 //
 // Errors: error::invalid_argument (a set name, id, position, radius, box,
 // count or payload out of bounds: check them with the limits in
@@ -34,6 +37,8 @@
 
 namespace rcache {
 
+/// Ids and payloads are UTF-8 text: answers are JSON (a search over a
+/// point whose id or payload is not fails with error::value_corrupt).
 struct geo_point {
   std::string id{};
   double lon = 0;
@@ -76,7 +81,9 @@ struct geo_answer {
   double lon = 0;
   double lat = 0;
   std::vector<geo_hit> hits;
-  /// The answer came from the cache (no GEOSEARCH ran for this call).
+  /// This call ran no GEOSEARCH: the answer came from the cache (or from
+  /// an identical search another caller had in flight; the cache's metrics
+  /// count that as a miss).
   bool cached = false;
   /// The answer as JSON, as it is cached: {"lon":..,"lat":..,"points":[{"id":..,
   /// "lon":..,"lat":..,"dist":..[,"data":..]},..]}.

@@ -46,6 +46,8 @@ class cache_impl final : public cache {
     st_->redis->set_push_handler(std::move(h));  // the client's, after the cache's own
   }
 
+  std::shared_ptr<write_observer> observer() const noexcept override { return st_->opts.observer; }
+
   std::string metrics_text() const override {
     st_->m.scrape(st_->near_cache.get(), *st_->redis);
     return st_->reg.prometheus_text();

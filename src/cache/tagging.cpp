@@ -16,9 +16,15 @@
 // entry. Extending less often than every write matters: a PEXPIRE is a
 // change, and would drop the version from every near cache.
 //
-// In a cluster each tag key is a key of its own (its own slot): each
-// script touches one key, and the reads of several are split per node by
-// the cluster client.
+// In a cluster each tag key is a key of its own, in the slot of its name
+// (or of its hash tag): the prepare script runs once per slot the keys fall
+// in (once in all on a single server), invalidation once per tag, and the
+// reads of several versions are split per node by the cluster client.
+//
+// This connection's own changes: Redis 7 sends a client the invalidation
+// of a key it changed itself after the reply to the change, so
+// invalidate_tags drops its own near-cache copy of a version when the INCR
+// is answered (state::after_write), not when the push comes.
 //
 // Threading: as operations.hpp; the gathering states below are touched by
 // completions on the client's strands (one per node in a cluster), under

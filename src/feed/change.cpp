@@ -52,24 +52,36 @@ std::string_view op_name(write_event::kind k) noexcept {
       return "invalidate";
     case write_event::kind::invalidate_tag:
       return "invalidate_tag";
+    case write_event::kind::geo_add:
+      return "geo_add";
+    case write_event::kind::geo_move:
+      return "geo_move";
+    case write_event::kind::geo_remove:
+      return "geo_remove";
   }
   return "set";
 }
 
 std::optional<write_event::kind> op_of(std::string_view name) noexcept {
-  for (auto k : {write_event::kind::set, write_event::kind::del, write_event::kind::expire,
-                 write_event::kind::touch, write_event::kind::invalidate,
-                 write_event::kind::invalidate_tag}) {
+  for (auto k :
+       {write_event::kind::set, write_event::kind::del, write_event::kind::expire,
+        write_event::kind::touch, write_event::kind::invalidate, write_event::kind::invalidate_tag,
+        write_event::kind::geo_add, write_event::kind::geo_move, write_event::kind::geo_remove}) {
     if (op_name(k) == name) return k;
   }
   return std::nullopt;
+}
+
+bool carries_value(write_event::kind k) noexcept {
+  return k == write_event::kind::set || k == write_event::kind::geo_add ||
+         k == write_event::kind::geo_move;
 }
 
 std::vector<std::string> stream_fields(const write_event& e, std::size_t value_max_bytes) {
   std::vector<std::string> f{
       "ns",  std::string(e.ns),       "key", std::string(e.key), "op", std::string(op_name(e.what)),
       "ttl", std::to_string(e.ttl_ms)};
-  if (e.what == write_event::kind::set) {
+  if (carries_value(e.what)) {
     f.emplace_back("size");
     f.push_back(std::to_string(e.value.size()));
     if (value_max_bytes > 0 && e.value.size() <= value_max_bytes) {

@@ -34,6 +34,9 @@ struct stream_id {
 /// The operation names logged in the `op` field.
 [[nodiscard]] std::string_view op_name(write_event::kind k) noexcept;
 [[nodiscard]] std::optional<write_event::kind> op_of(std::string_view name) noexcept;
+/// Whether changes of kind `k` carry a value (and its size): set, and a
+/// geo point added or moved.
+[[nodiscard]] bool carries_value(write_event::kind k) noexcept;
 
 /// One change as logged.
 struct change {

@@ -155,15 +155,57 @@ double number_of(const value& v) {
   return d;
 }
 
+// A point change the cache's observer (the change feed) is told of, once
+// Redis confirmed it, in the order the set's connection answered.
+struct point_event {
+  std::shared_ptr<write_observer> observer;
+  std::string ns, key, full, point;  // key "<set>/<id>", point JSON (put)
+  bool put = false;
+  void tell(bool added_or_removed) const {
+    if (!observer) return;
+    auto kind = put ? (added_or_removed ? write_event::kind::geo_add : write_event::kind::geo_move)
+                    : write_event::kind::geo_remove;
+    if (!put && !added_or_removed) return;  // removing nothing changes nothing
+    try {
+      observer->on_write({kind, ns, key, full, -1, point});
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the observer's own failure, dropped
+    }
+  }
+};
+
 // A point script whose reply (1 or 0) is the caller's bool.
 void finish_point_script(client& redis, const script& s, std::vector<std::string> keys,
-                         std::vector<std::string> args, geo_index::bool_handler h) {
+                         std::vector<std::string> args, point_event event,
+                         geo_index::bool_handler h) {
   auto hp = std::make_shared<geo_index::bool_handler>(std::move(h));
-  run_point_script(redis, s, std::move(keys), std::move(args),
-                   [ex = redis.get_executor(), hp](error_code ec, value v) {
-                     if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
-                     complete_now(ex, std::move(*hp), ec, !ec && v.integer == 1);
-                   });
+  run_point_script(
+      redis, s, std::move(keys), std::move(args),
+      [ex = redis.get_executor(), hp, event = std::move(event)](error_code ec, value v) {
+        if (!ec && v.is_error()) ec = make_error_code(error::redis_error);
+        const bool yes = !ec && v.integer == 1;
+        if (!ec) event.tell(yes);
+        complete_now(ex, std::move(*hp), ec, yes);
+      });
+}
+
+// The event of a change of point `id` of `set`.
+point_event event_of(const cache& c, std::string_view ns, std::string_view set, std::string_view id,
+                     const geo_point* p) {
+  point_event e;
+  e.observer = c.observer();
+  if (!e.observer) return e;
+  e.ns = ns;
+  e.key = std::string(set) + "/" + std::string(id);
+  e.full = set_key(ns, set);
+  if (p) {
+    e.put = true;
+    json::object o;
+    o["lon"] = p->lon;
+    o["lat"] = p->lat;
+    if (!p->data.empty()) o["data"] = p->data;
+    e.point = json::serialize(o);
+  }
+  return e;
 }
 
 bool valid_names(std::string_view ns, std::string_view set) {
@@ -250,13 +292,15 @@ std::string answer_json(double lon, double lat, const value& reply) {
   return json::serialize(out);
 }
 
-// An answer's JSON read back.
-geo_answer parsed(std::string text, bool cached) {
+// An answer's JSON read back; nullopt when it is not one (bytes someone
+// else wrote under the answer's key, an id or payload that is not UTF-8).
+std::optional<geo_answer> parsed(std::string text, bool cached) try {
   geo_answer a;
   a.cached = cached;
   error_code ec;
   auto v = json::parse(text, ec);
-  if (!ec && v.is_object()) {
+  if (ec || !v.is_object()) return std::nullopt;
+  {
     const auto& o = v.as_object();
     a.lon = o.at("lon").to_number<double>();
     a.lat = o.at("lat").to_number<double>();
@@ -273,6 +317,8 @@ geo_answer parsed(std::string text, bool cached) {
   }
   a.json = std::move(text);
   return a;
+} catch (const std::exception&) {  // a member missing or of another type
+  return std::nullopt;
 }
 
 }  // namespace
@@ -285,8 +331,9 @@ void geo_index::do_put(const std::string& ns, const std::string& set, geo_point 
   std::vector<std::string> args{p.id, text_of(p.lon), text_of(p.lat), p.data.empty() ? "0" : "1",
                                 p.data};
   append_cells(args, ns, set);
+  auto event = event_of(cache_, ns, set, p.id, &p);
   finish_point_script(cache_.redis(), put_script(), keys_of(ns, set), std::move(args),
-                      std::move(h));
+                      std::move(event), std::move(h));
 }
 
 void geo_index::do_remove(const std::string& ns, const std::string& set, const std::string& id,
@@ -297,7 +344,7 @@ void geo_index::do_remove(const std::string& ns, const std::string& set, const s
   std::vector<std::string> args{id};
   append_cells(args, ns, set);
   finish_point_script(cache_.redis(), remove_script(), keys_of(ns, set), std::move(args),
-                      std::move(h));
+                      event_of(cache_, ns, set, id, nullptr), std::move(h));
 }
 
 void geo_index::do_get(const std::string& ns, const std::string& set, const std::string& id,
@@ -351,7 +398,10 @@ void geo_index::do_search(const std::string& ns, const std::string& set, const g
       return complete_now(ex, std::move(h), ec ? ec : make_error_code(error::redis_error),
                           geo_answer{});
     }
-    complete_now(ex, std::move(h), ec, parsed(std::move(*v), !ran->load()));
+    auto a = parsed(std::move(*v), !ran->load());
+    if (!a)
+      return complete_now(ex, std::move(h), make_error_code(error::value_corrupt), geo_answer{});
+    complete_now(ex, std::move(h), ec, std::move(*a));
   };
   const auto cells = geo::covering(p->lon, p->lat, p->shape, p->level);
   if (q.bypass_cache || !cells) {

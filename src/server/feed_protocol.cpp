@@ -51,8 +51,8 @@ client_message parse_subscribe(const json::object& o, std::string id,
   if (wrong) return bad("ns, key, prefix, channel and policy must be strings", r.id);
   if (o.contains("events")) {
     return message_error{"not_logged",
-                         "session, geo and alert events are not in the change log of this "
-                         "version; subscribe to their keys or namespaces",
+                         "session and alert events are not in the change log of this version; "
+                         "geo point changes are changes of namespace geo (key <set>/<id>)",
                          r.id};
   }
   if (channel) {
@@ -232,7 +232,7 @@ std::string change_json(const feed::change& c, std::string_view epoch, bool with
     o["direct"] = true;
     return json::serialize(o);
   }
-  if (c.op == write_event::kind::set) o["size"] = c.size;
+  if (feed::carries_value(c.op)) o["size"] = c.size;
   o["epoch"] = epoch;
   o["offset"] = position{c.shard, {}, c.id}.offset();
   if (with_value && c.value) {

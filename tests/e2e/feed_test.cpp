@@ -4,6 +4,7 @@
 // a gateway restart; a reset when the position was trimmed or Redis lost
 // its data; two gateways on one Redis; Redis killed mid-feed; slow
 // consumers under each policy; limits; 1,000 subscribers at once.
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 #include <set>
@@ -162,6 +163,51 @@ TEST(Feed, SubscriptionsByKeyPrefixNamespaceAndChannel) {
   ASSERT_TRUE(m);
   EXPECT_EQ(str(*m, "key"), "c2") << "u:1 is no longer subscribed";
   EXPECT_EQ(ws->bad_messages(), 0u);
+}
+
+// Geo point changes are logged as changes of namespace geo, each point's
+// in order, with the point as the value.
+TEST(Feed, GeoPointChangesArriveInOrder) {
+  redis_server server;
+  gateway_process gw(external(server));
+  auto ws = open_feed(gw.port());
+  EXPECT_EQ(
+      str(subscribe(*ws, {{"id", "g"}, {"ns", "geo"}, {"prefix", "paris/"}, {"values", true}}),
+          "type"),
+      "subscribed");
+  const auto p = gw.port();
+  ASSERT_EQ(
+      must(http_request(p, "PUT", "/v1/geo/paris/points/c1", R"({"lon":2.35,"lat":48.85})")).status,
+      200);
+  ASSERT_EQ(
+      must(http_request(p, "PUT", "/v1/geo/rome/points/c1", R"({"lon":12.5,"lat":41.9})")).status,
+      200);
+  ASSERT_EQ(must(http_request(p, "PUT", "/v1/geo/paris/points/c1",
+                              R"({"lon":2.36,"lat":48.85,"data":"moved"})"))
+                .status,
+            200);
+  ASSERT_EQ(must(http_request(p, "DELETE", "/v1/geo/paris/points/c1")).status, 200);
+  ASSERT_EQ(must(http_request(p, "DELETE", "/v1/geo/paris/points/c1")).status, 200);  // no change
+  const char* expected[] = {"geo_add", "geo_move", "geo_remove"};
+  for (const char* op : expected) {
+    auto m = next_of(*ws, "change");
+    ASSERT_TRUE(m) << op;
+    EXPECT_EQ(str(*m, "op"), op);
+    EXPECT_EQ(str(*m, "key"), "paris/c1") << "rome is not subscribed";
+    if (std::string_view(op) == "geo_move") {
+      auto v = json::parse(str(*m, "value")).as_object();
+      EXPECT_EQ(v.at("lon").as_double(), 2.36);
+      EXPECT_EQ(v.at("data").as_string(), "moved");
+    }
+  }
+  // Removing a missing point was no change: the next one is c2's.
+  ASSERT_EQ(
+      must(http_request(p, "PUT", "/v1/geo/paris/points/c2", R"({"lon":2.3,"lat":48.8})")).status,
+      200);
+  auto m = next_of(*ws, "change");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(str(*m, "key"), "paris/c2");
+  EXPECT_EQ(str(*m, "op"), "geo_add");
 }
 
 TEST(Feed, OverlappingSubscriptionsDeliverEachChangeOnce) {

@@ -219,6 +219,14 @@ TEST(Tags, BadTagsAreRefusedBeforeAnythingIsSent) {
 TEST(Tags, WorkInACluster) {
   test::redis_cluster cl;
   blocking_cache c(options_for(cl));
+  // Every master's connection up first: the cache fails fast while a node
+  // is unreachable, and a cluster client starts with none.
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (c.async().redis().state() != connection_state::connected &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);  // polling a condition, bounded
+  }
+  ASSERT_EQ(c.async().redis().state(), connection_state::connected);
   // Twenty tags: their version keys spread over every master.
   tag_list tags;
   for (int i = 0; i < 20; ++i) tags.push_back("tag" + std::to_string(i));
