@@ -386,9 +386,12 @@ class cache {
   /// tags' versions are read before the loader starts and stored with its
   /// value, so an invalidation of one of them while the loader runs leaves
   /// nothing behind that a later read would take. When the versions moved
-  /// by the time the loader finished, the load runs again (within the
-  /// deadline): no caller gets a value loaded before an invalidation it
-  /// could have seen. Negative caching does not apply to tagged entries.
+  /// by the time the loader finished, the value is not stored: it answers
+  /// the callers that were waiting when the load began (their reads overlap
+  /// the invalidation), and the load runs again, within the deadline, for
+  /// those that came since, so no caller gets a value loaded before an
+  /// invalidation that completed before it asked. Negative caching does not
+  /// apply to tagged entries.
   template <class Load, class Token>
   requires std::is_constructible_v<loader, Load> ||
       std::is_constructible_v<coroutine_loader, Load> ||

@@ -175,6 +175,10 @@ void finish_load(const st_ptr& st, const ns_ptr& ns, const std::string& full,
 void with_versions(const st_ptr& st, const ns_ptr& ns, const std::string& key, const flight_ptr& f,
                    std::function<void()> next) {
   const auto ttl = ns->ttl_for(key) + std::chrono::duration_cast<ms>(ns->opts.stale_grace);
+  {
+    std::lock_guard lock(st->flight_mutex);
+    f->served = f->waiters.size();
+  }
   prepare_tags(st, *ns, f->tags, ttl,
                [st, f, next = std::move(next)](error_code ec, std::vector<tag_version> v) {
                  {
@@ -186,9 +190,13 @@ void with_versions(const st_ptr& st, const ns_ptr& ns, const std::string& key, c
                });
 }
 
-// A tagged load whose value is in: if its tags moved while it ran, the
-// value may predate an invalidation a waiter has seen, so the load runs
-// again with new versions (until the flight's deadline); otherwise done.
+// A tagged load whose value is in. If its tags moved while it ran, the
+// value may predate an invalidation: it is not stored, and it answers only
+// the waiters that had joined before the load read its versions (their
+// reads overlap the invalidation: the old value is a fair answer for
+// them); the load runs again, with new versions, for those that joined
+// since (within the flight's deadline). So a key whose tags keep moving
+// is still answered, one load per round of waiters, and never livelocks.
 void settle_tagged(const st_ptr& st, const ns_ptr& ns, const std::string& full,
                    const std::string& key, const load_fn& load, const flight_ptr& f,
                    load_outcome out, clock::time_point t0) {
@@ -206,6 +214,25 @@ void settle_tagged(const st_ptr& st, const ns_ptr& ns, const std::string& full,
   check_tags(st, *ns, versions, [st, ns, full, key, load, f, o, t0](error_code ec, bool fresh) {
     if (!ec && !fresh) {
       if (!current(st, full, f)) return;
+      std::vector<cache::get_handler> early;
+      bool later = false;
+      {
+        std::lock_guard lock(st->flight_mutex);
+        // Moved by construction only: Boost 1.81's any_completion_handler
+        // move-assignment (which erase() would use) recurses.
+        const auto n = std::min(f->served, f->waiters.size());
+        std::vector<cache::get_handler> rest;
+        for (std::size_t i = 0; i < f->waiters.size(); ++i) {
+          (i < n ? early : rest).push_back(std::move(f->waiters[i]));
+        }
+        f->waiters.clear();
+        f->waiters.swap(rest);
+        f->served = 0;
+        later = !f->waiters.empty();
+        if (!later) f->unversioned = true;  // the flight ends: answered, not stored
+      }
+      for (auto& w : early) complete_now(st->executor(), std::move(w), o->ec, o->value);
+      if (!later) return finish_load(st, ns, full, key, f, std::move(*o), t0);
       return with_versions(
           st, ns, key, f, [st, ns, full, key, load, f] { run_loader(st, ns, full, key, load, f); });
     }

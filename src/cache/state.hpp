@@ -68,6 +68,10 @@ struct flight {
   /// The versions could not be read (Redis failed): the value is answered,
   /// not stored.
   bool unversioned = false;
+  /// How many of `waiters` (the first ones) had joined when the current
+  /// attempt began reading its versions: the ones its value may answer
+  /// even if a tag moves while it loads (their reads began before).
+  std::size_t served = 0;
 };
 
 struct state {

@@ -178,20 +178,58 @@ TEST(Tags, ARefillRacingAnInvalidationNeverLetsTheOldValueBackIn) {
       }
       return opt_string(seen);
     };
-    std::optional<std::tuple<error_code, opt_string>> got;
+    std::optional<std::tuple<error_code, opt_string>> early;
+    std::optional<std::tuple<error_code, opt_string>> late;
     c->async_get_or_load("r", "k", tags_of("row:1"), load,
-                         [&](error_code ec, opt_string v) { got.emplace(ec, std::move(v)); });
+                         [&](error_code ec, opt_string v) { early.emplace(ec, std::move(v)); });
     co_await test::off_the_loop([&] { first_read->get_future().wait(); });
     db_version = 2;                                                     // the row changes...
     co_await c->async_invalidate_tags("r", tags_of("row:1"), nothrow);  // ...and is invalidated
-    EXPECT_FALSE(got.has_value());                                      // the load is still out
+    // A read that begins now, after the invalidation, joins the load.
+    c->async_get_or_load("r", "k", tags_of("row:1"), load,
+                         [&](error_code ec, opt_string v) { late.emplace(ec, std::move(v)); });
+    EXPECT_FALSE(early.has_value());  // the load is still out
     release->set_value();
-    EXPECT_TRUE(co_await eventually([&] { return got.has_value(); }));
-    // The stale load ran again with the new versions.
-    EXPECT_EQ(got, std::tuple(error_code{}, opt_string("v2")));
+    EXPECT_TRUE(co_await eventually([&] { return early.has_value() && late.has_value(); }));
+    // The first caller's read overlapped the invalidation: the value loaded
+    // before it is a fair answer for it. The read that began after it gets
+    // a load that began after it: the stale load ran again.
+    EXPECT_EQ(early, std::tuple(error_code{}, opt_string("v1")));
+    EXPECT_EQ(late, std::tuple(error_code{}, opt_string("v2")));
     EXPECT_EQ(loads.load(), 2);
+    // Only the new value was stored.
     EXPECT_EQ((co_await c->async_get("r", "k", nothrow)),
               std::tuple(error_code{}, opt_string("v2")));
+  });
+}
+
+// Without a read waiting for it, a load whose tags moved is dropped, not
+// stored and not run again.
+TEST(Tags, ALoadOverlappingAnInvalidationIsNotStored) {
+  redis_server server;
+  test::run_async([&](auto ex) -> asio::awaitable<void> {
+    auto c = cache::create(ex, options_for(server));
+    std::atomic<int> loads{0};
+    auto first_read = std::make_shared<std::promise<void>>();
+    auto release = std::make_shared<std::promise<void>>();
+    auto released = release->get_future().share();
+    blocking_loader load = [&, first_read, released]() -> result<opt_string> {
+      if (++loads == 1) {
+        first_read->set_value();
+        released.wait();
+      }
+      return opt_string("old");
+    };
+    std::optional<std::tuple<error_code, opt_string>> got;
+    c->async_get_or_load("r", "k", tags_of("row:2"), load,
+                         [&](error_code ec, opt_string v) { got.emplace(ec, std::move(v)); });
+    co_await test::off_the_loop([&] { first_read->get_future().wait(); });
+    co_await c->async_invalidate_tags("r", tags_of("row:2"), nothrow);
+    release->set_value();
+    EXPECT_TRUE(co_await eventually([&] { return got.has_value(); }));
+    EXPECT_EQ(got, std::tuple(error_code{}, opt_string("old")));
+    EXPECT_EQ(loads.load(), 1);
+    EXPECT_EQ((co_await c->async_get("r", "k", nothrow)), std::tuple(error_code{}, opt_string()));
   });
 }
 
