@@ -149,6 +149,8 @@ void store_loaded(const st_ptr& st, const ns_ptr& ns, const std::string& full,
 
 void run_loader(const st_ptr& st, const ns_ptr& ns, const std::string& full, const std::string& key,
                 const load_fn& load, const flight_ptr& f);
+void arm_deadline(const st_ptr& st, const ns_ptr& ns, const std::string& full,
+                  const std::string& key, const flight_ptr& f, ms timeout);
 
 // The loader's outcome, taken: stored, then its waiters answered.
 void finish_load(const st_ptr& st, const ns_ptr& ns, const std::string& full,
@@ -213,11 +215,14 @@ void settle_tagged(const st_ptr& st, const ns_ptr& ns, const std::string& full,
   auto o = std::make_shared<load_outcome>(std::move(out));
   check_tags(st, *ns, versions, [st, ns, full, key, load, f, o, t0](error_code ec, bool fresh) {
     if (!ec && !fresh) {
-      if (!current(st, full, f)) return;
       std::vector<cache::get_handler> early;
       bool later = false;
       {
         std::lock_guard lock(st->flight_mutex);
+        // Still this key's flight, checked under the lock that its deadline
+        // takes it with: once taken, its waiters are the deadline's.
+        const auto it = st->flights.find(full);
+        if (it == st->flights.end() || it->second != f) return;
         // Moved by construction only: Boost 1.81's any_completion_handler
         // move-assignment (which erase() would use) recurses.
         const auto n = std::min(f->served, f->waiters.size());
@@ -233,6 +238,9 @@ void settle_tagged(const st_ptr& st, const ns_ptr& ns, const std::string& full,
       }
       for (auto& w : early) complete_now(st->executor(), std::move(w), o->ec, o->value);
       if (!later) return finish_load(st, ns, full, key, f, std::move(*o), t0);
+      // The waiters left joined during the last attempt: the next one has a
+      // deadline of its own.
+      arm_deadline(st, ns, full, key, f, ns->opts.load_timeout.value_or(st->opts.load_timeout));
       return with_versions(
           st, ns, key, f, [st, ns, full, key, load, f] { run_loader(st, ns, full, key, load, f); });
     }

@@ -116,12 +116,21 @@ std::string cell_tag_prefix(std::string_view set) {
   return t;
 }
 
-bool valid_set_name(std::string_view set) noexcept {
-  if (set.empty() || set.size() > 128) return false;
-  return std::all_of(set.begin(), set.end(), [](char c) {
+namespace {
+bool name_chars(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.' || c == ':';
   });
+}
+}  // namespace
+
+bool valid_set_name(std::string_view set) noexcept {
+  return !set.empty() && set.size() <= max_set_name && name_chars(set);
+}
+
+bool valid_namespace(std::string_view ns) noexcept {
+  return ns.size() <= 128 && name_chars(ns);
 }
 
 bool valid_point_id(std::string_view id) noexcept {

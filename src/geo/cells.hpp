@@ -86,8 +86,14 @@ struct shape {
 
 // ---- input checks: nullopt when fine, else what is wrong, for a 400 --------------
 
-/// Set names: 1..128 bytes of letters, digits and `_ - . :`.
+/// Set names: 1..max_set_name bytes of letters, digits and `_ - . :`
+/// (a cell's tag, "{<set>}:c19:<x>:<y>", is up to 20 bytes longer and
+/// must stay a valid tag).
+inline constexpr std::size_t max_set_name = 100;
 [[nodiscard]] bool valid_set_name(std::string_view set) noexcept;
+/// Namespace names, as the cache takes them: at most 128 bytes of letters,
+/// digits and `_ - . :` (empty: the default namespace).
+[[nodiscard]] bool valid_namespace(std::string_view ns) noexcept;
 /// Point ids: 1..max_point_id bytes.
 [[nodiscard]] bool valid_point_id(std::string_view id) noexcept;
 [[nodiscard]] std::optional<std::string> check_position(double lon, double lat);

@@ -5,6 +5,8 @@
 // the input checks.
 #include "geo/cells.hpp"
 
+#include <rcache/tags.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <gtest/gtest.h>
@@ -105,6 +107,12 @@ TEST(GeoCells, CellsSnapsTagsAndChecks) {
   EXPECT_FALSE(valid_set_name(""));
   EXPECT_FALSE(valid_set_name("a{b}"));
   EXPECT_FALSE(valid_set_name("a/b"));
+  EXPECT_TRUE(valid_set_name(std::string(max_set_name, 's')));
+  EXPECT_FALSE(valid_set_name(std::string(max_set_name + 1, 's')));
+  // The longest set's finest cell is still a valid tag.
+  EXPECT_TRUE(rcache::valid_tag(cell_tag(std::string(max_set_name, 's'), {19, 524287, 524287})));
+  EXPECT_TRUE(valid_namespace(""));
+  EXPECT_FALSE(valid_namespace("a@b"));
   EXPECT_TRUE(valid_point_id("any bytes \x01"));
   EXPECT_FALSE(valid_point_id(""));
   EXPECT_FALSE(valid_point_id(std::string(max_point_id + 1, 'i')));

@@ -209,8 +209,7 @@ point_event event_of(const cache& c, std::string_view ns, std::string_view set, 
 }
 
 bool valid_names(std::string_view ns, std::string_view set) {
-  return geo::valid_set_name(set) && !ns.empty() && ns.size() <= 128 &&
-         ns.find_first_of("/{} ") == std::string_view::npos;
+  return geo::valid_set_name(set) && geo::valid_namespace(ns);
 }
 
 error_code invalid() {

@@ -110,7 +110,8 @@ std::optional<api_error> geo_path(std::string_view set, std::string_view id, boo
                                   geo_call& g) {
   if (!geo::valid_set_name(set)) {
     return api_error{400, "invalid_set",
-                     "set names are 1 to 128 bytes of letters, digits and _ - . :"};
+                     "set names are 1 to " + std::to_string(geo::max_set_name) +
+                         " bytes of letters, digits and _ - . :"};
   }
   g.set = set;
   if (has_id) {

@@ -246,10 +246,10 @@ std::optional<api_error> parse_invalidate(const json::object& o, const api_limit
   }
   if (tags) {
     call.op = api_op::invalidate_tags;
-    if (!tags->is_array() || tags->as_array().empty() ||
-        tags->as_array().size() > rcache::max_tags) {
-      return bad_request("invalid_json", "'tags' must be an array of 1 to " +
-                                             std::to_string(rcache::max_tags) + " tags");
+    if (!tags->is_array()) return bad_request("invalid_json", "'tags' must be an array");
+    if (tags->as_array().empty() || tags->as_array().size() > rcache::max_tags) {
+      return bad_request("invalid_tag",
+                         "'tags' holds 1 to " + std::to_string(rcache::max_tags) + " tags");
     }
     for (const auto& t : tags->as_array()) {
       if (!t.is_string() || !rcache::valid_tag(t.as_string())) return invalid_tag();

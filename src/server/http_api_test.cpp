@@ -141,6 +141,8 @@ TEST(HttpApi, TagsOnPutAndInInvalidations) {
   EXPECT_EQ(inv.op, api_op::invalidate_tags);
   EXPECT_EQ(inv.tags, (std::vector<std::string>{"x", "y:1"}));
   EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":[]})")).code,
+            "invalid_tag");
+  EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":"x"})")).code,
             "invalid_json");
   EXPECT_EQ(err(call(http_method::post, "/v1/ns/a/invalidate", R"({"tags":[1]})")).code,
             "invalid_tag");

@@ -278,7 +278,7 @@ TEST(Geo, EveryCachedAnswerEqualsAFreshSearchOnOneServer) {
         geo_index geo(*c);
         expect_clean(co_await compare_cached_with_fresh(geo, 100'000));
       },
-      400s);  // a bound on a hang; the run takes ~90 s under the sanitizers
+      800s);  // a bound on a hang; the run takes ~100 s under the sanitizers
 }
 
 TEST(Geo, EveryCachedAnswerEqualsAFreshSearchOnACluster) {
@@ -291,7 +291,7 @@ TEST(Geo, EveryCachedAnswerEqualsAFreshSearchOnACluster) {
         geo_index geo(*c);
         expect_clean(co_await compare_cached_with_fresh(geo, 100'000));
       },
-      400s);  // a bound on a hang; the run takes ~90 s under the sanitizers
+      800s);  // a bound on a hang; the run takes ~100 s under the sanitizers
 }
 
 }  // namespace
