@@ -63,6 +63,9 @@ struct stored_read {
 // other value looks like. A hit on a value without the magic is therefore
 // the value, ready to send.
 
+/// The codec's options for the near cache's form: no compression, no key.
+inline const codec::codec_options near_form_options{};
+
 /// Whether a near-cache value is held in the codec's form (near_read
 /// decodes it) rather than as the value itself.
 [[nodiscard]] inline bool near_encoded(std::string_view held) noexcept {
@@ -72,19 +75,17 @@ struct stored_read {
 /// The near cache's form of `r` (kind::value).
 [[nodiscard]] inline std::string near_form(const stored_read& r) {
   if (r.tags.empty() && !near_encoded(r.plain)) return r.plain;
-  static const codec::codec_options plain_form{};
   auto encoded = r.tags.empty()
-                     ? codec::encode(r.plain, {}, plain_form)
-                     : codec::encode(wrap(r.tags, r.plain), {}, plain_form, nullptr, true);
+                     ? codec::encode(r.plain, {}, near_form_options)
+                     : codec::encode(wrap(r.tags, r.plain), {}, near_form_options, nullptr, true);
   return encoded ? std::move(*encoded) : std::string();  // plain form: cannot fail below 512 MB
 }
 
 /// Reads back what near_form() made.
 [[nodiscard]] inline result<stored_read> near_read(std::string_view held) {
   if (!near_encoded(held)) return stored_read{stored_read::kind::value, std::string(held)};
-  static const codec::codec_options plain_form{};
   bool tagged = false;
-  auto plain = codec::decode(held, {}, plain_form, &tagged);
+  auto plain = codec::decode(held, {}, near_form_options, &tagged);
   if (!plain) return plain.error();
   return tagged_read(std::move(*plain), tagged);
 }
